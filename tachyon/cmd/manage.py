@@ -1,0 +1,121 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""tachyon-manage: administration commands.
+
+    tachyon-manage db sync        create or upgrade the graph schema
+    tachyon-manage db version     print the schema version in the graph
+"""
+
+import sys
+
+from oslo_config import cfg
+
+from tachyon.common import config
+from tachyon import exception
+from tachyon.graph import driver as graph_driver
+from tachyon.graph import schema
+
+CONF = config.CONF
+
+
+def _graph():
+    return graph_driver.Graph.from_conf(CONF)
+
+
+class DbCommands(object):
+    """Graph schema administration."""
+
+    def sync(self):
+        """Create or upgrade the schema (idempotent)."""
+        with _graph() as graph:
+            old, new = schema.sync(graph)
+            constraints, indexes = schema.describe(graph)
+        if old == new:
+            print('Schema already at version %s; nothing to do.' % new)
+        else:
+            print('Schema synced: version %s -> %s (%d constraints, %d '
+                  'indexes).' % (old if old is not None else 'none', new,
+                                 len(constraints), len(indexes)))
+
+    def version(self):
+        """Print the schema version recorded in the graph."""
+        with _graph() as graph:
+            version = schema.current_version(graph)
+        print(version if version is not None else 'none')
+
+
+#: category name -> (commands object, {action: (method, [cli args])}).
+CATEGORIES = {
+    'db': (DbCommands, {
+        'sync': [],
+        'version': [],
+    }),
+}
+
+
+def register(category, commands_cls, actions):
+    """Add a command category (used by the modules that own commands)."""
+    CATEGORIES[category] = (commands_cls, actions)
+
+
+def _add_command_parsers(subparsers):
+    for category, (cls, actions) in sorted(CATEGORIES.items()):
+        cat_parser = subparsers.add_parser(category, help=cls.__doc__)
+        action_sub = cat_parser.add_subparsers(dest='action')
+        action_sub.required = True
+        for action, arguments in sorted(actions.items()):
+            method = getattr(cls, action)
+            parser = action_sub.add_parser(action, help=method.__doc__)
+            for args, kwargs in arguments:
+                parser.add_argument(*args, **kwargs)
+            parser.set_defaults(
+                func=method, arg_names=[kw.get('dest') or a[-1].lstrip('-')
+                                        .replace('-', '_')
+                                        for a, kw in arguments])
+
+
+category_opt = cfg.SubCommandOpt('category', title='Command categories',
+                                 handler=_add_command_parsers)
+
+
+def main(argv=None):
+    argv = argv if argv is not None else sys.argv
+    # Commands that live in other modules register themselves on import.
+    _load_command_modules()
+    CONF.register_cli_opt(category_opt)
+    try:
+        config.parse_args(argv)
+    except cfg.Error as exc:
+        config.die(str(exc), 2)
+    cat = CONF.category
+    cls = CATEGORIES[cat.name][0]
+    func = cat.func
+    kwargs = {name: getattr(cat, name) for name in cat.arg_names}
+    try:
+        return func(cls(), **kwargs) or 0
+    except exception.TachyonException as exc:
+        config.die('tachyon-manage %s %s: %s' % (cat.name, cat.action, exc))
+
+
+def _load_command_modules():
+    import importlib
+    for module in COMMAND_MODULES:
+        importlib.import_module(module)
+
+
+#: Modules that call :func:`register` when imported.
+COMMAND_MODULES = []
+
+
+if __name__ == '__main__':
+    sys.exit(main())

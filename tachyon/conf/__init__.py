@@ -1,0 +1,35 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Tachyon's configuration: one module per option group.
+
+``tachyon.conf.CONF`` is the process-wide ConfigOpts with every Tachyon
+option registered. Each module exposes ``register_opts(conf)`` and
+``list_opts()``; :mod:`tachyon.conf.opts` gathers them for the sample
+config generator.
+"""
+
+from oslo_config import cfg
+
+from tachyon.conf import collectors
+from tachyon.conf import default
+from tachyon.conf import engine
+from tachyon.conf import neo4j
+from tachyon.conf import notifications
+from tachyon.conf import simulation
+
+CONF = cfg.CONF
+
+MODULES = (default, neo4j, engine, simulation, notifications, collectors)
+
+for _module in MODULES:
+    _module.register_opts(CONF)

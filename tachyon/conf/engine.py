@@ -1,0 +1,60 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup(
+    'engine',
+    title='tachyon-engine options',
+    help='The tachyon-engine service: its workers and its RPC API.')
+
+opts = [
+    cfg.IntOpt('workers',
+               default=1,
+               min=1,
+               help='Number of tachyon-engine worker processes. Each runs an '
+                    'RPC server and a notification listener; periodic tasks '
+                    'run in one of them only.'),
+    cfg.StrOpt('topic',
+               default='tachyon',
+               help='RPC topic tachyon-engine listens on and clients send '
+                    'to.'),
+    cfg.StrOpt('rpc_version_cap',
+               help='Highest RPC API version clients may send, e.g. "1.0" '
+                    'while some engines still run an older release during a '
+                    'rolling upgrade. Unset: the newest this code knows.'),
+    cfg.IntOpt('rpc_timeout',
+               default=60,
+               min=1,
+               help='Seconds a client waits for an RPC reply.'),
+    cfg.IntOpt('snapshot_timeout',
+               default=300,
+               min=1,
+               help='Seconds a client waits for a whole-model snapshot.'),
+    cfg.IntOpt('max_page_size',
+               default=10000,
+               min=1,
+               help='Largest page of entities one RPC list call returns.'),
+    cfg.IntOpt('rpc_executor_threads',
+               default=16,
+               min=1,
+               help='Threads that serve RPC calls in each worker.'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(GROUP)
+    conf.register_opts(opts, group=GROUP)
+
+
+def list_opts():
+    return {GROUP: opts}

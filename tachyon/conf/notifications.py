@@ -1,0 +1,85 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup(
+    'notifications',
+    title='Notification ingestion options',
+    help='How tachyon-engine consumes Nova, Cinder and Ironic '
+         'notifications.')
+
+opts = [
+    cfg.ListOpt('enabled_handlers',
+                default=['nova', 'cinder', 'ironic'],
+                help='Notification handler plugins to load from the '
+                     'tachyon.notification_handlers entry-point namespace.'),
+    cfg.BoolOpt('enable_listener',
+                default=True,
+                help='Run the notification listener in tachyon-engine.'),
+    cfg.StrOpt('transport_url',
+               secret=True,
+               help='Messaging URL of the notification bus, when it is not '
+                    'the RPC bus given by [DEFAULT]/transport_url.'),
+    cfg.StrOpt('nova_topic',
+               default='versioned_notifications',
+               help='Topic of Nova versioned notifications.'),
+    cfg.StrOpt('nova_exchange',
+               default='nova',
+               help='Exchange Nova publishes notifications on.'),
+    cfg.StrOpt('cinder_topic',
+               default='notifications',
+               help='Topic of Cinder notifications.'),
+    cfg.StrOpt('cinder_exchange',
+               default='cinder',
+               help='Exchange Cinder publishes notifications on.'),
+    cfg.StrOpt('ironic_topic',
+               default='ironic_versioned_notifications',
+               help='Topic of Ironic versioned notifications.'),
+    cfg.StrOpt('ironic_exchange',
+               default='ironic',
+               help='Exchange Ironic publishes notifications on.'),
+    cfg.StrOpt('pool',
+               default='tachyon',
+               help='Listener pool name. Every tachyon-engine worker joins '
+                    'this pool, so each notification is handled by one of '
+                    'them only. Give another pool name to a second, '
+                    'independent consumer.'),
+    cfg.IntOpt('executor_threads',
+               default=4,
+               min=1,
+               help='Threads that handle notifications in each worker.'),
+    cfg.IntOpt('batch_size',
+               default=0,
+               min=0,
+               help='When above zero, notifications are consumed in batches '
+                    'of up to this many (oslo.messaging batch listener) and '
+                    'written to Neo4j as one UNWIND batch per kind.'),
+    cfg.FloatOpt('batch_timeout',
+                 default=1.0,
+                 min=0.0,
+                 help='Seconds to wait for a batch to fill up.'),
+    cfg.IntOpt('tombstone_lifetime',
+               default=86400,
+               min=0,
+               help='Seconds the tombstone of a deleted entity is kept, so '
+                    'that a late update cannot bring it back.'),
+]
+
+
+def register_opts(conf):
+    conf.register_group(GROUP)
+    conf.register_opts(opts, group=GROUP)
+
+
+def list_opts():
+    return {GROUP: opts}

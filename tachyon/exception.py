@@ -1,0 +1,170 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Tachyon's typed errors, shared by the graph layer, the RPC API and the
+client.
+
+Every error carries a ``code`` (HTTP-like, for operators reading logs) and a
+message built from ``msg_fmt`` and keyword arguments. The RPC layer sends the
+class name and the keyword arguments across the wire so that the client raises
+the same class again (see :mod:`tachyon.rpc.errors`).
+"""
+
+
+class TachyonException(Exception):
+    """Base of every error Tachyon raises on purpose."""
+
+    msg_fmt = "An unknown error occurred."
+    code = 500
+    #: Whether retrying the same operation later may succeed.
+    transient = False
+
+    def __init__(self, message=None, **kwargs):
+        self.kwargs = kwargs
+        if message is None:
+            try:
+                message = self.msg_fmt % kwargs
+            except (KeyError, TypeError, ValueError):
+                # A bad format string must never hide the original problem.
+                message = self.msg_fmt
+        self.message = message
+        super().__init__(message)
+
+    def __str__(self):
+        return self.message
+
+
+class NotFound(TachyonException):
+    """An entity named by the caller does not exist.
+
+    Keyword arguments: ``kind`` (what was looked for: "compute node",
+    "instance", "session", ...) and ``ident`` (the uuid or name given).
+    """
+
+    msg_fmt = "%(kind)s %(ident)s could not be found."
+    code = 404
+
+
+class Conflict(TachyonException):
+    """The change is not possible in the state the graph is in.
+
+    ``conflicts`` (optional keyword) lists the uuids that conflicted.
+    """
+
+    msg_fmt = "Conflict: %(reason)s"
+    code = 409
+
+    @property
+    def conflicts(self):
+        return list(self.kwargs.get('conflicts') or [])
+
+
+class InvalidState(Conflict):
+    """An operation was asked of an entity in a state that forbids it."""
+
+    msg_fmt = "%(kind)s %(ident)s is %(state)s: %(reason)s"
+
+
+class InvalidParameter(TachyonException):
+    """A caller-supplied value is malformed or out of range.
+
+    Keyword arguments: ``field`` (the parameter's name) and ``reason``.
+    """
+
+    msg_fmt = "Invalid value for %(field)s: %(reason)s"
+    code = 400
+
+
+class InvalidModel(InvalidParameter):
+    """A model document (Watcher XML) cannot be imported.
+
+    Keyword arguments: ``element`` (which element is at fault) and
+    ``reason``.
+    """
+
+    msg_fmt = "Invalid model at %(element)s: %(reason)s"
+
+    def __init__(self, message=None, **kwargs):
+        kwargs.setdefault('field', kwargs.get('element'))
+        super().__init__(message, **kwargs)
+
+
+class SessionExpired(TachyonException):
+    """A simulation session is past its TTL."""
+
+    msg_fmt = "Simulation session %(session_id)s has expired."
+    code = 410
+
+
+class LimitExceeded(TachyonException):
+    """A configured limit would be exceeded.
+
+    Keyword arguments: ``limit`` (the option's name), ``maximum``.
+    """
+
+    msg_fmt = "Limit %(limit)s (%(maximum)s) reached: %(reason)s"
+    code = 429
+
+
+class GraphUnavailable(TachyonException):
+    """Neo4j cannot be reached or refused us; retrying later may succeed."""
+
+    msg_fmt = "Neo4j at %(uri)s is unavailable: %(reason)s"
+    code = 503
+    transient = True
+
+
+class GraphAuthFailed(TachyonException):
+    """Neo4j rejected the configured credentials."""
+
+    msg_fmt = ("Neo4j at %(uri)s rejected the credentials of user "
+               "%(user)s; check [neo4j]/username and [neo4j]/password.")
+    code = 503
+
+
+class SchemaMismatch(TachyonException):
+    """The graph schema is not the one this code needs."""
+
+    msg_fmt = "%(reason)s"
+    code = 503
+
+
+class ConfigurationError(TachyonException):
+    """An option has a value Tachyon cannot use."""
+
+    msg_fmt = "Invalid configuration [%(group)s]/%(option)s: %(reason)s"
+
+
+class UpstreamError(TachyonException):
+    """An OpenStack API (Nova, Placement, Cinder, Ironic) failed us."""
+
+    msg_fmt = "%(service)s API error: %(reason)s"
+    code = 502
+    transient = True
+
+
+class UpstreamAuthFailed(UpstreamError):
+    """Keystone refused the credentials configured for a service."""
+
+    msg_fmt = ("Authentication for the %(service)s API failed: %(reason)s; "
+               "check the [%(group)s] credentials.")
+    transient = False
+
+
+#: Classes the RPC layer may recreate on the client side, by name.
+WIRE_EXCEPTIONS = {
+    cls.__name__: cls for cls in (
+        TachyonException, NotFound, Conflict, InvalidState, InvalidParameter,
+        InvalidModel, SessionExpired, LimitExceeded, GraphUnavailable,
+        GraphAuthFailed, SchemaMismatch, ConfigurationError, UpstreamError,
+        UpstreamAuthFailed)
+}

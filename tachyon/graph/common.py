@@ -1,0 +1,57 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Helpers shared by the graph modules: generations and JSON properties.
+
+Neo4j properties cannot hold maps, so dict-valued fields (instance metadata,
+Ironic ``extra``, volume attachments) are stored as JSON strings and turned
+back into dicts on the way out.
+"""
+
+import json
+
+# The one GlobalState node. Its generation moves on every committed change,
+# so a simulation session can tell whether the world moved since it began.
+BUMP_GLOBAL_GENERATION = """
+MERGE (g:GlobalState {id: 'global'})
+ON CREATE SET g.generation = 0
+SET g.generation = g.generation + 1
+RETURN g.generation AS generation
+"""
+
+GET_GLOBAL_GENERATION = """
+OPTIONAL MATCH (g:GlobalState {id: 'global'})
+RETURN coalesce(g.generation, 0) AS generation
+"""
+
+
+def bump_global_generation(tx):
+    """Advance the global generation inside ``tx``; returns the new one."""
+    return tx.run(BUMP_GLOBAL_GENERATION).single()['generation']
+
+
+def global_generation(tx):
+    return tx.run(GET_GLOBAL_GENERATION).single()['generation']
+
+
+def to_json(value):
+    """A dict or list as a JSON string property (None stays None)."""
+    if value is None:
+        return None
+    return json.dumps(value, sort_keys=True, separators=(',', ':'))
+
+
+def from_json(value, default=None):
+    """A JSON string property back as a dict or list."""
+    if value is None or value == '':
+        return {} if default is None else default
+    return json.loads(value)

@@ -1,0 +1,182 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Neo4j driver lifecycle and units of work.
+
+This package (``tachyon.graph``) is the only one that imports ``neo4j`` or
+speaks Cypher. Everything else hands it plain records.
+
+:class:`Graph` wraps one ``neo4j.Driver``. Work runs as managed transactions
+(``execute_read`` / ``execute_write``): the driver retries a unit of work
+that failed for a transient reason (deadlock, leader switch, lost
+connection) for up to ``[neo4j]/max_transaction_retry_time`` seconds, and
+reads go through ``execute_read`` so a cluster routes them to followers.
+Errors that survive the retries leave as Tachyon's typed errors.
+"""
+
+import contextlib
+import functools
+import urllib.parse
+
+import neo4j
+from neo4j import exceptions as neo4j_exc
+from oslo_log import log as logging
+
+from tachyon import exception
+
+LOG = logging.getLogger(__name__)
+
+
+def _redact(uri):
+    """The URI without any user:password part, fit for a message."""
+    try:
+        parts = urllib.parse.urlsplit(uri)
+    except ValueError:
+        return '<malformed URI>'
+    netloc = parts.hostname or ''
+    if parts.port:
+        netloc = '%s:%s' % (netloc, parts.port)
+    return urllib.parse.urlunsplit(
+        (parts.scheme, netloc, parts.path, '', ''))
+
+
+class Graph(object):
+    """Tachyon's handle on Neo4j: one driver, many short sessions."""
+
+    def __init__(self, uri, username='neo4j', password='', database='neo4j',
+                 max_connection_pool_size=50, connection_timeout=10.0,
+                 connection_acquisition_timeout=30.0,
+                 transaction_timeout=60.0, max_transaction_retry_time=30.0,
+                 batch_size=1000):
+        self.uri = uri
+        self.safe_uri = _redact(uri)
+        self.username = username
+        self.database = database
+        self.transaction_timeout = transaction_timeout
+        self.batch_size = batch_size
+        try:
+            self._driver = neo4j.GraphDatabase.driver(
+                uri,
+                auth=(username, password),
+                max_connection_pool_size=max_connection_pool_size,
+                connection_timeout=connection_timeout,
+                connection_acquisition_timeout=connection_acquisition_timeout,
+                max_transaction_retry_time=max_transaction_retry_time,
+                user_agent='tachyon')
+        except (neo4j_exc.ConfigurationError, ValueError) as exc:
+            raise exception.ConfigurationError(
+                group='neo4j', option='uri',
+                reason='%s (%s)' % (exc, self.safe_uri))
+
+    @classmethod
+    def from_conf(cls, conf):
+        """A Graph built from the ``[neo4j]`` options of ``conf``."""
+        opts = conf.neo4j
+        return cls(opts.uri,
+                   username=opts.username,
+                   password=opts.password,
+                   database=opts.database,
+                   max_connection_pool_size=opts.max_connection_pool_size,
+                   connection_timeout=opts.connection_timeout,
+                   connection_acquisition_timeout=(
+                       opts.connection_acquisition_timeout),
+                   transaction_timeout=opts.transaction_timeout,
+                   max_transaction_retry_time=(
+                       opts.max_transaction_retry_time),
+                   batch_size=opts.batch_size)
+
+    @contextlib.contextmanager
+    def translate_errors(self):
+        """Turn driver errors into Tachyon's typed errors."""
+        try:
+            yield
+        except exception.TachyonException:
+            raise
+        except neo4j_exc.AuthError as exc:
+            raise exception.GraphAuthFailed(uri=self.safe_uri,
+                                            user=self.username) from exc
+        except neo4j_exc.ConstraintError as exc:
+            raise exception.Conflict(reason=exc.message or str(exc)) from exc
+        except (neo4j_exc.ServiceUnavailable, neo4j_exc.SessionExpired,
+                neo4j_exc.TransientError, neo4j_exc.IncompleteCommit,
+                OSError) as exc:
+            raise exception.GraphUnavailable(
+                uri=self.safe_uri,
+                reason=getattr(exc, 'message', None) or str(exc)
+            ) from exc
+        except neo4j_exc.ClientError as exc:
+            if exc.code and 'Database.DatabaseNotFound' in exc.code:
+                raise exception.ConfigurationError(
+                    group='neo4j', option='database',
+                    reason='no database %r on %s' % (
+                        self.database, self.safe_uri)) from exc
+            raise
+
+    def _timed(self, work):
+        timeout = self.transaction_timeout
+
+        @neo4j.unit_of_work(timeout=timeout)
+        @functools.wraps(work)
+        def unit(tx, *args, **kwargs):
+            return work(tx, *args, **kwargs)
+        return unit
+
+    def read(self, work, *args, **kwargs):
+        """Run ``work(tx, *args, **kwargs)`` in a managed read transaction."""
+        with self.translate_errors():
+            with self._driver.session(database=self.database) as session:
+                return session.execute_read(self._timed(work), *args,
+                                            **kwargs)
+
+    def write(self, work, *args, **kwargs):
+        """Run ``work(tx, *args, **kwargs)`` in a managed write transaction.
+
+        One call is one transaction: everything ``work`` does commits
+        together or not at all.
+        """
+        with self.translate_errors():
+            with self._driver.session(database=self.database) as session:
+                return session.execute_write(self._timed(work), *args,
+                                             **kwargs)
+
+    def run_autocommit(self, query, **params):
+        """Run one statement outside a managed transaction.
+
+        Only for statements Neo4j refuses inside explicit transactions
+        (schema administration); returns the records as dicts.
+        """
+        with self.translate_errors():
+            with self._driver.session(database=self.database) as session:
+                result = session.run(query, params)
+                return [r.data() for r in result]
+
+    def verify(self):
+        """Check the server answers and accepts our credentials."""
+        with self.translate_errors():
+            self._driver.verify_connectivity()
+            with self._driver.session(database=self.database) as session:
+                session.run('RETURN 1').consume()
+
+    def batches(self, rows):
+        """Split ``rows`` into lists of at most ``batch_size``."""
+        rows = list(rows)
+        for start in range(0, len(rows), self.batch_size):
+            yield rows[start:start + self.batch_size]
+
+    def close(self):
+        self._driver.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()

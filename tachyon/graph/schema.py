@@ -1,0 +1,204 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The graph schema: constraints, indexes and the schema version.
+
+``tachyon-manage db sync`` calls :func:`sync`, which brings the database to
+:data:`SCHEMA_VERSION` by applying every step of :data:`UPGRADES` above the
+recorded version. Every statement is idempotent (``IF NOT EXISTS``), so a
+second sync changes nothing. Processes that use the graph call
+:func:`check` at start and refuse to run against a schema that is missing,
+older, or newer than the one they know.
+
+The uniqueness constraints named ``rp_uuid``, ``consumer_uuid``, ``rc_name``
+and ``session_id`` are backed by indexes of the same names: they are the
+indexes the design's "Indexes Required" list asks for, and unique besides.
+"""
+
+import time
+
+from tachyon import exception
+
+#: The schema version this code reads and writes.
+SCHEMA_VERSION = 1
+
+# Labels, so the rest of the graph layer and the docs name them one way.
+RESOURCE_PROVIDER = 'ResourceProvider'
+CONSUMER = 'Consumer'
+INVENTORY = 'Inventory'
+RESOURCE_CLASS = 'ResourceClass'
+TRAIT = 'Trait'
+PROJECT = 'Project'
+AVAILABILITY_ZONE = 'AvailabilityZone'
+AGGREGATE = 'Aggregate'
+FLAVOR = 'Flavor'
+EXTRA_SPEC = 'ExtraSpec'
+TOMBSTONE = 'Tombstone'
+SIMULATION_SESSION = 'SimulationSession'
+SPECULATIVE_DELTA = 'SpeculativeDelta'
+GLOBAL_STATE = 'GlobalState'
+SCHEMA_META = 'TachyonSchema'
+
+# (name, statement). Constraint and index names are fixed here, never
+# derived from input.
+_V1_STATEMENTS = [
+    ('rp_uuid',
+     'CREATE CONSTRAINT rp_uuid IF NOT EXISTS '
+     'FOR (rp:ResourceProvider) REQUIRE rp.uuid IS UNIQUE'),
+    ('consumer_uuid',
+     'CREATE CONSTRAINT consumer_uuid IF NOT EXISTS '
+     'FOR (c:Consumer) REQUIRE c.uuid IS UNIQUE'),
+    ('rc_name',
+     'CREATE CONSTRAINT rc_name IF NOT EXISTS '
+     'FOR (rc:ResourceClass) REQUIRE rc.name IS UNIQUE'),
+    ('trait_name',
+     'CREATE CONSTRAINT trait_name IF NOT EXISTS '
+     'FOR (t:Trait) REQUIRE t.name IS UNIQUE'),
+    ('project_external_id',
+     'CREATE CONSTRAINT project_external_id IF NOT EXISTS '
+     'FOR (p:Project) REQUIRE p.external_id IS UNIQUE'),
+    ('az_name',
+     'CREATE CONSTRAINT az_name IF NOT EXISTS '
+     'FOR (az:AvailabilityZone) REQUIRE az.name IS UNIQUE'),
+    ('session_id',
+     'CREATE CONSTRAINT session_id IF NOT EXISTS '
+     'FOR (s:SimulationSession) REQUIRE s.id IS UNIQUE'),
+    ('aggregate_name',
+     'CREATE CONSTRAINT aggregate_name IF NOT EXISTS '
+     'FOR (a:Aggregate) REQUIRE a.name IS UNIQUE'),
+    ('flavor_key',
+     'CREATE CONSTRAINT flavor_key IF NOT EXISTS '
+     'FOR (f:Flavor) REQUIRE f.key IS UNIQUE'),
+    ('inventory_key',
+     'CREATE CONSTRAINT inventory_key IF NOT EXISTS '
+     'FOR (i:Inventory) REQUIRE (i.provider_uuid, i.resource_class) '
+     'IS UNIQUE'),
+    ('tombstone_key',
+     'CREATE CONSTRAINT tombstone_key IF NOT EXISTS '
+     'FOR (t:Tombstone) REQUIRE (t.kind, t.uuid) IS UNIQUE'),
+    ('delta_sequence',
+     'CREATE CONSTRAINT delta_sequence IF NOT EXISTS '
+     'FOR (d:SpeculativeDelta) REQUIRE (d.session_id, d.sequence) '
+     'IS UNIQUE'),
+    ('global_state_id',
+     'CREATE CONSTRAINT global_state_id IF NOT EXISTS '
+     'FOR (g:GlobalState) REQUIRE g.id IS UNIQUE'),
+    ('schema_meta_id',
+     'CREATE CONSTRAINT schema_meta_id IF NOT EXISTS '
+     'FOR (m:TachyonSchema) REQUIRE m.id IS UNIQUE'),
+    ('rp_name',
+     'CREATE INDEX rp_name IF NOT EXISTS '
+     'FOR (rp:ResourceProvider) ON (rp.name)'),
+    ('rp_kind',
+     'CREATE INDEX rp_kind IF NOT EXISTS '
+     'FOR (rp:ResourceProvider) ON (rp.kind)'),
+    ('consumer_type',
+     'CREATE INDEX consumer_type IF NOT EXISTS '
+     'FOR (c:Consumer) ON (c.type)'),
+    ('session_status',
+     'CREATE INDEX session_status IF NOT EXISTS '
+     'FOR (s:SimulationSession) ON (s.status)'),
+    ('tombstone_deleted_at',
+     'CREATE INDEX tombstone_deleted_at IF NOT EXISTS '
+     'FOR (t:Tombstone) ON (t.deleted_at)'),
+]
+
+#: version -> the statements that bring the schema from version - 1 to it.
+UPGRADES = {
+    1: _V1_STATEMENTS,
+}
+
+#: Every constraint and index name the current schema has.
+CONSTRAINT_NAMES = tuple(
+    name for version in sorted(UPGRADES) for name, stmt in UPGRADES[version]
+    if stmt.startswith('CREATE CONSTRAINT'))
+INDEX_NAMES = tuple(
+    name for version in sorted(UPGRADES) for name, stmt in UPGRADES[version]
+    if stmt.startswith('CREATE INDEX'))
+
+GET_VERSION = """
+OPTIONAL MATCH (m:TachyonSchema {id: 'schema'})
+RETURN m.version AS version
+"""
+
+SET_VERSION = """
+MERGE (m:TachyonSchema {id: 'schema'})
+SET m.version = $version, m.updated_at = $now
+MERGE (g:GlobalState {id: 'global'})
+ON CREATE SET g.generation = 0
+"""
+
+
+def _get_version(tx):
+    return tx.run(GET_VERSION).single()['version']
+
+
+def _set_version(tx, version):
+    tx.run(SET_VERSION, version=version, now=time.time())
+
+
+def current_version(graph):
+    """The schema version recorded in the graph, or None if never synced."""
+    return graph.read(_get_version)
+
+
+def sync(graph):
+    """Create or upgrade the schema; returns (old_version, new_version).
+
+    Idempotent: on an up-to-date database nothing changes.
+    """
+    old = current_version(graph)
+    if old is not None and old > SCHEMA_VERSION:
+        raise exception.SchemaMismatch(
+            reason='The graph schema is version %s, newer than the %s this '
+                   'Tachyon knows; upgrade Tachyon instead.' % (
+                       old, SCHEMA_VERSION))
+    start = old or 0
+    for version in range(start + 1, SCHEMA_VERSION + 1):
+        for _name, statement in UPGRADES[version]:
+            # Schema statements cannot share a transaction with writes.
+            graph.run_autocommit(statement)
+        graph.write(_set_version, version)
+    if start == SCHEMA_VERSION:
+        # Recreate anything an operator dropped by hand; still a no-op on
+        # an intact schema.
+        for _name, statement in UPGRADES[SCHEMA_VERSION]:
+            graph.run_autocommit(statement)
+    return old, SCHEMA_VERSION
+
+
+def check(graph):
+    """Raise SchemaMismatch unless the graph is at :data:`SCHEMA_VERSION`."""
+    version = current_version(graph)
+    if version is None:
+        raise exception.SchemaMismatch(
+            reason='The graph at %s has no Tachyon schema; run '
+                   '"tachyon-manage db sync" first.' % graph.safe_uri)
+    if version < SCHEMA_VERSION:
+        raise exception.SchemaMismatch(
+            reason='The graph schema is version %s but this Tachyon needs '
+                   '%s; run "tachyon-manage db sync".' % (
+                       version, SCHEMA_VERSION))
+    if version > SCHEMA_VERSION:
+        raise exception.SchemaMismatch(
+            reason='The graph schema is version %s, newer than the %s this '
+                   'Tachyon knows; upgrade Tachyon on this host.' % (
+                       version, SCHEMA_VERSION))
+    return version
+
+
+def describe(graph):
+    """The constraints and indexes Neo4j reports, by name."""
+    constraints = graph.run_autocommit(
+        'SHOW CONSTRAINTS YIELD name RETURN name')
+    indexes = graph.run_autocommit('SHOW INDEXES YIELD name RETURN name')
+    return ({r['name'] for r in constraints}, {r['name'] for r in indexes})
