@@ -9,3 +9,9 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
+
+# Tests run Tachyon the way its commands do: on oslo.service's threading
+# backend.
+from oslo_service import backend as _backend
+
+_backend.init_backend(_backend.BackendType.THREADING)

@@ -9,3 +9,14 @@
 # WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
 # License for the specific language governing permissions and limitations
 # under the License.
+
+"""Console scripts.
+
+Tachyon runs on oslo.service's threading backend, never eventlet: the
+backend is chosen here, before anything imports oslo.service's or
+oslo.messaging's runtime pieces.
+"""
+
+from oslo_service import backend as _backend
+
+_backend.init_backend(_backend.BackendType.THREADING)

@@ -1,0 +1,24 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Base class of functional tests: real Neo4j, clean graph per test."""
+
+from tests import base
+from tests.fixtures import services
+
+
+class FunctionalTestCase(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.neo4j = self.useFixture(services.Neo4jFixture(conf=self.conf))
+        self.graph = self.neo4j.graph

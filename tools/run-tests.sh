@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Run Tachyon's whole test suite on this machine, from a fresh clone:
+#
+#   1. installs Tachyon and its test requirements with pip,
+#   2. installs rabbitmq-server from Debian's packages when missing (as root),
+#   3. starts a private Neo4j (provisioned from Maven Central, cached under
+#      ~/.cache/tachyon) and RabbitMQ on 127.0.0.1 with tools/devservices.py,
+#   4. runs the unit tests, then the functional tests against those servers,
+#   5. stops the servers and prints "N passed, N failed".
+#
+# Export TACHYON_NEO4J_URI (and TACHYON_NEO4J_USER, TACHYON_NEO4J_PASSWORD)
+# to test against a Neo4j of your own; TACHYON_SKIP_INSTALL=1 skips step 1-2.
+# Extra arguments are passed to stestr as a test filter.
+set -eu -o pipefail
+
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+
+if [ "${TACHYON_SKIP_INSTALL:-0}" != 1 ]; then
+    echo "== Installing Tachyon and its test requirements"
+    "$PYTHON" -m pip install -q --disable-pip-version-check \
+        -r requirements.txt -r test-requirements.txt
+    "$PYTHON" -m pip install -q --disable-pip-version-check --no-deps -e .
+    if ! command -v rabbitmq-server >/dev/null 2>&1 \
+            && [ ! -x /usr/sbin/rabbitmq-server ]; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+            echo "== Installing rabbitmq-server (Debian package)"
+            apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+                rabbitmq-server >/dev/null
+        else
+            echo "rabbitmq-server is not installed; messaging tests need it" \
+                 "(apt-get install rabbitmq-server)." >&2
+        fi
+    fi
+fi
+
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+
+run_suite() {
+    # $1: suite name, $2: test path, rest: extra stestr run arguments
+    local name=$1 path=$2
+    shift 2
+    echo "== Running the $name tests"
+    local rc=0
+    stestr --test-path "$path" run "$@" || rc=$?
+    stestr --test-path "$path" last --subunit > "$results/$name.subunit" \
+        2>/dev/null || true
+    return $rc
+}
+
+export -f run_suite
+export results
+
+rc=0
+run_suite unit ./tests/unit ${1:+"$@"} || rc=$?
+"$PYTHON" tools/devservices.py run -- \
+    bash -c 'run_suite functional ./tests/functional --concurrency 1 "$@"' \
+    functional ${1:+"$@"} || rc=$?
+
+"$PYTHON" tools/test-summary.py "$results"/*.subunit || rc=$?
+exit $rc
