@@ -11,7 +11,5 @@
 # under the License.
 
 # Tests run Tachyon the way its commands do: on oslo.service's threading
-# backend.
-from oslo_service import backend as _backend
-
-_backend.init_backend(_backend.BackendType.THREADING)
+# backend (selected when tachyon.cmd is imported).
+import tachyon.cmd  # noqa: F401

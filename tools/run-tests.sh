@@ -44,14 +44,14 @@ run_suite() {
     shift 2
     echo "== Running the $name tests"
     local rc=0
-    stestr --test-path "$path" run "$@" || rc=$?
-    stestr --test-path "$path" last --subunit > "$results/$name.subunit" \
-        2>/dev/null || true
+    "$PYTHON" -m stestr --test-path "$path" run "$@" || rc=$?
+    "$PYTHON" -m stestr --test-path "$path" last --subunit \
+        > "$results/$name.subunit" 2>/dev/null || true
     return $rc
 }
 
 export -f run_suite
-export results
+export results PYTHON
 
 rc=0
 run_suite unit ./tests/unit ${1:+"$@"} || rc=$?

@@ -16,13 +16,14 @@
 Exits non-zero when a test failed or when no test ran at all.
 """
 
+import os
 import sys
 
 import subunit
 import testtools
 
 
-def count(paths):
+def count(path):
     totals = {'passed': 0, 'failed': 0, 'skipped': 0}
 
     def on_test(test):
@@ -34,28 +35,36 @@ def count(paths):
         elif status in ('fail', 'uxsuccess'):
             totals['failed'] += 1
 
-    for path in paths:
-        with open(path, 'rb') as stream:
-            case = subunit.ByteStreamToStreamResult(stream)
-            result = testtools.StreamToDict(on_test)
-            result.startTestRun()
-            case.run(result)
-            result.stopTestRun()
+    with open(path, 'rb') as stream:
+        # Anything that is not subunit (a stray print) is set aside rather
+        # than taken for a broken result stream.
+        case = subunit.ByteStreamToStreamResult(
+            stream, non_subunit_name='stdout')
+        result = testtools.StreamToDict(on_test)
+        result.startTestRun()
+        case.run(result)
+        result.stopTestRun()
     return totals
 
 
 def main(argv):
-    totals = count(argv[1:])
-    line = '%(passed)d passed, %(failed)d failed' % totals
-    if totals['skipped']:
-        line += ', %(skipped)d skipped' % totals
+    grand = {'passed': 0, 'failed': 0, 'skipped': 0}
+    rc = 0
+    for path in argv[1:]:
+        suite = os.path.splitext(os.path.basename(path))[0]
+        totals = count(path)
+        for key, value in totals.items():
+            grand[key] += value
+        if not totals['passed'] and not totals['failed']:
+            print('No %s test ran.' % suite, file=sys.stderr)
+            rc = 1
+    line = '%(passed)d passed, %(failed)d failed' % grand
+    if grand['skipped']:
+        line += ', %(skipped)d skipped' % grand
     print(line)
-    if totals['failed']:
-        return 1
-    if not totals['passed']:
-        print('No test ran.', file=sys.stderr)
-        return 1
-    return 0
+    if grand['failed'] or not argv[1:]:
+        rc = 1
+    return rc
 
 
 if __name__ == '__main__':

@@ -17,6 +17,14 @@ backend is chosen here, before anything imports oslo.service's or
 oslo.messaging's runtime pieces.
 """
 
-from oslo_service import backend as _backend
+import warnings
+
+# futurist (under oslo.messaging) probes for eventlet when it is installed
+# next to Tachyon (python-watcher pulls it in); the probe's deprecation
+# warning says nothing about Tachyon, which never uses eventlet.
+warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated',
+                        category=Warning)
+
+from oslo_service import backend as _backend  # noqa: E402
 
 _backend.init_backend(_backend.BackendType.THREADING)

@@ -118,4 +118,7 @@ COMMAND_MODULES = []
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    # Run the importable module, not this __main__ copy, so that the
+    # categories registered by COMMAND_MODULES are the ones main() sees.
+    from tachyon.cmd import manage as _manage
+    sys.exit(_manage.main())

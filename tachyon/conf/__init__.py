@@ -20,6 +20,7 @@ config generator.
 
 from oslo_config import cfg
 
+from tachyon.conf import clients
 from tachyon.conf import collectors
 from tachyon.conf import default
 from tachyon.conf import engine
@@ -29,7 +30,8 @@ from tachyon.conf import simulation
 
 CONF = cfg.CONF
 
-MODULES = (default, neo4j, engine, simulation, notifications, collectors)
+MODULES = (default, neo4j, engine, simulation, notifications, collectors,
+           clients)
 
 for _module in MODULES:
     _module.register_opts(CONF)

@@ -17,6 +17,7 @@ Ironic ``extra``, volume attachments) are stored as JSON strings and turned
 back into dicts on the way out.
 """
 
+import dataclasses
 import json
 
 # The one GlobalState node. Its generation moves on every committed change,
@@ -55,3 +56,35 @@ def from_json(value, default=None):
     if value is None or value == '':
         return {} if default is None else default
     return json.loads(value)
+
+
+@dataclasses.dataclass
+class SyncCounts:
+    """What a bulk write did, entity by entity.
+
+    ``skipped`` counts records not applied because the graph holds newer
+    state (a newer ``updated_at``) or a tombstone at least as new;
+    ``unchanged`` counts records that matched the stored state (at most
+    their ``updated_at`` moved; no generation bump).
+    """
+
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    skipped: int = 0
+    unchanged: int = 0
+
+    @property
+    def changed(self):
+        """How many entities the write actually modified."""
+        return self.created + self.updated + self.deleted
+
+    def add(self, other):
+        """Add another SyncCounts into this one; returns self."""
+        for field in dataclasses.fields(self):
+            setattr(self, field.name,
+                    getattr(self, field.name) + getattr(other, field.name))
+        return self
+
+    def __add__(self, other):
+        return SyncCounts().add(self).add(other)

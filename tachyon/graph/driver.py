@@ -71,6 +71,9 @@ class Graph(object):
                 connection_timeout=connection_timeout,
                 connection_acquisition_timeout=connection_acquisition_timeout,
                 max_transaction_retry_time=max_transaction_retry_time,
+                # Informational server notices ("index already exists")
+                # are not worth an operator's log line; warnings are.
+                notifications_min_severity='WARNING',
                 user_agent='tachyon')
         except (neo4j_exc.ConfigurationError, ValueError) as exc:
             raise exception.ConfigurationError(

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Run Tachyon's main job on local defaults, from a fresh clone:
+#
+#   1. installs Tachyon with pip (and rabbitmq-server from Debian when root),
+#   2. starts a private Neo4j and RabbitMQ on 127.0.0.1 (tools/devservices.py;
+#      they keep running afterwards: `python3 tools/devservices.py stop`),
+#   3. writes .devservices/tachyon.conf pointing at them,
+#   4. creates or upgrades the graph schema (tachyon-manage db sync).
+#
+# Export TACHYON_NEO4J_URI (TACHYON_NEO4J_USER, TACHYON_NEO4J_PASSWORD) to use
+# a Neo4j of your own; TACHYON_SKIP_INSTALL=1 skips step 1.
+set -eu -o pipefail
+
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+export TACHYON_DEV_STATE=${TACHYON_DEV_STATE:-$PWD/.devservices}
+
+if [ "${TACHYON_SKIP_INSTALL:-0}" != 1 ]; then
+    echo "== Installing Tachyon"
+    "$PYTHON" -m pip install -q --disable-pip-version-check -r requirements.txt
+    "$PYTHON" -m pip install -q --disable-pip-version-check --no-deps -e .
+    if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ] \
+            && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "== Installing rabbitmq-server (Debian package)"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+            rabbitmq-server >/dev/null
+    fi
+fi
+
+echo "== Starting Neo4j and RabbitMQ on 127.0.0.1"
+eval "$("$PYTHON" tools/devservices.py start)"
+
+conf=$TACHYON_DEV_STATE/tachyon.conf
+umask 077
+cat > "$conf" <<EOF
+[DEFAULT]
+transport_url = ${TACHYON_TRANSPORT_URL:-}
+
+[neo4j]
+uri = $TACHYON_NEO4J_URI
+username = $TACHYON_NEO4J_USER
+password = $TACHYON_NEO4J_PASSWORD
+EOF
+echo "== Wrote $conf"
+
+echo "== Syncing the graph schema"
+tachyon-manage --config-file "$conf" db sync
+echo "Schema version: $(tachyon-manage --config-file "$conf" db version)"
