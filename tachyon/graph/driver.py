@@ -114,7 +114,8 @@ class Graph(object):
                 OSError) as exc:
             raise exception.GraphUnavailable(
                 uri=self.safe_uri,
-                reason=getattr(exc, 'message', None) or str(exc)
+                reason=(isinstance(exc, neo4j_exc.Neo4jError)
+                        and exc.message) or str(exc)
             ) from exc
         except neo4j_exc.ClientError as exc:
             if exc.code and 'Database.DatabaseNotFound' in exc.code:
