@@ -1023,6 +1023,11 @@ def _cleanup_orphans(tx, projects=(), azs=(), flavors=(), aggregates=()):
             tx.run(query, keys=keys).consume()
 
 
+#: For the other graph modules: remove Projects, zones, flavors and
+#: aggregates that nothing uses any more.
+cleanup_orphans = _cleanup_orphans
+
+
 def _bump(tx, query, uuids):
     uuids = sorted({u for u in uuids if u})
     if uuids:

@@ -175,8 +175,8 @@ class Pool:
     provisioned_capacity_gb: int = 0
     allocated_capacity_gb: int = 0
     virtual_free: int = 0
-    # The storage node (host name) the pool belongs to; derived from the
-    # name's part before '@' when not given.
+    # The storage node the pool belongs to: Watcher's StorageNode.host,
+    # i.e. 'host@backend', the pool name's part before '#' when not given.
     node_host: typing.Optional[str] = None
     uuid: typing.Optional[str] = None
     generation: typing.Optional[int] = None
@@ -185,8 +185,8 @@ class Pool:
     def __post_init__(self):
         if not self.uuid:
             self.uuid = pool_uuid(self.name)
-        if not self.node_host and '@' in self.name:
-            self.node_host = self.name.split('@', 1)[0]
+        if not self.node_host and '#' in self.name:
+            self.node_host = self.name.split('#', 1)[0]
 
 
 @dataclasses.dataclass

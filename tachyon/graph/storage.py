@@ -1,0 +1,725 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Watcher's storage model (StorageNode, Pool, Volume) in the graph.
+
+Shape::
+
+    (:ResourceProvider {uuid, kind: 'storage', name: 'host@backend', zone,
+                        status, state, volume_types, generation,
+                        updated_at, fingerprint})
+      -[:HAS_TRAIT]->(:Trait {name: 'STORAGE_BACKEND'})
+      -[:HAS_TRAIT]->(:Trait {name: 'STORAGE_TYPE_<TYPE>'})  per volume type
+      -[:LOCATED_IN]->(:AvailabilityZone {name: zone})
+      -[:PARENT_OF]->(:ResourceProvider {kind: 'pool',
+                                          name: 'host@backend#pool',
+                                          node_host, total_volumes,
+                                          total_capacity_gb, ...})
+                       -[:HAS_INVENTORY]->(:Inventory {resource_class:
+                                                       'DISK_GB', total})
+    (:Consumer {uuid, type: 'volume', name, size, status, bootable, ...,
+                metadata, attachments (JSON strings), pool_name})
+      -[:CONSUMES {used: size, resource_class: 'DISK_GB'}]->(pool's inv)
+      -[:OWNED_BY]->(:Project)
+      -[:ATTACHED_TO]->(:Consumer {type: 'instance'})  per attached server
+
+Storage nodes and pools get stable uuids derived from their names
+(:func:`tachyon.model.records.storage_node_uuid`, ``pool_uuid``): Cinder
+gives them none. A pool seen before its storage node, or a volume before
+its pool, is linked when the other arrives. The staleness and tombstone
+rules are those of :mod:`tachyon.graph.compute`.
+"""
+
+from tachyon import exception
+from tachyon.graph import common
+from tachyon.graph import compute
+from tachyon.graph import tombstones
+from tachyon.model import records
+
+KIND_NODE = records.KIND_STORAGE
+KIND_POOL = records.KIND_POOL
+TYPE_VOLUME = records.TYPE_VOLUME
+TRAIT_BACKEND = 'STORAGE_BACKEND'
+TYPE_TRAIT_PREFIX = 'STORAGE_TYPE_'
+
+# ---------------------------------------------------------------------------
+# Cypher
+# ---------------------------------------------------------------------------
+
+CLASSIFY_PROVIDERS = """
+UNWIND $uuids AS uuid
+OPTIONAL MATCH (rp:ResourceProvider {uuid: uuid})
+OPTIONAL MATCH (t:Tombstone {kind: $tombstone_kind, uuid: uuid})
+RETURN uuid, rp IS NOT NULL AS exists, rp.kind AS kind,
+       rp.updated_at AS updated_at, rp.fingerprint AS fingerprint,
+       t.deleted_at AS deleted_at
+"""
+
+CLASSIFY_CONSUMERS = """
+UNWIND $uuids AS uuid
+OPTIONAL MATCH (c:Consumer {uuid: uuid})
+OPTIONAL MATCH (t:Tombstone {kind: $tombstone_kind, uuid: uuid})
+RETURN uuid, c IS NOT NULL AS exists, c.type AS kind,
+       c.updated_at AS updated_at, c.fingerprint AS fingerprint,
+       t.deleted_at AS deleted_at
+"""
+
+TOUCH_PROVIDERS = """
+UNWIND $rows AS row
+MATCH (rp:ResourceProvider {uuid: row.uuid})
+WHERE rp.updated_at IS NULL OR rp.updated_at < row.updated_at
+SET rp.updated_at = row.updated_at
+"""
+
+TOUCH_CONSUMERS = """
+UNWIND $rows AS row
+MATCH (c:Consumer {uuid: row.uuid})
+WHERE c.updated_at IS NULL OR c.updated_at < row.updated_at
+SET c.updated_at = row.updated_at
+"""
+
+WRITE_STORAGE_NODES = """
+UNWIND $rows AS row
+MERGE (rp:ResourceProvider {uuid: row.uuid})
+ON CREATE SET rp.kind = 'storage', rp.generation = 0
+WITH rp, row
+WHERE rp.kind = 'storage'
+  AND (row.updated_at IS NULL OR rp.updated_at IS NULL
+       OR rp.updated_at <= row.updated_at)
+SET rp.name = row.host, rp.zone = row.zone, rp.status = row.status,
+    rp.state = row.state, rp.volume_types = row.volume_types,
+    rp.fingerprint = row.fingerprint,
+    rp.updated_at = coalesce(row.updated_at, rp.updated_at),
+    rp.generation = rp.generation + 1
+WITH rp, row
+CALL (rp, row) {
+  OPTIONAL MATCH (rp)-[old:HAS_TRAIT]->(t:Trait)
+  WHERE NOT t.name IN row.traits
+  DELETE old
+}
+CALL (rp, row) {
+  UNWIND row.traits AS trait_name
+  MERGE (t:Trait {name: trait_name})
+  MERGE (rp)-[:HAS_TRAIT]->(t)
+}
+CALL (rp, row) {
+  OPTIONAL MATCH (rp)-[old:LOCATED_IN]->(az:AvailabilityZone)
+  WHERE row.zone = '' OR az.name <> row.zone
+  DELETE old
+  RETURN collect(az.name) AS old_azs
+}
+CALL (rp, row) {
+  WITH rp, row WHERE row.zone <> ''
+  MERGE (az:AvailabilityZone {name: row.zone})
+  MERGE (rp)-[:LOCATED_IN]->(az)
+}
+CALL (rp, row) {
+  MATCH (pool:ResourceProvider {kind: 'pool', node_host: row.host})
+  WHERE NOT EXISTS { ()-[:PARENT_OF]->(pool) }
+  MERGE (rp)-[:PARENT_OF]->(pool)
+}
+RETURN rp.uuid AS uuid, old_azs
+"""
+
+WRITE_POOLS = """
+UNWIND $rows AS row
+MERGE (rp:ResourceProvider {uuid: row.uuid})
+ON CREATE SET rp.kind = 'pool', rp.generation = 0
+WITH rp, row
+WHERE rp.kind = 'pool'
+  AND (row.updated_at IS NULL OR rp.updated_at IS NULL
+       OR rp.updated_at <= row.updated_at)
+SET rp.name = row.name, rp.node_host = row.node_host,
+    rp.total_volumes = row.total_volumes,
+    rp.total_capacity_gb = row.total_capacity_gb,
+    rp.free_capacity_gb = row.free_capacity_gb,
+    rp.provisioned_capacity_gb = row.provisioned_capacity_gb,
+    rp.allocated_capacity_gb = row.allocated_capacity_gb,
+    rp.virtual_free = row.virtual_free,
+    rp.fingerprint = row.fingerprint,
+    rp.updated_at = coalesce(row.updated_at, rp.updated_at),
+    rp.generation = rp.generation + 1
+MERGE (inv:Inventory {provider_uuid: row.uuid, resource_class: 'DISK_GB'})
+SET inv.total = row.total_capacity_gb, inv.reserved = 0,
+    inv.allocation_ratio = 1.0, inv.min_unit = 1,
+    inv.max_unit = row.total_capacity_gb, inv.step_size = 1
+MERGE (rp)-[:HAS_INVENTORY]->(inv)
+MERGE (rc:ResourceClass {name: 'DISK_GB'})
+MERGE (inv)-[:OF_CLASS]->(rc)
+WITH rp, row, inv
+CALL (rp, row) {
+  OPTIONAL MATCH (other:ResourceProvider)-[old:PARENT_OF]->(rp)
+  WHERE other.name <> row.node_host
+  DELETE old
+}
+CALL (rp, row) {
+  MATCH (node:ResourceProvider {kind: 'storage', name: row.node_host})
+  MERGE (node)-[:PARENT_OF]->(rp)
+}
+CALL (row, inv) {
+  MATCH (v:Consumer {type: 'volume', pool_name: row.name})
+  WHERE NOT EXISTS { (v)-[:CONSUMES]->() }
+  CREATE (v)-[:CONSUMES {used: v.size, resource_class: 'DISK_GB'}]->(inv)
+}
+RETURN rp.uuid AS uuid
+"""
+
+WRITE_VOLUMES = """
+UNWIND $rows AS row
+MERGE (c:Consumer {uuid: row.uuid})
+ON CREATE SET c.type = 'volume', c.generation = 0
+WITH c, row
+WHERE c.type = 'volume'
+  AND (row.updated_at IS NULL OR c.updated_at IS NULL
+       OR c.updated_at <= row.updated_at)
+SET c.name = row.name, c.size = row.size, c.status = row.status,
+    c.attachments = row.attachments, c.multiattach = row.multiattach,
+    c.snapshot_id = row.snapshot_id, c.project_id = row.project_id,
+    c.metadata = row.metadata, c.bootable = row.bootable,
+    c.volume_type = row.volume_type, c.created_at = row.created_at,
+    c.host = row.host, c.pool_name = row.pool_name,
+    c.fingerprint = row.fingerprint,
+    c.updated_at = coalesce(row.updated_at, c.updated_at),
+    c.generation = c.generation + 1
+WITH c, row
+CALL (c) {
+  OPTIONAL MATCH (c)-[old:CONSUMES]->()
+  DELETE old
+}
+CALL (c, row) {
+  MATCH (pool:ResourceProvider {name: row.pool_name})
+        -[:HAS_INVENTORY]->(inv:Inventory {resource_class: 'DISK_GB'})
+  WHERE pool.kind = 'pool'
+  CREATE (c)-[:CONSUMES {used: row.size, resource_class: 'DISK_GB'}]->(inv)
+}
+CALL (c, row) {
+  OPTIONAL MATCH (c)-[old:OWNED_BY]->(p:Project)
+  WHERE row.project_id IS NULL OR p.external_id <> row.project_id
+  DELETE old
+  RETURN collect(p.external_id) AS old_projects
+}
+CALL (c, row) {
+  WITH c, row WHERE row.project_id IS NOT NULL
+  MERGE (p:Project {external_id: row.project_id})
+  MERGE (c)-[:OWNED_BY]->(p)
+}
+CALL (c) {
+  OPTIONAL MATCH (c)-[old:ATTACHED_TO]->()
+  DELETE old
+}
+CALL (c, row) {
+  UNWIND row.server_ids AS server_id
+  MATCH (server:Consumer {uuid: server_id})
+  WHERE server.type = 'instance'
+  MERGE (c)-[:ATTACHED_TO]->(server)
+}
+RETURN c.uuid AS uuid, old_projects
+"""
+
+DELETE_PROVIDERS = """
+UNWIND $uuids AS uuid
+MATCH (rp:ResourceProvider {uuid: uuid})
+WHERE rp.kind = $kind
+OPTIONAL MATCH (rp)-[:HAS_INVENTORY]->(inv:Inventory)
+OPTIONAL MATCH (rp)-[:LOCATED_IN]->(az:AvailabilityZone)
+WITH rp, collect(DISTINCT inv) AS invs, collect(DISTINCT az.name) AS azs
+FOREACH (inv IN invs | DETACH DELETE inv)
+WITH rp.uuid AS uuid, rp, azs
+DETACH DELETE rp
+RETURN uuid, azs
+"""
+
+DELETE_VOLUMES = """
+UNWIND $uuids AS uuid
+MATCH (c:Consumer {uuid: uuid})
+WHERE c.type = 'volume'
+OPTIONAL MATCH (c)-[:OWNED_BY]->(p:Project)
+WITH c, c.uuid AS uuid, collect(p.external_id) AS projects
+DETACH DELETE c
+RETURN uuid, projects
+"""
+
+PRUNE_PROVIDER_CANDIDATES = """
+MATCH (rp:ResourceProvider {kind: $kind})
+WHERE NOT rp.uuid IN $keep
+  AND (rp.updated_at IS NULL OR rp.updated_at < $before)
+RETURN rp.uuid AS uuid
+"""
+
+PRUNE_VOLUME_CANDIDATES = """
+MATCH (c:Consumer {type: 'volume'})
+WHERE NOT c.uuid IN $keep
+  AND (c.updated_at IS NULL OR c.updated_at < $before)
+RETURN c.uuid AS uuid
+"""
+
+BUMP_PROVIDERS = """
+UNWIND $uuids AS uuid
+MATCH (rp:ResourceProvider {uuid: uuid})
+SET rp.generation = coalesce(rp.generation, 0) + 1
+"""
+
+_NODE_RETURN = """
+RETURN rp.uuid AS uuid, rp.name AS host, rp.zone AS zone,
+       rp.status AS status, rp.state AS state,
+       rp.volume_types AS volume_types, rp.generation AS generation,
+       rp.updated_at AS updated_at
+ORDER BY rp.name
+"""
+
+_POOL_RETURN = """
+RETURN rp.uuid AS uuid, rp.name AS name, rp.node_host AS node_host,
+       rp.total_volumes AS total_volumes,
+       rp.total_capacity_gb AS total_capacity_gb,
+       rp.free_capacity_gb AS free_capacity_gb,
+       rp.provisioned_capacity_gb AS provisioned_capacity_gb,
+       rp.allocated_capacity_gb AS allocated_capacity_gb,
+       rp.virtual_free AS virtual_free, rp.generation AS generation,
+       rp.updated_at AS updated_at
+ORDER BY rp.name
+"""
+
+_VOLUME_RETURN = """
+RETURN c.uuid AS uuid, c.name AS name, c.size AS size, c.status AS status,
+       c.attachments AS attachments, c.multiattach AS multiattach,
+       c.snapshot_id AS snapshot_id, c.project_id AS project_id,
+       c.metadata AS metadata, c.bootable AS bootable,
+       c.volume_type AS volume_type, c.created_at AS created_at,
+       c.host AS host, pool.name AS pool_name, c.generation AS generation,
+       c.updated_at AS updated_at
+ORDER BY c.uuid
+"""
+
+ALL_NODES = "MATCH (rp:ResourceProvider {kind: 'storage'})" + _NODE_RETURN
+NODE_BY_NAME = """
+MATCH (rp:ResourceProvider {name: $name})
+WHERE rp.kind = 'storage'
+""" + _NODE_RETURN
+NODE_BY_POOL_NAME = """
+MATCH (rp:ResourceProvider)-[:PARENT_OF]->(pool:ResourceProvider
+                                            {name: $name})
+WHERE rp.kind = 'storage' AND pool.kind = 'pool'
+""" + _NODE_RETURN
+
+ALL_POOLS = "MATCH (rp:ResourceProvider {kind: 'pool'})" + _POOL_RETURN
+POOL_BY_NAME = """
+MATCH (rp:ResourceProvider {name: $name})
+WHERE rp.kind = 'pool'
+""" + _POOL_RETURN
+NODE_POOLS = """
+MATCH (node:ResourceProvider {name: $name})-[:PARENT_OF]->(rp)
+WHERE node.kind = 'storage' AND rp.kind = 'pool'
+""" + _POOL_RETURN
+POOL_BY_VOLUME = """
+MATCH (c:Consumer {uuid: $uuid})-[:CONSUMES]->(:Inventory)
+      <-[:HAS_INVENTORY]-(rp:ResourceProvider)
+WHERE c.type = 'volume' AND rp.kind = 'pool'
+""" + _POOL_RETURN
+
+ALL_VOLUMES = """
+MATCH (c:Consumer {type: 'volume'})
+OPTIONAL MATCH (c)-[:CONSUMES]->(:Inventory)
+               <-[:HAS_INVENTORY]-(pool:ResourceProvider)
+""" + _VOLUME_RETURN
+VOLUME_BY_UUID = """
+MATCH (c:Consumer {uuid: $uuid})
+WHERE c.type = 'volume'
+OPTIONAL MATCH (c)-[:CONSUMES]->(:Inventory)
+               <-[:HAS_INVENTORY]-(pool:ResourceProvider)
+""" + _VOLUME_RETURN
+POOL_VOLUMES = """
+MATCH (pool:ResourceProvider {name: $name})-[:HAS_INVENTORY]->(:Inventory)
+      <-[:CONSUMES]-(c:Consumer)
+WHERE pool.kind = 'pool' AND c.type = 'volume'
+""" + _VOLUME_RETURN
+
+# ---------------------------------------------------------------------------
+# Rows
+# ---------------------------------------------------------------------------
+
+
+def type_trait(volume_type):
+    """The ``STORAGE_TYPE_*`` trait of a volume type name."""
+    norm = ''.join(ch if ch.isalnum() else '_' for ch in volume_type.upper())
+    return TYPE_TRAIT_PREFIX + norm
+
+
+def _node_row(node):
+    types = [t for t in (node.volume_type or []) if t]
+    row = {'uuid': node.uuid, 'host': node.host, 'zone': node.zone or '',
+           'status': node.status, 'state': node.state,
+           'volume_types': types,
+           'traits': sorted({TRAIT_BACKEND}
+                            | {type_trait(t) for t in types})}
+    row['fingerprint'] = compute._fingerprint(row)
+    row['updated_at'] = node.updated_at
+    return row
+
+
+def _pool_row(pool):
+    if not pool.name or '#' not in pool.name:
+        raise exception.InvalidParameter(
+            field='name', reason='pool name %r is not host@backend#pool'
+            % pool.name)
+    row = {'uuid': pool.uuid, 'name': pool.name,
+           'node_host': pool.node_host or pool.name.split('#', 1)[0]}
+    for field in ('total_volumes', 'total_capacity_gb', 'free_capacity_gb',
+                  'provisioned_capacity_gb', 'allocated_capacity_gb',
+                  'virtual_free'):
+        row[field] = int(getattr(pool, field) or 0)
+    row['fingerprint'] = compute._fingerprint(row)
+    row['updated_at'] = pool.updated_at
+    return row
+
+
+def _volume_row(vol):
+    if vol.size is None or int(vol.size) < 0:
+        raise exception.InvalidParameter(
+            field='size', reason='volume %s has size %r' % (vol.uuid,
+                                                            vol.size))
+    attachments = list(vol.attachments or [])
+    row = {'uuid': vol.uuid, 'name': vol.name or '', 'size': int(vol.size),
+           'status': vol.status, 'attachments': common.to_json(attachments),
+           'multiattach': bool(vol.multiattach),
+           'snapshot_id': vol.snapshot_id, 'project_id': vol.project_id,
+           'metadata': common.to_json(vol.metadata or {}),
+           'bootable': bool(vol.bootable), 'volume_type': vol.volume_type,
+           'created_at': vol.created_at, 'host': vol.host,
+           'pool_name': vol.pool_name,
+           'server_ids': sorted({a['server_id'] for a in attachments
+                                 if isinstance(a, dict)
+                                 and a.get('server_id')})}
+    row['fingerprint'] = compute._fingerprint(row)
+    row['updated_at'] = vol.updated_at
+    return row
+
+
+# ---------------------------------------------------------------------------
+# Writes
+# ---------------------------------------------------------------------------
+
+def _plan(tx, classify, tombstone_kind, kind, rows):
+    """Split rows into those to write, to touch, and count the rest."""
+    counts = common.SyncCounts()
+    write, touch, revived = [], [], []
+    state = {r['uuid']: r for r in tx.run(
+        classify, uuids=[row['uuid'] for row in rows],
+        tombstone_kind=tombstone_kind)}
+    for row in rows:
+        seen = state[row['uuid']]
+        if not seen['exists']:
+            if tombstones.blocks(seen['deleted_at'], row['updated_at']):
+                counts.skipped += 1
+                continue
+            if seen['deleted_at'] is not None:
+                revived.append(row['uuid'])
+            write.append(row)
+            counts.created += 1
+            continue
+        if seen['kind'] != kind:
+            counts.skipped += 1
+            continue
+        order = compute._newer(seen['updated_at'], row['updated_at'])
+        if order < 0:
+            counts.skipped += 1
+        elif order == 0:
+            counts.unchanged += 1
+        elif seen['fingerprint'] == row['fingerprint']:
+            counts.unchanged += 1
+            if row['updated_at'] is not None:
+                touch.append({'uuid': row['uuid'],
+                              'updated_at': row['updated_at']})
+        else:
+            write.append(row)
+            counts.updated += 1
+    return counts, write, touch, revived
+
+
+def upsert_rows(tx, graph, rows, classify, tombstone_kind, kind, write_query,
+                touch_query):
+    counts = common.SyncCounts()
+    old_azs, old_projects = set(), set()
+    for batch in graph.batches(rows):
+        part, write, touch, revived = _plan(tx, classify, tombstone_kind,
+                                            kind, batch)
+        counts.add(part)
+        if write:
+            for result in tx.run(write_query, rows=write):
+                old_azs.update(result.get('old_azs') or ())
+                old_projects.update(result.get('old_projects') or ())
+        if touch:
+            tx.run(touch_query, rows=touch).consume()
+        tombstones.remove_tombstones(tx, tombstone_kind, revived)
+    compute.cleanup_orphans(tx, projects=old_projects, azs=old_azs)
+    if counts.changed:
+        common.bump_global_generation(tx)
+    return counts
+
+
+def _dedupe(items):
+    return list({item.uuid: item for item in items}.values())
+
+
+def upsert_storage_nodes(graph, nodes):
+    """Create or update storage nodes (records.StorageNode) in bulk."""
+    rows = [_node_row(n) for n in _dedupe(nodes)]
+    if not rows:
+        return common.SyncCounts()
+    return graph.write(upsert_rows, graph, rows, CLASSIFY_PROVIDERS,
+                       tombstones.KIND_STORAGE_NODE, KIND_NODE,
+                       WRITE_STORAGE_NODES, TOUCH_PROVIDERS)
+
+
+def upsert_pools(graph, pools):
+    """Create or update pools (records.Pool) in bulk.
+
+    Each pool gets its DISK_GB inventory; volumes already known to live in
+    a pool are mapped to it.
+    """
+    rows = [_pool_row(p) for p in _dedupe(pools)]
+    if not rows:
+        return common.SyncCounts()
+    return graph.write(upsert_rows, graph, rows, CLASSIFY_PROVIDERS,
+                       tombstones.KIND_POOL, KIND_POOL, WRITE_POOLS,
+                       TOUCH_PROVIDERS)
+
+
+def upsert_volumes(graph, volumes):
+    """Create or update volumes (records.Volume) in bulk.
+
+    A volume consumes its size of DISK_GB on the pool named by
+    ``pool_name``; a changed size or pool moves the consumption (and bumps
+    both pools' generations through the volume's own).
+    """
+    rows = [_volume_row(v) for v in _dedupe(volumes)]
+    if not rows:
+        return common.SyncCounts()
+    return graph.write(upsert_rows, graph, rows, CLASSIFY_CONSUMERS,
+                       tombstones.KIND_VOLUME, TYPE_VOLUME, WRITE_VOLUMES,
+                       TOUCH_CONSUMERS)
+
+
+def delete_providers(tx, kind, tombstone_kind, uuids, deleted_at):
+    uuids = sorted(set(uuids))
+    azs, deleted = set(), 0
+    for row in tx.run(DELETE_PROVIDERS, uuids=uuids, kind=kind):
+        deleted += 1
+        azs.update(row['azs'])
+    tombstones.record_tombstones(tx, tombstone_kind, uuids, deleted_at)
+    compute.cleanup_orphans(tx, azs=azs)
+    if deleted:
+        common.bump_global_generation(tx)
+    return deleted
+
+
+def _delete_volumes(tx, uuids, deleted_at):
+    uuids = sorted(set(uuids))
+    projects, deleted = set(), 0
+    for row in tx.run(DELETE_VOLUMES, uuids=uuids):
+        deleted += 1
+        projects.update(row['projects'])
+    tombstones.record_tombstones(tx, tombstones.KIND_VOLUME, uuids,
+                                 deleted_at)
+    compute.cleanup_orphans(tx, projects=projects)
+    if deleted:
+        common.bump_global_generation(tx)
+    return deleted
+
+
+def delete_storage_nodes(graph, uuids, deleted_at=None):
+    """Delete storage nodes by uuid (their pools stay until deleted)."""
+    if not uuids:
+        return 0
+    return graph.write(delete_providers, KIND_NODE,
+                       tombstones.KIND_STORAGE_NODE, uuids, deleted_at)
+
+
+def delete_pools(graph, uuids, deleted_at=None):
+    """Delete pools and their inventory; their volumes stay, unmapped."""
+    if not uuids:
+        return 0
+    return graph.write(delete_providers, KIND_POOL, tombstones.KIND_POOL,
+                       uuids, deleted_at)
+
+
+def delete_volumes(graph, uuids, deleted_at=None):
+    """Delete volumes; they leave tombstones."""
+    if not uuids:
+        return 0
+    return graph.write(_delete_volumes, uuids, deleted_at)
+
+
+def prune_with(tx, candidates, delete, keep, before, **params):
+    uuids = [r['uuid'] for r in tx.run(candidates, keep=list(keep),
+                                       before=float(before), **params)]
+    return delete(tx, uuids) if uuids else 0
+
+
+def prune_storage_nodes(graph, keep_uuids, before):
+    """Delete the storage nodes a full sync no longer finds.
+
+    Those not in ``keep_uuids`` and last seen before ``before``.
+    """
+    return graph.write(
+        prune_with, PRUNE_PROVIDER_CANDIDATES,
+        lambda tx, uuids: delete_providers(
+            tx, KIND_NODE, tombstones.KIND_STORAGE_NODE, uuids, None),
+        keep_uuids, before, kind=KIND_NODE)
+
+
+def prune_pools(graph, keep_uuids, before):
+    return graph.write(
+        prune_with, PRUNE_PROVIDER_CANDIDATES,
+        lambda tx, uuids: delete_providers(
+            tx, KIND_POOL, tombstones.KIND_POOL, uuids, None),
+        keep_uuids, before, kind=KIND_POOL)
+
+
+def prune_volumes(graph, keep_uuids, before):
+    return graph.write(
+        prune_with, PRUNE_VOLUME_CANDIDATES,
+        lambda tx, uuids: _delete_volumes(tx, uuids, None),
+        keep_uuids, before)
+
+
+def bump_providers(tx, uuids):
+    """Advance the generation of the given providers inside ``tx``."""
+    uuids = sorted({u for u in uuids if u})
+    if uuids:
+        tx.run(BUMP_PROVIDERS, uuids=uuids).consume()
+
+
+# ---------------------------------------------------------------------------
+# Reads
+# ---------------------------------------------------------------------------
+
+def _node(row):
+    return records.StorageNode(
+        uuid=row['uuid'], host=row['host'], zone=row['zone'] or '',
+        status=row['status'], state=row['state'],
+        volume_type=list(row['volume_types'] or []),
+        generation=row['generation'], updated_at=row['updated_at'])
+
+
+def _pool(row):
+    return records.Pool(
+        uuid=row['uuid'], name=row['name'], node_host=row['node_host'],
+        total_volumes=row['total_volumes'],
+        total_capacity_gb=row['total_capacity_gb'],
+        free_capacity_gb=row['free_capacity_gb'],
+        provisioned_capacity_gb=row['provisioned_capacity_gb'],
+        allocated_capacity_gb=row['allocated_capacity_gb'],
+        virtual_free=row['virtual_free'], generation=row['generation'],
+        updated_at=row['updated_at'])
+
+
+def _volume(row):
+    return records.Volume(
+        uuid=row['uuid'], name=row['name'], size=row['size'],
+        status=row['status'],
+        attachments=common.from_json(row['attachments'], []),
+        multiattach=row['multiattach'], snapshot_id=row['snapshot_id'],
+        project_id=row['project_id'],
+        metadata=common.from_json(row['metadata']),
+        bootable=row['bootable'], volume_type=row['volume_type'],
+        created_at=row['created_at'], host=row['host'],
+        pool_name=row['pool_name'] or '', generation=row['generation'],
+        updated_at=row['updated_at'])
+
+
+def read_all(tx, query, convert, **params):
+    return [convert(row) for row in tx.run(query, **params)]
+
+
+def _read_one(graph, query, convert, kind, ident, **params):
+    found = graph.read(read_all, query, convert, **params)
+    if not found:
+        raise exception.NotFound(kind=kind, ident=ident)
+    return found[0]
+
+
+def get_all_storage_nodes(graph):
+    """{host: StorageNode}."""
+    return {n.host: n for n in graph.read(read_all, ALL_NODES, _node)}
+
+
+def get_node_by_name(graph, host):
+    return _read_one(graph, NODE_BY_NAME, _node, 'storage node', host,
+                     name=host)
+
+
+def get_node_by_pool_name(graph, pool_name):
+    return _read_one(graph, NODE_BY_POOL_NAME, _node, 'storage node',
+                     pool_name, name=pool_name)
+
+
+def get_all_pools(graph):
+    """{pool name: Pool}."""
+    return {p.name: p for p in graph.read(read_all, ALL_POOLS, _pool)}
+
+
+def get_pool_by_pool_name(graph, name):
+    return _read_one(graph, POOL_BY_NAME, _pool, 'pool', name, name=name)
+
+
+def get_node_pools(graph, host):
+    """The pools of a storage node; NotFound for an unknown node."""
+    get_node_by_name(graph, host)
+    return graph.read(read_all, NODE_POOLS, _pool, name=host)
+
+
+def get_pool_by_volume(graph, volume_uuid):
+    return _read_one(graph, POOL_BY_VOLUME, _pool, 'pool of volume',
+                     volume_uuid, uuid=volume_uuid)
+
+
+def get_all_volumes(graph):
+    """{uuid: Volume}."""
+    return {v.uuid: v for v in graph.read(read_all, ALL_VOLUMES, _volume)}
+
+
+def get_volume_by_uuid(graph, uuid):
+    return _read_one(graph, VOLUME_BY_UUID, _volume, 'volume', uuid,
+                     uuid=uuid)
+
+
+def get_pool_volumes(graph, pool_name):
+    """The volumes of a pool; NotFound for an unknown pool."""
+    get_pool_by_pool_name(graph, pool_name)
+    return graph.read(read_all, POOL_VOLUMES, _volume, name=pool_name)
+
+
+def _model(tx):
+    nodes = read_all(tx, ALL_NODES, _node)
+    pools = read_all(tx, ALL_POOLS, _pool)
+    volumes = read_all(tx, ALL_VOLUMES, _volume)
+    node_pools = {n.host: [] for n in nodes}
+    for pool in pools:
+        if pool.node_host in node_pools:
+            node_pools[pool.node_host].append(pool.name)
+    pool_volumes = {p.name: [] for p in pools}
+    for vol in volumes:
+        if vol.pool_name in pool_volumes:
+            pool_volumes[vol.pool_name].append(vol.uuid)
+    return {'nodes': nodes, 'pools': pools, 'volumes': volumes,
+            'node_pools': node_pools, 'pool_volumes': pool_volumes,
+            'generation': common.global_generation(tx)}
+
+
+def get_storage_model(graph):
+    """The whole storage model, read in one transaction.
+
+    ``node_pools`` maps each storage node's host to its pool names and
+    ``pool_volumes`` each pool name to the uuids of its volumes (mapped
+    volumes only; an unmapped volume is in ``volumes`` alone).
+    """
+    return graph.read(_model)

@@ -1,0 +1,94 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Watcher's baremetal model XML (BaremetalModelRoot) <-> records.
+
+``<IronicNode>`` attributes carry uuid, power_state, maintenance and
+maintenance_reason; an ``<extra>`` child holds one element per key (the
+form of Watcher's scenario files). ``maintenance_reason="null"`` is read as
+no reason, and booleans are parsed rather than coerced.
+"""
+
+import collections
+
+from lxml import etree
+
+from tachyon import exception
+from tachyon.graph import baremetal
+from tachyon.graph import common
+from tachyon.model import records
+from tachyon.model import watcher_xml
+
+BaremetalModel = collections.namedtuple('BaremetalModel', ['nodes'])
+
+
+def _extra(el):
+    extra = {}
+    for child in el:
+        if child.tag != 'extra':
+            raise exception.InvalidModel(
+                element=watcher_xml.describe(child),
+                reason='an IronicNode holds an <extra> element only')
+        for item in child:
+            extra[item.tag] = (item.text or '').strip()
+    return extra
+
+
+def parse(root):
+    nodes, seen = [], set()
+    for el in root:
+        if el.tag != 'IronicNode':
+            raise exception.InvalidModel(
+                element=watcher_xml.describe(el),
+                reason='a baremetal model holds IronicNode elements')
+        a = watcher_xml._Attrs(el)
+        uuid = a.string('uuid', required=True)
+        if uuid in seen:
+            raise exception.InvalidModel(
+                element=watcher_xml.describe(el),
+                reason='duplicate ironic node %s' % uuid)
+        seen.add(uuid)
+        reason = a.string('maintenance_reason')
+        nodes.append(records.IronicNode(
+            uuid=uuid, human_id=a.string('human_id', default=''),
+            power_state=a.string('power_state'),
+            maintenance=a.boolean('maintenance', False),
+            maintenance_reason=None if reason in (None, '', 'null', 'None')
+            else reason,
+            extra=_extra(el), updated_at=None))
+    return BaremetalModel(nodes)
+
+
+def write(graph, parsed, replace=False):
+    counts = common.SyncCounts()
+    if replace:
+        keep = {n.uuid for n in parsed.nodes}
+        counts.deleted += baremetal.delete_ironic_nodes(
+            graph, [u for u in baremetal.get_all_ironic_nodes(graph)
+                    if u not in keep])
+    counts.add(baremetal.upsert_ironic_nodes(graph, parsed.nodes))
+    return counts
+
+
+def export(graph):
+    root = etree.Element(watcher_xml.ROOT_TAG)
+    for node in baremetal.get_baremetal_model(graph)['nodes']:
+        node_el = etree.SubElement(root, 'IronicNode', attrib={
+            'uuid': node.uuid, 'human_id': node.human_id or '',
+            'power_state': node.power_state or '',
+            'maintenance': str(bool(node.maintenance)).lower(),
+            'maintenance_reason': node.maintenance_reason or 'null'})
+        if node.extra:
+            extra_el = etree.SubElement(node_el, 'extra')
+            for key, value in sorted(node.extra.items()):
+                etree.SubElement(extra_el, key).text = str(value)
+    return etree.tostring(root, pretty_print=True).decode('utf-8')
