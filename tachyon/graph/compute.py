@@ -717,6 +717,16 @@ CALL (inv) {
 RETURN rp.uuid AS uuid, collect([inv.resource_class, used]) AS usage
 """
 
+# Capacity of every node: [[resource_class, total, reserved, ratio]].
+GET_ALL_CAPACITY = """
+MATCH (rp:ResourceProvider {kind: 'compute'})
+OPTIONAL MATCH (rp)-[:HAS_INVENTORY]->(inv:Inventory)
+WHERE inv.resource_class IN ['VCPU', 'MEMORY_MB', 'DISK_GB']
+RETURN rp.uuid AS uuid,
+       collect([inv.resource_class, inv.total, inv.reserved,
+                inv.allocation_ratio]) AS inventories
+"""
+
 GET_INSTANCES_BY_NODE = """
 MATCH (rp:ResourceProvider {kind: 'compute'})
 OPTIONAL MATCH (rp)-[:HAS_INVENTORY]->(:Inventory {resource_class: 'VCPU'})
@@ -1612,6 +1622,33 @@ def _all_usage(tx):
                 used[records.WATCHER_RESOURCE_KEYS[rc]] = amount or 0
         result[row['uuid']] = used
     return result
+
+
+def all_capacity(tx):
+    """{node_uuid: {'vcpu', 'memory', 'disk'}} capacities, inside ``tx``."""
+    result = {}
+    for row in tx.run(GET_ALL_CAPACITY):
+        caps = dict.fromkeys(records.WATCHER_RESOURCE_KEYS.values(), 0.0)
+        for rc, total, reserved, ratio in row['inventories']:
+            if rc in records.WATCHER_RESOURCE_KEYS:
+                caps[records.WATCHER_RESOURCE_KEYS[rc]] = _free(
+                    {'total': total, 'reserved': reserved,
+                     'allocation_ratio': ratio}, 0)
+        result[row['uuid']] = caps
+    return result
+
+
+# Building blocks that other graph modules (simulation sessions) compose
+# into their own transactions.
+node_usage = _usage
+all_usage = _all_usage
+node_instances = _node_instances
+instance = _instance
+
+
+def bump_providers(tx, uuids):
+    """Advance the generation of the given providers inside ``tx``."""
+    _bump(tx, BUMP_PROVIDERS, uuids)
 
 
 def get_all_nodes_usage(graph):

@@ -74,6 +74,8 @@ class Graph(object):
                 # Informational server notices ("index already exists")
                 # are not worth an operator's log line; warnings are.
                 notifications_min_severity='WARNING',
+                # "Unknown label or relationship type" on a fresh graph.
+                notifications_disabled_categories=['UNRECOGNIZED'],
                 user_agent='tachyon')
         except (neo4j_exc.ConfigurationError, ValueError) as exc:
             raise exception.ConfigurationError(

@@ -29,7 +29,7 @@ import time
 from tachyon import exception
 
 #: The schema version this code reads and writes.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Labels, so the rest of the graph layer and the docs name them one way.
 RESOURCE_PROVIDER = 'ResourceProvider'
@@ -112,9 +112,27 @@ _V1_STATEMENTS = [
      'FOR (t:Tombstone) ON (t.deleted_at)'),
 ]
 
+# Version 2: simulation-session overlays look deltas up by the consumer
+# and the providers they touch, in proportion to those deltas only.
+_V2_STATEMENTS = [
+    ('delta_consumer',
+     'CREATE INDEX delta_consumer IF NOT EXISTS '
+     'FOR (d:SpeculativeDelta) ON (d.session_id, d.consumer_uuid)'),
+    ('delta_source',
+     'CREATE INDEX delta_source IF NOT EXISTS '
+     'FOR (d:SpeculativeDelta) ON (d.session_id, d.source_uuid)'),
+    ('delta_destination',
+     'CREATE INDEX delta_destination IF NOT EXISTS '
+     'FOR (d:SpeculativeDelta) ON (d.session_id, d.destination_uuid)'),
+    ('session_expires_at',
+     'CREATE INDEX session_expires_at IF NOT EXISTS '
+     'FOR (s:SimulationSession) ON (s.expires_at)'),
+]
+
 #: version -> the statements that bring the schema from version - 1 to it.
 UPGRADES = {
     1: _V1_STATEMENTS,
+    2: _V2_STATEMENTS,
 }
 
 #: Every constraint and index name the current schema has.
@@ -171,8 +189,9 @@ def sync(graph):
     if start == SCHEMA_VERSION:
         # Recreate anything an operator dropped by hand; still a no-op on
         # an intact schema.
-        for _name, statement in UPGRADES[SCHEMA_VERSION]:
-            graph.run_autocommit(statement)
+        for version in sorted(UPGRADES):
+            for _name, statement in UPGRADES[version]:
+                graph.run_autocommit(statement)
     return old, SCHEMA_VERSION
 
 

@@ -262,12 +262,6 @@ WHERE NOT c.uuid IN $keep
 RETURN c.uuid AS uuid
 """
 
-BUMP_PROVIDERS = """
-UNWIND $uuids AS uuid
-MATCH (rp:ResourceProvider {uuid: uuid})
-SET rp.generation = coalesce(rp.generation, 0) + 1
-"""
-
 _NODE_RETURN = """
 RETURN rp.uuid AS uuid, rp.name AS host, rp.zone AS zone,
        rp.status AS status, rp.state AS state,
@@ -589,13 +583,6 @@ def prune_volumes(graph, keep_uuids, before):
         prune_with, PRUNE_VOLUME_CANDIDATES,
         lambda tx, uuids: _delete_volumes(tx, uuids, None),
         keep_uuids, before)
-
-
-def bump_providers(tx, uuids):
-    """Advance the generation of the given providers inside ``tx``."""
-    uuids = sorted({u for u in uuids if u})
-    if uuids:
-        tx.run(BUMP_PROVIDERS, uuids=uuids).consume()
 
 
 # ---------------------------------------------------------------------------

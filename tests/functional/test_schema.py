@@ -144,3 +144,21 @@ class TestManageDb(base.FunctionalTestCase):
         self.assertEqual(1, len(lines), res.stderr)
         self.assertIn('rejected the credentials', lines[0])
         self.assertNotIn('Traceback', res.stderr)
+
+
+class TestSchemaUpgrade(base.FunctionalTestCase):
+
+    def test_version_1_upgrades_to_current(self):
+        # A graph synced by the first release: version 1 and its indexes.
+        self.neo4j.wipe_schema()
+        for _name, statement in schema.UPGRADES[1]:
+            self.graph.run_autocommit(statement)
+        self.graph.write(schema._set_version, 1)
+        self.assertRaises(exception.SchemaMismatch, schema.check,
+                          self.graph)
+        old, new = schema.sync(self.graph)
+        self.assertEqual((1, schema.SCHEMA_VERSION), (old, new))
+        indexes = schema.describe(self.graph)[1]
+        for name, _statement in schema.UPGRADES[2]:
+            self.assertIn(name, indexes)
+        self.assertEqual(schema.SCHEMA_VERSION, schema.check(self.graph))
