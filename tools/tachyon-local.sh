@@ -5,7 +5,10 @@
 #   2. starts a private Neo4j and RabbitMQ on 127.0.0.1 (tools/devservices.py;
 #      they keep running afterwards: `python3 tools/devservices.py stop`),
 #   3. writes .devservices/tachyon.conf pointing at them,
-#   4. creates or upgrades the graph schema (tachyon-manage db sync).
+#   4. creates or upgrades the graph schema (tachyon-manage db sync),
+#   5. starts tachyon-engine in the background (pid and log under the state
+#      directory) and waits until it answers over RPC,
+#   6. loads a sample cloud (a Watcher scenario).
 #
 # Export TACHYON_NEO4J_URI (TACHYON_NEO4J_USER, TACHYON_NEO4J_PASSWORD) to use
 # a Neo4j of your own; TACHYON_SKIP_INSTALL=1 skips step 1.
@@ -17,7 +20,8 @@ export TACHYON_DEV_STATE=${TACHYON_DEV_STATE:-$PWD/.devservices}
 
 if [ "${TACHYON_SKIP_INSTALL:-0}" != 1 ]; then
     echo "== Installing Tachyon"
-    "$PYTHON" -m pip install -q --disable-pip-version-check -r requirements.txt
+    "$PYTHON" -m pip install -q --disable-pip-version-check \
+        -r requirements.txt "python-watcher>=17.0.0"
     "$PYTHON" -m pip install -q --disable-pip-version-check --no-deps -e .
     if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ] \
             && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -37,6 +41,15 @@ cat > "$conf" <<EOF
 [DEFAULT]
 transport_url = ${TACHYON_TRANSPORT_URL:-}
 
+[engine]
+topic = tachyon
+
+[notifications]
+enable_listener = false
+
+[collectors]
+enabled_collectors =
+
 [neo4j]
 uri = $TACHYON_NEO4J_URI
 username = $TACHYON_NEO4J_USER
@@ -47,3 +60,35 @@ echo "== Wrote $conf"
 echo "== Syncing the graph schema"
 tachyon-manage --config-file "$conf" db sync
 echo "Schema version: $(tachyon-manage --config-file "$conf" db version)"
+
+echo "== Starting tachyon-engine"
+pidfile=$TACHYON_DEV_STATE/tachyon-engine.pid
+log=$TACHYON_DEV_STATE/tachyon-engine.log
+if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    echo "tachyon-engine already runs (pid $(cat "$pidfile"))"
+else
+    setsid tachyon-engine --config-file "$conf" >"$log" 2>&1 </dev/null &
+    echo $! > "$pidfile"
+fi
+for _ in $(seq 60); do
+    if "$PYTHON" tools/demo_strategy.py --config-file "$conf" --ping \
+            >/dev/null 2>&1; then
+        break
+    fi
+    sleep 1
+done
+"$PYTHON" tools/demo_strategy.py --config-file "$conf" --ping
+
+echo "== Loading a sample cloud (a Watcher scenario)"
+"$PYTHON" tools/demo_strategy.py --config-file "$conf" --load-sample
+
+cat <<EOF
+
+Tachyon runs locally:
+  config     $conf
+  engine     pid $(cat "$pidfile"), log $log
+  query      tachyon-manage --config-file $conf model export
+             python3 tools/demo_strategy.py --config-file $conf --ping
+  sessions   tachyon-manage --config-file $conf session list
+  stop       kill \$(cat $pidfile); python3 tools/devservices.py stop
+EOF

@@ -114,7 +114,8 @@ def _load_command_modules():
 
 
 #: Modules that call :func:`register` when imported.
-COMMAND_MODULES = ['tachyon.cmd.manage_sync', 'tachyon.cmd.manage_model']
+COMMAND_MODULES = ['tachyon.cmd.manage_sync', 'tachyon.cmd.manage_model',
+                   'tachyon.cmd.manage_session']
 
 
 if __name__ == '__main__':

@@ -20,13 +20,13 @@ passed, 1 a warning, 2 a failure.
 import sys
 
 from oslo_config import cfg
-from oslo_messaging import opts as messaging_opts
 from oslo_upgradecheck import upgradecheck
 
 from tachyon import conf as tachyon_conf
 from tachyon import exception
 from tachyon.graph import driver
 from tachyon.graph import schema
+from tachyon import rpc
 
 CONF = tachyon_conf.CONF
 
@@ -39,9 +39,7 @@ class Checks(upgradecheck.UpgradeCommands):
         self.conf = conf or CONF
         # [DEFAULT]/transport_url belongs to oslo.messaging, which registers
         # it only when a transport is built; the check reads it before.
-        for group, opts in messaging_opts.list_opts():
-            if group is None:
-                self.conf.register_opts(opts)
+        rpc.register_transport_opts(self.conf)
         self._graph = None
         self._graph_error = None
 

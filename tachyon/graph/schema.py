@@ -127,6 +127,9 @@ _V2_STATEMENTS = [
     ('session_expires_at',
      'CREATE INDEX session_expires_at IF NOT EXISTS '
      'FOR (s:SimulationSession) ON (s.expires_at)'),
+    ('lease_name',
+     'CREATE CONSTRAINT lease_name IF NOT EXISTS '
+     'FOR (l:Lease) REQUIRE l.name IS UNIQUE'),
 ]
 
 #: version -> the statements that bring the schema from version - 1 to it.

@@ -251,8 +251,9 @@ def _get_session(tx, session_id, lock=False):
 def _require_active(session, now):
     if session['status'] != ACTIVE:
         raise exception.InvalidState(
-            reason='simulation session %s is %s' % (session['id'],
-                                                    session['status']))
+            kind='Simulation session', ident=session['id'],
+            state=session['status'], reason='only an active session can '
+            'take deltas, answer queries or be committed')
     if session['expires_at'] <= now:
         raise exception.SessionExpired(session_id=session['id'])
 
@@ -382,8 +383,8 @@ def _finish(tx, session_id, status, require_active, now):
     session = _get_session(tx, session_id, lock=True)
     if require_active and session['status'] != ACTIVE:
         raise exception.InvalidState(
-            reason='simulation session %s is %s' % (session_id,
-                                                    session['status']))
+            kind='Simulation session', ident=session_id,
+            state=session['status'], reason='it has already ended')
     return _session(tx.run(FINISH_SESSION, id=session_id, status=status,
                            now=now).single()['session'])
 

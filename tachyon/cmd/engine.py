@@ -1,0 +1,59 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""tachyon-engine: serve the model and simulation sessions to Watcher."""
+
+import sys
+
+from oslo_config import cfg
+from oslo_log import log as logging
+from oslo_service import service
+
+from tachyon.common import config
+from tachyon import exception
+from tachyon.graph import driver
+from tachyon.graph import schema
+from tachyon import service as engine_service
+
+CONF = config.CONF
+LOG = logging.getLogger(__name__)
+
+
+def _check_graph(conf):
+    """Stop at once when Neo4j is unusable or the schema is not ours."""
+    graph = driver.Graph.from_conf(conf)
+    try:
+        graph.verify()
+        schema.check(graph)
+    finally:
+        graph.close()
+
+
+def main(argv=None):
+    argv = sys.argv if argv is None else argv
+    try:
+        config.parse_args(argv)
+    except cfg.Error as exc:
+        config.die(str(exc), 2)
+    try:
+        _check_graph(CONF)
+    except exception.TachyonException as exc:
+        config.die('tachyon-engine: %s' % exc)
+    launcher = service.launch(CONF, engine_service.EngineService(CONF),
+                              workers=CONF.engine.workers,
+                              restart_method='mutate')
+    launcher.wait()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

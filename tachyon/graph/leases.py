@@ -1,0 +1,140 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Leases: what makes a periodic task run once across every engine.
+
+Each periodic task of tachyon-engine (a collector's full sync, the session
+reaper, the tombstone purge) has one node::
+
+    (:Lease {name, holder, acquired_at, expires_at, released_at})
+
+Every worker of every engine calls :func:`acquire` when the task is due.
+The attempt is one write transaction that first takes the write lock of
+the schema node, so attempts are serialised and exactly one of them wins:
+the first that finds the lease free (never taken, or its ``expires_at``
+passed). The winner holds it for ``ttl`` seconds; it may :func:`renew` it
+while it works. A holder that dies simply stops renewing.
+
+Leases are book-keeping, not part of the cluster model: taking or
+releasing one does not move the global generation.
+"""
+
+import time
+
+from tachyon import exception
+
+# Lease attempts serialise on the schema node, which every synced graph
+# has exactly one of (uniqueness constraint ``schema_meta_id``), so two
+# concurrent first attempts cannot both MERGE a new lease node.
+LOCK_LEASES = """
+MATCH (m:TachyonSchema {id: 'schema'})
+SET m.lease_lock = true REMOVE m.lease_lock
+RETURN count(m) AS locked
+"""
+
+TAKE_LEASE = """
+MERGE (l:Lease {name: $name})
+WITH l, coalesce(l.expires_at, 0.0) <= $now AS free
+SET l.holder = CASE WHEN free THEN $holder ELSE l.holder END,
+    l.acquired_at = CASE WHEN free THEN $now ELSE l.acquired_at END,
+    l.expires_at = CASE WHEN free THEN $expires_at ELSE l.expires_at END
+RETURN free
+"""
+
+RENEW_LEASE = """
+MATCH (l:Lease {name: $name})
+WHERE l.holder = $holder AND l.expires_at > $now
+SET l.expires_at = $expires_at
+RETURN count(l) AS renewed
+"""
+
+RELEASE_LEASE = """
+MATCH (l:Lease {name: $name})
+WHERE l.holder = $holder
+SET l.expires_at = CASE WHEN $keep_until IS NULL THEN $now
+                        ELSE $keep_until END,
+    l.released_at = $now
+RETURN count(l) AS released
+"""
+
+GET_LEASES = """
+MATCH (l:Lease)
+WHERE $name IS NULL OR l.name = $name
+RETURN l {.*} AS lease
+ORDER BY l.name
+"""
+
+_FIELDS = ('name', 'holder', 'acquired_at', 'expires_at', 'released_at')
+
+
+def _acquire(tx, name, holder, now, expires_at):
+    if tx.run(LOCK_LEASES).single()['locked'] != 1:
+        raise exception.SchemaMismatch(
+            reason='The graph has no Tachyon schema; run "tachyon-manage '
+                   'db sync" first.')
+    return tx.run(TAKE_LEASE, name=name, holder=holder, now=now,
+                  expires_at=expires_at).single()['free']
+
+
+def acquire(graph, name, holder, ttl, now=None):
+    """Take the lease ``name`` for ``ttl`` seconds if it is free.
+
+    :param holder: who takes it (unique per worker).
+    :returns: True when ``holder`` now holds it, False when someone else
+        holds a lease that has not run out.
+    """
+    now = time.time() if now is None else float(now)
+    return graph.write(_acquire, name, holder, now, now + float(ttl))
+
+
+def _renew(tx, name, holder, now, expires_at):
+    return tx.run(RENEW_LEASE, name=name, holder=holder, now=now,
+                  expires_at=expires_at).single()['renewed'] == 1
+
+
+def renew(graph, name, holder, ttl, now=None):
+    """Extend the holder's lease by ``ttl`` from now.
+
+    :returns: False when ``holder`` no longer holds it.
+    """
+    now = time.time() if now is None else float(now)
+    return graph.write(_renew, name, holder, now, now + float(ttl))
+
+
+def _release(tx, name, holder, now, keep_until):
+    return tx.run(RELEASE_LEASE, name=name, holder=holder, now=now,
+                  keep_until=keep_until).single()['released'] == 1
+
+
+def release(graph, name, holder, keep_until=None, now=None):
+    """Hand the lease back (free at once, or only at ``keep_until``).
+
+    :returns: False when ``holder`` did not hold it.
+    """
+    now = time.time() if now is None else float(now)
+    return graph.write(_release, name, holder, now,
+                       None if keep_until is None else float(keep_until))
+
+
+def _get(tx, name):
+    leases = []
+    for row in tx.run(GET_LEASES, name=name):
+        # Neo4j keeps no null properties: put the absent ones back.
+        lease = dict.fromkeys(_FIELDS)
+        lease.update(row['lease'])
+        leases.append(lease)
+    return leases
+
+
+def get_leases(graph, name=None):
+    """Every lease (or the one named), as dicts sorted by name."""
+    return graph.read(_get, name)

@@ -1,0 +1,189 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The client side of tachyon-engine's RPC API (``rpcapi``).
+
+Versions, as Nova's and Ironic's RPC APIs keep them:
+
+* **1.0** -- model queries (compute, storage, baremetal), the compute
+  snapshot, simulation sessions, ``migrate_instance``, ``ping``.
+* **1.1** -- ``get_storage_snapshot`` and ``get_baremetal_snapshot``.
+
+A client capped below the version a call needs (``[engine]/
+rpc_version_cap`` during a rolling upgrade) refuses to send it: the call
+raises InvalidState naming both versions instead of reaching an engine
+that would not understand it.
+"""
+
+import oslo_messaging as messaging
+
+from tachyon import exception
+from tachyon import rpc
+
+#: The newest version this client knows.
+RPC_API_VERSION = '1.1'
+
+
+class EngineAPI(object):
+    """Calls to tachyon-engine. Every answer is plain JSON data."""
+
+    def __init__(self, conf, transport=None, topic=None, version_cap=None,
+                 timeout=None):
+        self.conf = conf
+        self.transport = transport or rpc.get_transport(conf)
+        target = messaging.Target(topic=topic or conf.engine.topic,
+                                  version='1.0')
+        self.version_cap = (version_cap or conf.engine.rpc_version_cap
+                            or RPC_API_VERSION)
+        self.timeout = timeout or conf.engine.rpc_timeout
+        self.client = messaging.get_rpc_client(
+            self.transport, target, version_cap=self.version_cap,
+            timeout=self.timeout)
+
+    def can_send_version(self, version):
+        return self.client.can_send_version(version)
+
+    def _call(self, method, version='1.0', timeout=None, **kwargs):
+        if not self.can_send_version(version):
+            raise exception.InvalidState(
+                kind='RPC call', ident=method, state='not sendable',
+                reason='it needs RPC API %s and this client is capped at '
+                '%s ([engine]/rpc_version_cap)' % (version,
+                                                   self.version_cap))
+        cctxt = self.client.prepare(version=version,
+                                    timeout=timeout or self.timeout)
+        return cctxt.call({}, method, **kwargs)
+
+    # 1.0 ----------------------------------------------------------------
+
+    def ping(self, payload=None):
+        return self._call('ping', payload=payload)
+
+    def get_generation(self):
+        return self._call('get_generation')
+
+    def list_compute_nodes(self, session_id=None):
+        return self._call('list_compute_nodes', session_id=session_id)
+
+    def get_compute_node(self, uuid):
+        return self._call('get_compute_node', uuid=uuid)
+
+    def get_compute_node_by_name(self, hostname):
+        return self._call('get_compute_node_by_name', hostname=hostname)
+
+    def get_instance(self, uuid):
+        return self._call('get_instance', uuid=uuid)
+
+    def list_instances(self, marker=None, limit=None):
+        return self._call('list_instances', marker=marker, limit=limit)
+
+    def get_node_by_instance(self, instance_uuid, session_id=None):
+        return self._call('get_node_by_instance',
+                          instance_uuid=instance_uuid, session_id=session_id)
+
+    def get_node_instances(self, node_uuid, session_id=None):
+        return self._call('get_node_instances', node_uuid=node_uuid,
+                          session_id=session_id)
+
+    def get_node_used_resources(self, node_uuid, session_id=None):
+        return self._call('get_node_used_resources', node_uuid=node_uuid,
+                          session_id=session_id)
+
+    def get_node_free_resources(self, node_uuid, session_id=None):
+        return self._call('get_node_free_resources', node_uuid=node_uuid,
+                          session_id=session_id)
+
+    def get_all_nodes_usage(self, session_id=None):
+        return self._call('get_all_nodes_usage', session_id=session_id)
+
+    def find_nodes_with_capacity(self, resource_class, amount):
+        return self._call('find_nodes_with_capacity',
+                          resource_class=resource_class, amount=amount)
+
+    def migrate_instance(self, instance_uuid, source_node_uuid,
+                         destination_node_uuid, session_id=None,
+                         expected_generation=None, check_capacity=True):
+        return self._call(
+            'migrate_instance', instance_uuid=instance_uuid,
+            source_node_uuid=source_node_uuid,
+            destination_node_uuid=destination_node_uuid,
+            session_id=session_id, expected_generation=expected_generation,
+            check_capacity=check_capacity)
+
+    def get_compute_snapshot(self, scope=None, session_id=None):
+        return self._call('get_compute_snapshot', scope=scope,
+                          session_id=session_id,
+                          timeout=self.conf.engine.snapshot_timeout)
+
+    def get_storage_node(self, host):
+        return self._call('get_storage_node', host=host)
+
+    def get_pool(self, name):
+        return self._call('get_pool', name=name)
+
+    def get_volume(self, uuid):
+        return self._call('get_volume', uuid=uuid)
+
+    def get_pool_volumes(self, pool_name):
+        return self._call('get_pool_volumes', pool_name=pool_name)
+
+    def get_ironic_node(self, uuid):
+        return self._call('get_ironic_node', uuid=uuid)
+
+    def create_session(self, ttl=None, audit_uuid=None):
+        return self._call('create_session', ttl=ttl, audit_uuid=audit_uuid)
+
+    def get_session(self, session_id):
+        return self._call('get_session', session_id=session_id)
+
+    def list_sessions(self, status=None):
+        return self._call('list_sessions', status=status)
+
+    def record_deltas(self, session_id, deltas):
+        return self._call('record_deltas', session_id=session_id,
+                          deltas=deltas)
+
+    def get_consumer_location(self, session_id, consumer_uuid):
+        return self._call('get_consumer_location', session_id=session_id,
+                          consumer_uuid=consumer_uuid)
+
+    def get_utilization(self, resource_class, session_id=None):
+        return self._call('get_utilization', resource_class=resource_class,
+                          session_id=session_id)
+
+    def get_balance_score(self, resource_class, session_id=None):
+        return self._call('get_balance_score',
+                          resource_class=resource_class,
+                          session_id=session_id)
+
+    def find_destinations(self, instance_uuid, session_id=None, limit=10):
+        return self._call('find_destinations', instance_uuid=instance_uuid,
+                          session_id=session_id, limit=limit)
+
+    def commit_session(self, session_id):
+        return self._call('commit_session', session_id=session_id)
+
+    def rollback_session(self, session_id):
+        return self._call('rollback_session', session_id=session_id)
+
+    def expire_session(self, session_id):
+        return self._call('expire_session', session_id=session_id)
+
+    # 1.1 ----------------------------------------------------------------
+
+    def get_storage_snapshot(self):
+        return self._call('get_storage_snapshot', version='1.1',
+                          timeout=self.conf.engine.snapshot_timeout)
+
+    def get_baremetal_snapshot(self):
+        return self._call('get_baremetal_snapshot', version='1.1',
+                          timeout=self.conf.engine.snapshot_timeout)

@@ -1,0 +1,177 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""tachyon-engine's service: RPC server, notification listener, periodic
+tasks, on oslo.service's threading backend.
+
+Periodic tasks (each collector's full sync, the session reaper, the
+tombstone purge) run in threads of every worker, but a task runs only on
+the worker that takes its lease in the graph, so it runs once per interval
+across all workers and engines.
+"""
+
+import os
+import threading
+import time
+
+from oslo_log import log as logging
+import oslo_messaging as messaging
+from oslo_messaging.rpc import dispatcher
+from oslo_service import service
+from oslo_service import systemd
+
+from tachyon.collectors import manager as collectors
+from tachyon import exception
+from tachyon.graph import driver
+from tachyon.graph import leases
+from tachyon.graph import tombstones
+from tachyon import rpc
+from tachyon.rpc import manager as rpc_manager
+
+LOG = logging.getLogger(__name__)
+
+
+class PeriodicTask(object):
+    """Run ``func`` every ``interval`` seconds while holding a lease."""
+
+    def __init__(self, graph, name, interval, func, holder, first_delay=0):
+        self.graph = graph
+        self.name = name
+        self.interval = float(interval)
+        self.func = func
+        self.holder = holder
+        self.first_delay = first_delay
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True,
+                                        name='periodic-%s' % name)
+
+    def start(self):
+        self._thread.start()
+
+    def stop(self):
+        self._stop.set()
+
+    def wait(self, timeout=None):
+        self._thread.join(timeout)
+
+    def run_once(self):
+        """Run the task if this worker takes its lease; True if it ran."""
+        # The lease outlives one run by less than an interval: the next
+        # round may land on any worker.
+        if not leases.acquire(self.graph, 'periodic:' + self.name,
+                              self.holder, self.interval * 0.9):
+            return False
+        self.func()
+        return True
+
+    def _loop(self):
+        delay = self.first_delay
+        while not self._stop.wait(delay):
+            delay = self.interval
+            try:
+                self.run_once()
+            except exception.GraphUnavailable as exc:
+                LOG.warning('Periodic task %s skipped: %s', self.name, exc)
+            except Exception:
+                LOG.exception('Periodic task %s failed', self.name)
+
+
+class EngineService(service.Service):
+    """One tachyon-engine worker."""
+
+    def __init__(self, conf):
+        super().__init__()
+        self.conf = conf
+        self.graph = None
+        self.rpcserver = None
+        self.listener = None
+        self.tasks = []
+        self.holder = '%s:%d' % (conf.host, os.getpid())
+
+    def _periodic_tasks(self):
+        conf = self.conf
+        tasks = [PeriodicTask(self.graph, 'session-reaper',
+                              conf.simulation.reaper_interval,
+                              self.manager.sessions.reap, self.holder),
+                 PeriodicTask(self.graph, 'tombstone-purge',
+                              max(60, conf.notifications.tombstone_lifetime
+                                  // 10),
+                              self._purge_tombstones, self.holder)]
+        syncs = collectors.CollectorManager(conf, self.graph)
+        for name, interval in sorted(syncs.intervals().items()):
+            tasks.append(PeriodicTask(
+                self.graph, 'sync-%s' % name, interval,
+                lambda name=name: syncs.run(name), self.holder,
+                first_delay=5))
+        return tasks
+
+    def _purge_tombstones(self):
+        older = time.time() - self.conf.notifications.tombstone_lifetime
+        purged = tombstones.purge_tombstones(self.graph, older)
+        if purged:
+            LOG.info('Purged %d tombstones', purged)
+
+    def _start_listener(self):
+        if not self.conf.notifications.enable_listener:
+            return
+        try:
+            from tachyon.notifications import listener
+        except ImportError:
+            LOG.warning('[notifications]/enable_listener is set but this '
+                        'Tachyon has no notification listener')
+            return
+        self.listener = listener.build(self.conf, self.graph)
+        self.listener.start()
+
+    def start(self):
+        super().start()
+        self.graph = driver.Graph.from_conf(self.conf)
+        self.manager = rpc_manager.EngineManager(self.conf, self.graph)
+        transport = rpc.get_transport(self.conf)
+        target = messaging.Target(topic=self.conf.engine.topic,
+                                  server=self.conf.host)
+        self.rpcserver = messaging.get_rpc_server(
+            transport, target, [self.manager], executor='threading',
+            access_policy=dispatcher.DefaultRPCAccessPolicy)
+        self.rpcserver.start()
+        self._start_listener()
+        self.tasks = self._periodic_tasks()
+        for task in self.tasks:
+            task.start()
+        LOG.info('tachyon-engine %s serving topic %s (RPC API %s)',
+                 self.holder, self.conf.engine.topic,
+                 rpc_manager.api.RPC_API_VERSION)
+        systemd.notify_once()
+
+    def stop(self, graceful=True):
+        # Stop taking work, finish what is in flight, then close Neo4j.
+        for task in self.tasks:
+            task.stop()
+        if self.rpcserver is not None:
+            self.rpcserver.stop()
+        if self.listener is not None:
+            self.listener.stop()
+        if self.rpcserver is not None:
+            self.rpcserver.wait()
+        if self.listener is not None:
+            self.listener.wait()
+        for task in self.tasks:
+            task.wait(timeout=30)
+        if self.graph is not None:
+            self.graph.close()
+        LOG.info('tachyon-engine %s stopped', self.holder)
+        super().stop(graceful=graceful)
+
+    def reset(self):
+        # SIGHUP: oslo.service has reloaded the mutable options.
+        LOG.info('Configuration reloaded')
+        super().reset()

@@ -1,0 +1,105 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The rpcapi client's versioning and the server's scope filter."""
+
+import inspect
+
+from tachyon import exception
+from tachyon.model import records
+from tachyon.rpc import api
+from tachyon.rpc import manager
+from tests import base
+from tests.fixtures import services
+
+
+class TestVersionCap(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.transport = self.useFixture(
+            services.FakeTransportFixture(self.conf)).transport
+
+    def test_capped_client_refuses_newer_calls_without_sending(self):
+        client = api.EngineAPI(self.conf, transport=self.transport,
+                               version_cap='1.0')
+        sent = []
+        self.transport._send = lambda *a, **kw: sent.append((a, kw))
+        exc = self.assertRaises(exception.InvalidState,
+                                client.get_baremetal_snapshot)
+        self.assertIn('1.1', str(exc))
+        self.assertIn('rpc_version_cap', str(exc))
+        self.assertEqual([], sent)
+
+    def test_default_cap_is_the_newest_version(self):
+        client = api.EngineAPI(self.conf, transport=self.transport)
+        self.assertTrue(client.can_send_version(api.RPC_API_VERSION))
+        self.assertFalse(client.can_send_version('2.0'))
+
+    def test_every_client_call_has_a_server_method(self):
+        public = [name for name, _f in inspect.getmembers(
+            api.EngineAPI, inspect.isfunction)
+            if not name.startswith('_') and name != 'can_send_version']
+        for name in public:
+            self.assertTrue(callable(getattr(manager.EngineManager, name,
+                                             None)), name)
+
+
+def _node(uuid, host, az=None, aggregates=()):
+    return records.ComputeNode(uuid=uuid, hostname=host,
+                               availability_zone=az,
+                               aggregates=[{'name': a, 'id': i}
+                                           for i, a in enumerate(aggregates)])
+
+
+class TestScope(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.model = {
+            'nodes': [_node('n1', 'h1', 'az1', ['agg-a']),
+                      _node('n2', 'h2', 'az2', ['agg-b']),
+                      _node('n3', 'h3', 'az1')],
+            'instances': [records.Instance(uuid='i1', project_id='p1'),
+                          records.Instance(uuid='i2', project_id='p2'),
+                          records.Instance(uuid='i3', project_id='p1')],
+            'mapping': {'i1': 'n1', 'i2': 'n2', 'i3': 'n3'},
+            'generation': 4}
+
+    def scoped(self, **scope):
+        model = manager.apply_scope(self.model, manager.check_scope(scope))
+        return ([n.uuid for n in model['nodes']],
+                sorted(model['mapping']))
+
+    def test_zones_aggregates_hosts_and_exclusions(self):
+        self.assertEqual((['n1', 'n3'], ['i1', 'i3']),
+                         self.scoped(availability_zones=['az1']))
+        self.assertEqual((['n2'], ['i2']),
+                         self.scoped(host_aggregates=['agg-b']))
+        self.assertEqual((['n1'], ['i1']),
+                         self.scoped(availability_zones=['az1'],
+                                     host_aggregates=['agg-a']))
+        self.assertEqual((['n1', 'n2'], ['i1', 'i2']),
+                         self.scoped(exclude_compute_nodes=['h3']))
+        self.assertEqual((['n1', 'n2', 'n3'], ['i2']),
+                         self.scoped(exclude_projects=['p1']))
+        self.assertEqual((['n1', 'n2', 'n3'], ['i1', 'i3']),
+                         self.scoped(exclude_instances=['i2']))
+
+    def test_bad_scope_names_the_key(self):
+        exc = self.assertRaises(exception.InvalidParameter,
+                                manager.check_scope, {'zones': []})
+        self.assertEqual('scope.zones', exc.kwargs['field'])
+        exc = self.assertRaises(exception.InvalidParameter,
+                                manager.check_scope,
+                                {'compute_nodes': 'h1'})
+        self.assertEqual('scope.compute_nodes', exc.kwargs['field'])
