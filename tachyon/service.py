@@ -27,7 +27,6 @@ from oslo_log import log as logging
 import oslo_messaging as messaging
 from oslo_messaging.rpc import dispatcher
 from oslo_service import service
-from oslo_service import systemd
 
 from tachyon.collectors import manager as collectors
 from tachyon import exception
@@ -150,7 +149,6 @@ class EngineService(service.Service):
         LOG.info('tachyon-engine %s serving topic %s (RPC API %s)',
                  self.holder, self.conf.engine.topic,
                  rpc_manager.api.RPC_API_VERSION)
-        systemd.notify_once()
 
     def stop(self, graceful=True):
         # Stop taking work, finish what is in flight, then close Neo4j.
@@ -171,7 +169,6 @@ class EngineService(service.Service):
         LOG.info('tachyon-engine %s stopped', self.holder)
         super().stop(graceful=graceful)
 
-    def reset(self):
-        # SIGHUP: oslo.service has reloaded the mutable options.
-        LOG.info('Configuration reloaded')
-        super().reset()
+    # SIGHUP: the launcher rereads the mutable options, then restarts the
+    # workers gracefully; each comes back with the new values. READY for
+    # systemd (Type=notify) is sent by the launcher once the service runs.

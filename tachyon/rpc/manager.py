@@ -18,6 +18,8 @@ JSON-safe data: records as dicts with the field names of
 :mod:`tachyon.model.records`. See :mod:`tachyon.rpc.api` for versions.
 """
 
+import inspect
+
 import oslo_messaging as messaging
 
 from tachyon import exception
@@ -62,23 +64,25 @@ def check_scope(scope):
 
 
 def apply_scope(model, scope):
-    """Filter a compute model as Watcher's compute scope does.
+    """Filter a compute model as Watcher's compute scope handler does.
 
     Nodes are kept when they are in one of the zones, one of the
-    aggregates (by name or id) or the named hosts (each filter given
-    narrows the set), minus the excluded hosts; instances are those of the
-    kept nodes, minus excluded instances and projects.
+    aggregates (by name or id; ``*`` is every one) or the named hosts (each
+    filter given narrows the set), minus the excluded hosts; the instances
+    of removed nodes go with them. Excluded instances, and the instances of
+    excluded projects, stay in the model with ``watcher_exclude`` set, as
+    Watcher leaves them.
     """
     if not scope:
         return model
     nodes = model['nodes']
-    if 'availability_zones' in scope:
-        nodes = [n for n in nodes
-                 if n.availability_zone in scope['availability_zones']]
-    if 'host_aggregates' in scope:
-        wanted = scope['host_aggregates']
+    zones = scope.get('availability_zones')
+    if zones is not None and '*' not in zones:
+        nodes = [n for n in nodes if n.availability_zone in zones]
+    aggregates = scope.get('host_aggregates')
+    if aggregates is not None and '*' not in aggregates:
         nodes = [n for n in nodes if any(
-            str(a.get('name')) in wanted or str(a.get('id')) in wanted
+            str(a.get('name')) in aggregates or str(a.get('id')) in aggregates
             for a in n.aggregates or ())]
     if 'compute_nodes' in scope:
         nodes = [n for n in nodes if n.hostname in scope['compute_nodes']]
@@ -88,10 +92,13 @@ def apply_scope(model, scope):
     excluded = scope.get('exclude_instances', set())
     projects = scope.get('exclude_projects', set())
     mapping = {i: n for i, n in model['mapping'].items() if n in kept}
-    instances = [i for i in model['instances']
-                 if i.uuid in mapping and i.uuid not in excluded
-                 and (i.project_id or '') not in projects]
-    mapping = {i.uuid: mapping[i.uuid] for i in instances}
+    instances = []
+    for inst in model['instances']:
+        if inst.uuid in model['mapping'] and inst.uuid not in mapping:
+            continue
+        if inst.uuid in excluded or (inst.project_id or '') in projects:
+            inst.watcher_exclude = True
+        instances.append(inst)
     return dict(model, nodes=nodes, instances=instances, mapping=mapping)
 
 
@@ -99,6 +106,21 @@ def _check_amount(field, value):
     return sim_manager.check_amount(field, value)
 
 
+def _expected_errors(cls):
+    """Mark every public endpoint method as raising Tachyon's errors.
+
+    They are answers to the caller (NotFound, InvalidParameter, ...), not
+    server faults: oslo.messaging then sends them back without logging a
+    traceback on the engine.
+    """
+    for name, func in list(vars(cls).items()):
+        if inspect.isfunction(func) and not name.startswith('_'):
+            setattr(cls, name, messaging.expected_exceptions(
+                exception.TachyonException)(func))
+    return cls
+
+
+@_expected_errors
 class EngineManager(object):
     """Endpoint of topic ``[engine]/topic``."""
 

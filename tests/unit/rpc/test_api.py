@@ -65,7 +65,10 @@ class TestScope(base.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.model = {
+        self.model = self.fresh()
+
+    def fresh(self):
+        return {
             'nodes': [_node('n1', 'h1', 'az1', ['agg-a']),
                       _node('n2', 'h2', 'az2', ['agg-b']),
                       _node('n3', 'h3', 'az1')],
@@ -90,10 +93,18 @@ class TestScope(base.TestCase):
                                      host_aggregates=['agg-a']))
         self.assertEqual((['n1', 'n2'], ['i1', 'i2']),
                          self.scoped(exclude_compute_nodes=['h3']))
-        self.assertEqual((['n1', 'n2', 'n3'], ['i2']),
-                         self.scoped(exclude_projects=['p1']))
-        self.assertEqual((['n1', 'n2', 'n3'], ['i1', 'i3']),
-                         self.scoped(exclude_instances=['i2']))
+        self.assertEqual((['n1', 'n2', 'n3'], ['i1', 'i2', 'i3']),
+                         self.scoped(host_aggregates=['*']))
+
+    def test_excluded_instances_stay_marked(self):
+        model = manager.apply_scope(self.model, manager.check_scope(
+            {'exclude_projects': ['p1'], 'exclude_instances': ['i2']}))
+        self.assertEqual({'i1': True, 'i2': True, 'i3': True},
+                         {i.uuid: i.watcher_exclude
+                          for i in model['instances']})
+        model = manager.apply_scope(self.fresh(), manager.check_scope(
+            {'compute_nodes': ['h1']}))
+        self.assertEqual(['i1'], [i.uuid for i in model['instances']])
 
     def test_bad_scope_names_the_key(self):
         exc = self.assertRaises(exception.InvalidParameter,
