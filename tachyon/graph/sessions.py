@@ -151,10 +151,25 @@ RETURN c.vcpus AS vcpus, c.memory AS memory, c.disk AS disk,
        c.generation AS generation, inv.provider_uuid AS node_uuid
 """
 
-PROVIDER_GENERATION = """
-MATCH (rp:ResourceProvider {uuid: $uuid})
-WHERE rp.kind = 'compute'
-RETURN rp.generation AS generation
+# Everything one delta's validation reads, in one round trip: the
+# instance, its deltas in the session, and the named providers.
+PREPARE_DELTA = """
+OPTIONAL MATCH (c:Consumer {uuid: $uuid})
+WHERE c.type = 'instance'
+OPTIONAL MATCH (c)-[:CONSUMES {resource_class: 'VCPU'}]->(inv:Inventory)
+OPTIONAL MATCH (src:ResourceProvider {uuid: $source})
+WHERE src.kind = 'compute'
+OPTIONAL MATCH (dst:ResourceProvider {uuid: $dest})
+WHERE dst.kind = 'compute'
+RETURN c IS NOT NULL AS exists, c.vcpus AS vcpus, c.memory AS memory,
+       c.disk AS disk, c.generation AS generation,
+       inv.provider_uuid AS node_uuid,
+       src IS NOT NULL AS source_found, src.generation AS source_generation,
+       dst IS NOT NULL AS dest_found, dst.generation AS dest_generation,
+       COLLECT {
+         MATCH (d:SpeculativeDelta {session_id: $id, consumer_uuid: $uuid})
+         RETURN d {.*} AS delta ORDER BY d.sequence
+       } AS deltas
 """
 
 CURRENT_STATE = """
@@ -437,29 +452,29 @@ def _check_room(tx, session_id, node_uuid, need, uuid):
             conflicts=[node_uuid])
 
 
-def _provider_generation(tx, uuid):
-    if uuid is None:
-        return None
-    row = tx.run(PROVIDER_GENERATION, uuid=uuid).single()
-    if row is None:
-        raise exception.NotFound(kind='compute node', ident=uuid)
-    return row['generation']
-
-
 def _prepare(tx, session_id, spec, sequence, pending):
     """Validate one delta against the virtual state; return its row."""
     uuid = spec['consumer_uuid']
     kind = spec['type']
-    state = virtual_consumer(tx, session_id, uuid)
-    if state is None:
+    source, dest = spec.get('source_uuid'), spec.get('destination_uuid')
+    found = tx.run(PREPARE_DELTA, id=session_id, uuid=uuid, source=source,
+                   dest=dest).single()
+    if not found['exists']:
         raise exception.NotFound(kind='instance', ident=uuid)
+    for uuid_, present in ((source, found['source_found']),
+                           (dest, found['dest_found'])):
+        if uuid_ is not None and not present:
+            raise exception.NotFound(kind='compute node', ident=uuid_)
+    state = {'node_uuid': found['node_uuid'], 'resources': _amounts(found),
+             'generation': found['generation']}
+    for delta in found['deltas']:
+        _apply_to_consumer(state, _delta(delta))
     # Deltas earlier in the same batch are not in the graph yet.
     for earlier in pending:
         if earlier['consumer_uuid'] == uuid:
             _apply_to_consumer(state, earlier)
-    source, dest = spec.get('source_uuid'), spec.get('destination_uuid')
-    source_gen = _provider_generation(tx, source)
-    dest_gen = _provider_generation(tx, dest)
+    source_gen = found['source_generation'] if source else None
+    dest_gen = found['dest_generation'] if dest else None
     row = {'sequence': sequence, 'type': kind, 'consumer_uuid': uuid,
            'source_uuid': source, 'destination_uuid': dest,
            'consumer_generation': state['generation'],

@@ -95,16 +95,19 @@ def main():
         conf([], project='tachyon', default_config_files=[])
         rpc.register_transport_opts(conf)
         conf.set_override('transport_url', url)
-        client = api.EngineAPI(conf, topic=topic, timeout=60)
-        deadline = time.monotonic() + 60
+        # A call sent before the engine's queue exists is lost: wait for
+        # the engine with short timeouts first.
+        probe = api.EngineAPI(conf, topic=topic, timeout=2)
+        deadline = time.monotonic() + 90
         while True:
             try:
-                client.ping()
+                probe.ping()
                 break
             except Exception:
                 if time.monotonic() > deadline:
                     raise
-                time.sleep(0.5)
+        client = api.EngineAPI(conf, topic=topic, timeout=60,
+                               transport=probe.transport)
         rnd = random.Random(3)
         uuids = [n['uuid'] for n in nodes]
         for _ in range(20):
