@@ -15,8 +15,13 @@
 
     demo_strategy.py --config-file FILE --ping         is the engine up?
     demo_strategy.py --config-file FILE --load-sample  import a scenario
+    demo_strategy.py --config-file FILE --strategy     run a strategy
 
-The sample cloud is one of python-watcher's scenario files.
+The sample cloud is one of python-watcher's scenario files. The strategy
+run opens a simulation session on the engine, runs Watcher's own server
+consolidation strategy on the Tachyon-backed model, prints its action plan
+and each node's utilization before and after, then rolls the session back
+(the global model is left as it was).
 """
 
 import argparse
@@ -28,6 +33,10 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 import tachyon.cmd  # noqa: E402,F401 - threading backend
+
+# Watcher's options first: the strategy run shares the process with them,
+# and Tachyon keeps an option Watcher already registered ([DEFAULT]/host).
+import watcher.conf  # noqa: E402,F401
 
 from tachyon.common import config  # noqa: E402
 from tachyon import exception  # noqa: E402
@@ -68,13 +77,19 @@ def main(argv):
     parser.add_argument('--ping', action='store_true',
                         help='the default: is the engine up?')
     parser.add_argument('--load-sample', action='store_true')
+    parser.add_argument('--strategy', action='store_true')
     args, rest = parser.parse_known_args(argv[1:])
     conf = config.parse_args([argv[0]] + rest)
     try:
         if args.load_sample:
             load_sample(conf)
             return 0
-        ping(api.EngineAPI(conf, timeout=10))
+        client = api.EngineAPI(conf, timeout=30)
+        if args.strategy:
+            from tachyon.client import demo
+            demo.run(client, sys.stdout)
+            return 0
+        ping(client)
     except exception.TachyonException as exc:
         print('demo: %s' % exc, file=sys.stderr)
         return 1

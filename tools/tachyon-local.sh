@@ -8,7 +8,9 @@
 #   4. creates or upgrades the graph schema (tachyon-manage db sync),
 #   5. starts tachyon-engine in the background (pid and log under the state
 #      directory) and waits until it answers over RPC,
-#   6. loads a sample cloud (a Watcher scenario).
+#   6. loads a sample cloud (a Watcher scenario) and runs Watcher's server
+#      consolidation strategy on it through a simulation session, printing
+#      the action plan and each node's utilization before and after.
 #
 # Export TACHYON_NEO4J_URI (TACHYON_NEO4J_USER, TACHYON_NEO4J_PASSWORD) to use
 # a Neo4j of your own; TACHYON_SKIP_INSTALL=1 skips step 1.
@@ -81,6 +83,9 @@ done
 
 echo "== Loading a sample cloud (a Watcher scenario)"
 "$PYTHON" tools/demo_strategy.py --config-file "$conf" --load-sample
+
+echo "== Running Watcher's server consolidation through a simulation session"
+"$PYTHON" tools/demo_strategy.py --config-file "$conf" --strategy
 
 cat <<EOF
 

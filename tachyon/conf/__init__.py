@@ -33,5 +33,39 @@ CONF = cfg.CONF
 MODULES = (default, neo4j, engine, simulation, notifications, collectors,
            clients)
 
+
+class _SharedProcessConf(object):
+    """Registers Tachyon's options, keeping those a host process has.
+
+    Tachyon's Watcher plugins run inside watcher-decision-engine, whose
+    global CONF already has ``[DEFAULT]/host`` and keystoneauth options in
+    ``[nova]``, ``[cinder]``, ``[ironic]`` and ``[placement]``. An option
+    of the same name already registered in a group is left as it is (it
+    means the same thing) instead of failing the import.
+    """
+
+    def __init__(self, conf):
+        self._conf = conf
+
+    def register_opt(self, opt, group=None, **kwargs):
+        try:
+            return self._conf.register_opt(opt, group=group, **kwargs)
+        except cfg.DuplicateOptError:
+            return False
+
+    def register_opts(self, opts, group=None, **kwargs):
+        for opt in opts:
+            self.register_opt(opt, group=group, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._conf, name)
+
+    def __getitem__(self, key):
+        return self._conf[key]
+
+    def __contains__(self, key):
+        return key in self._conf
+
+
 for _module in MODULES:
-    _module.register_opts(CONF)
+    _module.register_opts(_SharedProcessConf(CONF))

@@ -36,15 +36,23 @@ RPC_API_VERSION = '1.1'
 class EngineAPI(object):
     """Calls to tachyon-engine. Every answer is plain JSON data."""
 
-    def __init__(self, conf, transport=None, topic=None, version_cap=None,
-                 timeout=None):
-        self.conf = conf
+    def __init__(self, conf=None, transport=None, topic=None,
+                 version_cap=None, timeout=None, snapshot_timeout=None):
+        """Either ``conf`` (Tachyon's options) or explicit settings.
+
+        Inside another service (Tachyon's Watcher plugins) there is no
+        Tachyon configuration: pass ``transport`` and the settings.
+        """
+        engine = conf.engine if conf is not None else None
         self.transport = transport or rpc.get_transport(conf)
-        target = messaging.Target(topic=topic or conf.engine.topic,
-                                  version='1.0')
-        self.version_cap = (version_cap or conf.engine.rpc_version_cap
+        topic = topic or (engine.topic if engine else 'tachyon')
+        target = messaging.Target(topic=topic, version='1.0')
+        self.version_cap = (version_cap
+                            or (engine.rpc_version_cap if engine else None)
                             or RPC_API_VERSION)
-        self.timeout = timeout or conf.engine.rpc_timeout
+        self.timeout = timeout or (engine.rpc_timeout if engine else 60)
+        self.snapshot_timeout = snapshot_timeout or (
+            engine.snapshot_timeout if engine else 300)
         self.client = messaging.get_rpc_client(
             self.transport, target, version_cap=self.version_cap,
             timeout=self.timeout)
@@ -122,7 +130,7 @@ class EngineAPI(object):
     def get_compute_snapshot(self, scope=None, session_id=None):
         return self._call('get_compute_snapshot', scope=scope,
                           session_id=session_id,
-                          timeout=self.conf.engine.snapshot_timeout)
+                          timeout=self.snapshot_timeout)
 
     def get_storage_node(self, host):
         return self._call('get_storage_node', host=host)
@@ -182,8 +190,8 @@ class EngineAPI(object):
 
     def get_storage_snapshot(self):
         return self._call('get_storage_snapshot', version='1.1',
-                          timeout=self.conf.engine.snapshot_timeout)
+                          timeout=self.snapshot_timeout)
 
     def get_baremetal_snapshot(self):
         return self._call('get_baremetal_snapshot', version='1.1',
-                          timeout=self.conf.engine.snapshot_timeout)
+                          timeout=self.snapshot_timeout)

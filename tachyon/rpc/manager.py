@@ -264,10 +264,17 @@ class EngineManager(object):
                     inst.memory = res.get(records.MEMORY_MB, inst.memory)
                     inst.disk = res.get(records.DISK_GB, inst.disk)
         model = apply_scope(model, scope)
-        return {'generation': model['generation'],
-                'nodes': [_dict(n) for n in model['nodes']],
-                'instances': [_dict(i) for i in model['instances']],
-                'mapping': model['mapping']}
+        unset_nodes = model.get('watcher_unset_nodes') or {}
+        unset = model.get('watcher_unset') or {}
+        nodes, instances = [], []
+        for node in model['nodes']:
+            nodes.append(dict(_dict(node), watcher_unset=sorted(
+                unset_nodes.get(node.uuid) or ())))
+        for inst in model['instances']:
+            instances.append(dict(_dict(inst), watcher_unset=sorted(
+                unset.get(inst.uuid) or ())))
+        return {'generation': model['generation'], 'nodes': nodes,
+                'instances': instances, 'mapping': model['mapping']}
 
     # Storage and baremetal -----------------------------------------------
 

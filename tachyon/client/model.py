@@ -1,0 +1,253 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Watcher's model API backed by tachyon-engine.
+
+:class:`TachyonClusterModel` *is* a Watcher ``ModelRoot``: it is filled
+from one compute snapshot call and hands out Watcher's own element objects,
+so strategies run unchanged and read locally (``get_node_instances`` and
+``get_node_used_resources`` are called thousands of times per audit).
+Mutations go to the engine:
+
+* with a session, ``migrate_instance`` records a MOVE delta; deltas are
+  sent in batches and flushed before any server-side query and before
+  commit;
+* without one, ``migrate_instance`` migrates in the global graph at once
+  (optimistic: the instance's generation is checked).
+
+Other structural changes (``add_*``, ``remove_*``, ``map_instance`` ...),
+which Watcher's audit scope handler uses to shape its view, stay local.
+"""
+
+import copy
+
+import networkx as nx
+from watcher.decision_engine.model import element
+from watcher.decision_engine.model import model_root
+
+from tachyon.model import records
+
+
+def _inventory(node, rc):
+    return (node.get('inventories') or {}).get(rc) or {}
+
+
+def compute_node_element(node):
+    """Watcher's ComputeNode of a snapshot's node dict."""
+    fields = {'uuid': node['uuid'], 'hostname': node['hostname'],
+              'status': node['status'], 'state': node['state']}
+    if node.get('disabled_reason') is not None:
+        fields['disabled_reason'] = node['disabled_reason']
+    for rc, (total, reserved, ratio) in (
+            (records.VCPU, ('vcpus', 'vcpu_reserved', 'vcpu_ratio')),
+            (records.MEMORY_MB, ('memory', 'memory_mb_reserved',
+                                 'memory_ratio')),
+            (records.DISK_GB, ('disk', 'disk_gb_reserved', 'disk_ratio'))):
+        inv = _inventory(node, rc)
+        for field, key in ((total, 'total'), (reserved, 'reserved'),
+                           (ratio, 'allocation_ratio')):
+            if inv.get(key) is not None:
+                fields[field] = inv[key]
+    for field in node.get('watcher_unset') or ():
+        fields.pop(field, None)
+    return element.ComputeNode(**fields)
+
+
+INSTANCE_FIELDS = ('uuid', 'name', 'state', 'vcpus', 'memory', 'disk',
+                   'metadata', 'project_id', 'locked', 'watcher_exclude',
+                   'host', 'hypervisor_hostname', 'pinned_az',
+                   'flavor_extra_specs')
+
+
+def instance_element(inst):
+    """Watcher's Instance of a snapshot's instance dict."""
+    fields = {f: inst[f] for f in INSTANCE_FIELDS
+              if inst.get(f) is not None}
+    if inst.get('created'):
+        fields['created'] = inst['created']
+    for field in inst.get('watcher_unset') or ():
+        fields.pop(field, None)
+    return element.Instance(**fields)
+
+
+class TachyonClusterModel(model_root.ModelRoot):
+    """A Watcher ModelRoot whose changes go to tachyon-engine."""
+
+    def __init__(self, client=None, session_id=None, generation=None,
+                 batch_size=100, stale=False):
+        super().__init__(stale=stale)
+        self.client = client
+        self.session_id = session_id
+        self.generation = generation
+        self.batch_size = batch_size
+        self._pending = []
+
+    # Loading --------------------------------------------------------------
+
+    @classmethod
+    def from_snapshot(cls, snapshot, client=None, session_id=None,
+                      **kwargs):
+        model = cls(client=client, session_id=session_id,
+                    generation=snapshot.get('generation'), **kwargs)
+        nodes = {}
+        for node in snapshot['nodes']:
+            nodes[node['uuid']] = compute_node_element(node)
+            model_root.ModelRoot.add_node(model, nodes[node['uuid']])
+        mapping = snapshot.get('mapping') or {}
+        for inst in snapshot['instances']:
+            obj = instance_element(inst)
+            model_root.ModelRoot.add_instance(model, obj)
+            node_uuid = mapping.get(inst['uuid'])
+            if node_uuid in nodes:
+                model_root.ModelRoot.map_instance(model, obj,
+                                                  nodes[node_uuid])
+        return model
+
+    @classmethod
+    def load(cls, client, scope=None, session_id=None, **kwargs):
+        """One snapshot call: the (scoped) model, as the session sees it."""
+        snapshot = client.get_compute_snapshot(scope=scope,
+                                               session_id=session_id)
+        return cls.from_snapshot(snapshot, client=client,
+                                 session_id=session_id, **kwargs)
+
+    # Mutations -------------------------------------------------------------
+
+    def migrate_instance(self, instance, source_node, destination_node):
+        moved = super().migrate_instance(instance, source_node,
+                                         destination_node)
+        if not moved or self.client is None:
+            return moved
+        if self.session_id is None:
+            self.client.migrate_instance(instance.uuid, source_node.uuid,
+                                         destination_node.uuid,
+                                         check_capacity=False)
+            return moved
+        self._pending.append({
+            'type': 'MOVE', 'consumer_uuid': instance.uuid,
+            'source_uuid': source_node.uuid,
+            'destination_uuid': destination_node.uuid,
+            # The strategy decided; the local view already checked what
+            # the strategy wanted checked.
+            'check_capacity': False})
+        if len(self._pending) >= self.batch_size:
+            self.flush()
+        return moved
+
+    def flush(self):
+        """Send the deltas recorded locally to the session."""
+        if self._pending and self.client is not None:
+            pending, self._pending = self._pending, []
+            self.client.record_deltas(self.session_id, pending)
+
+    @property
+    def pending_deltas(self):
+        return list(self._pending)
+
+    # Server-side queries (they see every delta: flush first) -------------
+
+    def get_utilization(self, resource_class):
+        self.flush()
+        return self.client.get_utilization(resource_class,
+                                           session_id=self.session_id)
+
+    def get_balance_score(self, resource_class):
+        self.flush()
+        return self.client.get_balance_score(resource_class,
+                                             session_id=self.session_id)
+
+    def find_destinations(self, instance, limit=10):
+        self.flush()
+        return self.client.find_destinations(
+            instance.uuid, session_id=self.session_id, limit=limit)
+
+    def commit(self):
+        """Apply the session to the global model (flushes first)."""
+        self.flush()
+        return self.client.commit_session(self.session_id)
+
+    def rollback(self):
+        self._pending = []
+        return self.client.rollback_session(self.session_id)
+
+    # Copies ----------------------------------------------------------------
+
+    def __deepcopy__(self, memo):
+        # The element graph is copied; the engine client is shared and
+        # the copy is detached from the session (its moves stay local).
+        clone = TachyonClusterModel(client=None, session_id=None,
+                                    generation=self.generation,
+                                    batch_size=self.batch_size)
+        memo[id(self)] = clone
+        for uuid, data in self.nodes(data=True):
+            nx.DiGraph.add_node(clone, uuid, **copy.deepcopy(data, memo))
+        for u, v, data in self.edges(data=True):
+            nx.DiGraph.add_edge(clone, u, v, **copy.deepcopy(data, memo))
+        clone._node_resource_cache = copy.deepcopy(
+            self._node_resource_cache, memo)
+        return clone
+
+
+STORAGE_POOL_FIELDS = ('total_volumes', 'total_capacity_gb',
+                       'free_capacity_gb', 'provisioned_capacity_gb',
+                       'allocated_capacity_gb', 'virtual_free')
+VOLUME_FIELDS = ('uuid', 'size', 'status', 'attachments', 'name',
+                 'multiattach', 'snapshot_id', 'project_id', 'metadata',
+                 'bootable', 'volume_type', 'created_at', 'host')
+
+
+class TachyonStorageModel(model_root.StorageModelRoot):
+    """Watcher's StorageModelRoot filled from one storage snapshot.
+
+    Storage strategies read the model and act through Cinder; changes to
+    this model stay local.
+    """
+
+    def __init__(self, generation=None, stale=False):
+        super().__init__(stale=stale)
+        self.generation = generation
+
+    @classmethod
+    def from_snapshot(cls, snapshot):
+        model = cls(generation=snapshot.get('generation'))
+        nodes, pools = {}, {}
+        for node in snapshot['nodes']:
+            nodes[node['host']] = element.StorageNode(
+                host=node['host'], zone=node.get('zone') or '',
+                status=node['status'], state=node['state'],
+                volume_type=list(node.get('volume_type') or []))
+            model.add_node(nodes[node['host']])
+        for pool in snapshot['pools']:
+            fields = {f: pool[f] for f in STORAGE_POOL_FIELDS
+                      if pool.get(f) is not None}
+            pools[pool['name']] = element.Pool(name=pool['name'], **fields)
+            model.add_pool(pools[pool['name']])
+        for host, names in (snapshot.get('node_pools') or {}).items():
+            for name in names:
+                if host in nodes and name in pools:
+                    model.map_pool(pools[name], nodes[host])
+        by_pool = {}
+        for pool_name, uuids in (snapshot.get('pool_volumes') or {}).items():
+            for uuid in uuids:
+                by_pool[uuid] = pool_name
+        for vol in snapshot['volumes']:
+            fields = {f: vol[f] for f in VOLUME_FIELDS
+                      if vol.get(f) is not None}
+            obj = element.Volume(**fields)
+            model.add_volume(obj)
+            if by_pool.get(vol['uuid']) in pools:
+                model.map_volume(obj, pools[by_pool[vol['uuid']]])
+        return model
+
+    @classmethod
+    def load(cls, client):
+        return cls.from_snapshot(client.get_storage_snapshot())

@@ -1,0 +1,138 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Tachyon's collectors loaded by Watcher's own plugin loader."""
+
+import os
+from unittest import mock
+
+from oslo_config import cfg
+from watcher.decision_engine.loading import default as loading
+from watcher.tests.unit import base as watcher_base
+
+from tachyon.client import model as client_model
+from tachyon.client import networkx_adapter
+from tachyon.client import watcher_plugins
+from tachyon.graph import compute
+from tachyon.model import watcher_xml
+from tests.functional.client import backend
+from tests import watcher_models
+
+GROUP = 'watcher_cluster_data_model_collectors.%s'
+
+
+class TestWatcherPlugins(watcher_base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.tachyon = self.useFixture(backend.TachyonBackend())
+        cfg.CONF.set_override('transport_url',
+                              os.environ['TACHYON_TRANSPORT_URL'])
+        self.graph = self.tachyon.graph
+        for name in ('compute', 'storage', 'ironic'):
+            xml = watcher_models.load_data(
+                {'compute': 'scenario_1.xml',
+                 'storage': 'storage_scenario_1.xml',
+                 'ironic': 'ironic_scenario_1.xml'}[name])
+            watcher_xml.import_model(self.graph, xml)
+        self.watcher = watcher_models.watcher_model('scenario_1.xml')
+
+    def load(self, name):
+        group = GROUP % name
+        opts = watcher_plugins.TachyonComputeCollector.get_config_opts()
+        cfg.CONF.register_opts(opts, group=group)
+        cfg.CONF.set_override('topic', self.tachyon.client.client.target.topic,
+                              group=group)
+        return loading.ClusterDataModelCollectorLoader().load(
+            name, osc=mock.Mock())
+
+    def test_compute_collector_opens_a_session_with_the_audit_scope(self):
+        collector = self.load('tachyon_compute')
+        self.assertIsInstance(collector,
+                              watcher_plugins.TachyonComputeCollector)
+        self.assertEqual([], collector.notification_endpoints)
+        excluded = sorted(self.watcher.get_all_instances())[0]
+        audit_scope = [{'compute': [{'exclude': [
+            {'instances': [{'uuid': excluded}]}]}]}]
+        handler = collector.get_audit_scope_handler(audit_scope)
+        model = handler.get_scoped_model(
+            collector.get_latest_cluster_data_model())
+        self.assertIsInstance(model, client_model.TachyonClusterModel)
+        self.assertIsNotNone(model.session_id)
+        self.assertEqual(sorted(self.watcher.get_all_compute_nodes()),
+                         sorted(model.get_all_compute_nodes()))
+        self.assertTrue(model.get_instance_by_uuid(excluded).watcher_exclude)
+
+        # A strategy's move is a delta in the session, not a global change.
+        inst = model.get_instance_by_uuid(excluded)
+        source = model.get_node_by_instance_uuid(excluded)
+        dest = next(n for u, n in sorted(
+            model.get_all_compute_nodes().items()) if u != source.uuid)
+        self.assertTrue(model.migrate_instance(inst, source, dest))
+        self.assertEqual(1, len(model.pending_deltas))
+        score = model.get_balance_score('VCPU')  # flushes first
+        self.assertIn('mean', score)
+        self.assertEqual([], model.pending_deltas)
+        client = self.tachyon.client
+        self.assertEqual(dest.uuid, client.get_consumer_location(
+            model.session_id, excluded))
+        self.assertEqual(source.uuid, compute.get_node_by_instance_uuid(
+            self.graph, excluded).uuid)
+        model.commit()
+        self.assertEqual(dest.uuid, compute.get_node_by_instance_uuid(
+            self.graph, excluded).uuid)
+
+    def test_storage_and_baremetal_collectors(self):
+        storage = self.load('tachyon_storage').get_latest_cluster_data_model()
+        self.assertEqual(2, len(storage.get_all_storage_nodes()))
+        self.assertEqual(9, len(storage.get_all_volumes()))
+        bm = self.load('tachyon_baremetal').get_latest_cluster_data_model()
+        self.assertEqual(2, len(bm.get_all_ironic_nodes()))
+
+    def test_translate_scope(self):
+        scope = watcher_plugins.translate_scope([{'compute': [
+            {'host_aggregates': [{'id': 1}, {'name': 'agg'}]},
+            {'availability_zones': [{'name': 'AZ1'}]},
+            {'exclude': [{'instances': [{'uuid': 'i1'}]},
+                         {'compute_nodes': [{'name': 'h1'}]},
+                         {'projects': [{'uuid': 'p1'}]}]}]}])
+        self.assertEqual({'host_aggregates': ['1', 'agg'],
+                          'availability_zones': ['AZ1'],
+                          'exclude_instances': ['i1'],
+                          'exclude_compute_nodes': ['h1'],
+                          'exclude_projects': ['p1']}, scope)
+
+
+class TestNetworkXAdapter(watcher_base.TestCase):
+
+    def test_edge_changes_become_session_deltas(self):
+        tachyon = self.useFixture(backend.TachyonBackend())
+        watcher = watcher_models.watcher_model('scenario_1.xml')
+        model = tachyon.tachyon_model(watcher)
+        view = networkx_adapter.TachyonNetworkXAdapter.from_model(model)
+        self.assertEqual(len(model.nodes()), len(view.nodes()))
+        self.assertEqual(len(model.edges()), len(view.edges()))
+        inst_uuid, node_uuid = sorted(view.edges())[0]
+        dest = next(u for u in sorted(model.get_all_compute_nodes())
+                    if u != node_uuid)
+        view.remove_edge(inst_uuid, node_uuid)
+        view.add_edge(inst_uuid, dest)
+        view.flush()
+        client = tachyon.client
+        self.assertEqual(dest, client.get_consumer_location(
+            model.session_id, inst_uuid))
+        deltas = [d['type'] for d in tachyon.endpoint.sessions.get_deltas(
+            model.session_id)]
+        self.assertEqual(['DEALLOCATE', 'ALLOCATE'], deltas)
+        # The global graph did not move.
+        self.assertEqual(node_uuid, compute.get_node_by_instance_uuid(
+            tachyon.graph, inst_uuid).uuid)
