@@ -162,6 +162,10 @@ class TestPluginPhases(base.TestCase):
         watcher = self.inisets(calls, '/etc/watcher/watcher.conf')
         self.assertEqual('tachyon_compute,tachyon_storage',
                          watcher[('collector', 'collector_plugins')])
+        for plugin in ('tachyon_compute', 'tachyon_storage'):
+            self.assertEqual('tachyon', watcher[(
+                'watcher_cluster_data_model_collectors.' + plugin,
+                'topic')])
 
     def test_watcher_configuration_can_be_turned_off(self):
         calls = self.phase('stack', 'post-config',

@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Benchmark: a whole Watcher audit on Tachyon vs Watcher's in-memory path.
+
+    tools/bench/bench_audit.py [--nodes 1000] [--instances 20000]
+
+One generated cloud, loaded into the Neo4j of TACHYON_NEO4J_URI (WIPED) and
+served by a tachyon-engine started on TACHYON_TRANSPORT_URL. For each
+strategy, in the same run:
+
+* Watcher: ``copy.deepcopy`` of its ModelRoot (what
+  ``get_latest_cluster_data_model`` does) + the strategy;
+* Tachyon: open a session + load the model in one snapshot call + the
+  strategy + flush its deltas.
+
+Metrics come from a deterministic stub (no Gnocchi here). Target: Tachyon's
+audit no slower than Watcher's (ratio <= 1).
+"""
+
+import argparse
+import copy
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+import tachyon.cmd  # noqa: E402,F401
+import watcher.conf  # noqa: E402,F401 - Watcher's options first
+
+from tools.bench import bench_compute_model as cloudgen  # noqa: E402
+
+
+class _Struct(dict):
+    __getattr__ = dict.get
+
+
+def _metrics(seed):
+    def usage(resource, *args, **kwargs):
+        # A value per resource, whatever order the strategy asks in.
+        uuid = getattr(resource, 'uuid', str(resource))
+        return random.Random('%s-%s' % (seed, uuid)).uniform(5, 60)
+    return _Struct(get_host_cpu_usage=usage, get_instance_cpu_usage=usage)
+
+
+def run_strategy(strategy_cls, model, seed):
+    strategy = strategy_cls(config=_Struct(datasource='gnocchi'))
+    strategy._compute_model = model
+    strategy._audit_scope = []
+    strategy._datasource_backend = _metrics(seed)
+    strategy.input_parameters = _Struct(
+        metrics='instance_cpu_usage', granularity=300, period=7200,
+        aggregation_method=_Struct(instance='mean', compute_node='mean',
+                                   node='mean'))
+    return strategy.execute()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--nodes', type=int, default=1000)
+    parser.add_argument('--instances', type=int, default=20000)
+    args = parser.parse_args()
+    url = os.environ.get('TACHYON_TRANSPORT_URL')
+    if not url:
+        sys.exit('Export TACHYON_TRANSPORT_URL (tools/devservices.py env).')
+
+    from watcher.decision_engine.strategy import strategies
+
+    from tachyon.client import model as client_model
+    from tachyon import conf as tconf
+    from tachyon.model import watcher_xml
+    from tachyon import rpc
+    from tachyon.rpc import api
+
+    graph = cloudgen._graph()
+    graph.run_autocommit('MATCH (n) WHERE NOT n:TachyonSchema '
+                         'CALL (n) { DETACH DELETE n } '
+                         'IN TRANSACTIONS OF 10000 ROWS')
+    nodes, instances = cloudgen.generate(args.nodes, args.instances, 5)
+    watcher_xml.import_model(graph, cloudgen.document(nodes, instances))
+    graph.close()
+    watcher_model = cloudgen.watcher_build(nodes, instances)
+
+    topic = 'tachyon-audit-%d' % os.getpid()
+    env = dict(os.environ, OS_NEO4J__URI=os.environ['TACHYON_NEO4J_URI'],
+               OS_NEO4J__PASSWORD=os.environ.get('TACHYON_NEO4J_PASSWORD',
+                                                 ''),
+               OS_DEFAULT__TRANSPORT_URL=url, OS_ENGINE__TOPIC=topic,
+               OS_NOTIFICATIONS__ENABLE_LISTENER='false',
+               OS_COLLECTORS__ENABLED_COLLECTORS='')
+    log = tempfile.NamedTemporaryFile(prefix='bench-audit-', suffix='.log',
+                                      delete=False)
+    engine = subprocess.Popen([sys.executable, '-m', 'tachyon.cmd.engine',
+                               '--config-file', os.devnull], env=env,
+                              stdout=log, stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    try:
+        conf = tconf.CONF
+        conf([], project='tachyon', default_config_files=[])
+        rpc.register_transport_opts(conf)
+        conf.set_override('transport_url', url)
+        probe = api.EngineAPI(conf, topic=topic, timeout=2)
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                probe.ping()
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+        client = api.EngineAPI(conf, topic=topic, timeout=300,
+                               transport=probe.transport)
+        print('cloud %d nodes / %d instances' % (args.nodes,
+                                                 args.instances))
+        for name, cls in (('dummy', strategies.DummyStrategy),
+                          ('basic', strategies.BasicConsolidation)):
+            start = time.perf_counter()
+            copied = copy.deepcopy(watcher_model)
+            w_model = time.perf_counter() - start
+            w_solution = run_strategy(cls, copied, 1)
+            w_total = time.perf_counter() - start
+
+            start = time.perf_counter()
+            session = client.create_session(ttl=3600)
+            t_model = client_model.TachyonClusterModel.load(
+                client, session_id=session['id'])
+            t_load = time.perf_counter() - start
+            t_solution = run_strategy(cls, t_model, 1)
+            t_model.flush()
+            t_total = time.perf_counter() - start
+            client.rollback_session(session['id'])
+            same = ([a.get('action_type') for a in w_solution.actions]
+                    == [a.get('action_type') for a in t_solution.actions])
+            print('  %-6s Watcher %6.2f s (deepcopy %5.2f s)   Tachyon '
+                  '%6.2f s (session+snapshot %5.2f s)   ratio %.2f   '
+                  '%d actions, same plan: %s' % (
+                      name, w_total, w_model, t_total, t_load,
+                      t_total / w_total, len(w_solution.actions), same))
+    finally:
+        os.killpg(engine.pid, signal.SIGTERM)
+        engine.wait(60)
+
+
+if __name__ == '__main__':
+    main()
