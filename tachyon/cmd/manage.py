@@ -16,6 +16,7 @@
     tachyon-manage db version     print the schema version in the graph
 """
 
+import datetime
 import sys
 
 from oslo_config import cfg
@@ -61,6 +62,14 @@ CATEGORIES = {
         'version': [],
     }),
 }
+
+
+def format_time(epoch):
+    """An epoch time as 'YYYY-MM-DD HH:MM:SS' (UTC), '-' for none."""
+    if epoch is None:
+        return '-'
+    return datetime.datetime.fromtimestamp(
+        epoch, datetime.timezone.utc).strftime('%Y-%m-%d %H:%M:%S')
 
 
 def register(category, commands_cls, actions):

@@ -17,8 +17,6 @@
     tachyon-manage session expire SESSION_ID
 """
 
-import datetime
-
 from tachyon.cmd import manage
 from tachyon.graph import schema
 from tachyon.simulation import manager as sim_manager
@@ -26,11 +24,7 @@ from tachyon.simulation import manager as sim_manager
 STATUSES = ('active', 'committed', 'rolled_back', 'expired')
 
 
-def _when(epoch):
-    if epoch is None:
-        return '-'
-    return datetime.datetime.fromtimestamp(
-        epoch, datetime.timezone.utc).strftime('%Y-%m-%d %H:%M:%S')
+_when = manage.format_time
 
 
 def _manager(graph):

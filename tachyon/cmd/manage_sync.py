@@ -16,8 +16,6 @@
     tachyon-manage sync history [--collector NAME] [--limit N]
 """
 
-import datetime
-
 from tachyon.cmd import manage
 from tachyon.collectors import manager as collector_manager
 from tachyon.graph import schema
@@ -26,11 +24,7 @@ from tachyon.graph import syncs
 COLLECTORS = ('nova', 'cinder', 'ironic')
 
 
-def _when(epoch):
-    if epoch is None:
-        return '-'
-    return datetime.datetime.fromtimestamp(
-        epoch, datetime.timezone.utc).strftime('%Y-%m-%d %H:%M:%S')
+_when = manage.format_time
 
 
 class SyncCommands(object):

@@ -32,10 +32,7 @@ import argparse
 import copy
 import os
 import random
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -47,6 +44,7 @@ import tachyon.cmd  # noqa: E402,F401
 import watcher.conf  # noqa: E402,F401 - Watcher's options first
 
 from tools.bench import bench_compute_model as cloudgen  # noqa: E402
+from tools.bench import engine as bench_engine  # noqa: E402
 
 
 class _Struct(dict):
@@ -78,56 +76,16 @@ def main():
     parser.add_argument('--nodes', type=int, default=1000)
     parser.add_argument('--instances', type=int, default=20000)
     args = parser.parse_args()
-    url = os.environ.get('TACHYON_TRANSPORT_URL')
-    if not url:
-        sys.exit('Export TACHYON_TRANSPORT_URL (tools/devservices.py env).')
+    url = bench_engine.transport_url()
 
     from watcher.decision_engine.strategy import strategies
 
     from tachyon.client import model as client_model
-    from tachyon import conf as tconf
-    from tachyon.model import watcher_xml
-    from tachyon import rpc
-    from tachyon.rpc import api
 
-    graph = cloudgen._graph()
-    graph.run_autocommit('MATCH (n) WHERE NOT n:TachyonSchema '
-                         'CALL (n) { DETACH DELETE n } '
-                         'IN TRANSACTIONS OF 10000 ROWS')
-    nodes, instances = cloudgen.generate(args.nodes, args.instances, 5)
-    watcher_xml.import_model(graph, cloudgen.document(nodes, instances))
-    graph.close()
+    nodes, instances = bench_engine.load_cloud(args.nodes, args.instances,
+                                               5)
     watcher_model = cloudgen.watcher_build(nodes, instances)
-
-    topic = 'tachyon-audit-%d' % os.getpid()
-    env = dict(os.environ, OS_NEO4J__URI=os.environ['TACHYON_NEO4J_URI'],
-               OS_NEO4J__PASSWORD=os.environ.get('TACHYON_NEO4J_PASSWORD',
-                                                 ''),
-               OS_DEFAULT__TRANSPORT_URL=url, OS_ENGINE__TOPIC=topic,
-               OS_NOTIFICATIONS__ENABLE_LISTENER='false',
-               OS_COLLECTORS__ENABLED_COLLECTORS='')
-    log = tempfile.NamedTemporaryFile(prefix='bench-audit-', suffix='.log',
-                                      delete=False)
-    engine = subprocess.Popen([sys.executable, '-m', 'tachyon.cmd.engine',
-                               '--config-file', os.devnull], env=env,
-                              stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True)
-    try:
-        conf = tconf.CONF
-        conf([], project='tachyon', default_config_files=[])
-        rpc.register_transport_opts(conf)
-        conf.set_override('transport_url', url)
-        probe = api.EngineAPI(conf, topic=topic, timeout=2)
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                probe.ping()
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-        client = api.EngineAPI(conf, topic=topic, timeout=300,
-                               transport=probe.transport)
+    with bench_engine.running_engine(url, timeout=300) as client:
         print('cloud %d nodes / %d instances' % (args.nodes,
                                                  args.instances))
         for name, cls in (('dummy', strategies.DummyStrategy),
@@ -154,9 +112,6 @@ def main():
                   '%d actions, same plan: %s' % (
                       name, w_total, w_model, t_total, t_load,
                       t_total / w_total, len(w_solution.actions), same))
-    finally:
-        os.killpg(engine.pid, signal.SIGTERM)
-        engine.wait(60)
 
 
 if __name__ == '__main__':

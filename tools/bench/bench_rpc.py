@@ -25,10 +25,7 @@ floor. Targets: free resources p50 within 2x the echo; snapshot < 1 s.
 import argparse
 import os
 import random
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -38,7 +35,7 @@ if ROOT not in sys.path:
 
 import tachyon.cmd  # noqa: E402,F401
 
-from tools.bench import bench_compute_model as cloudgen  # noqa: E402
+from tools.bench import engine as bench_engine  # noqa: E402
 
 
 def _timed(func, count):
@@ -59,55 +56,10 @@ def main():
     parser.add_argument('--instances', type=int, default=20000)
     parser.add_argument('--calls', type=int, default=500)
     args = parser.parse_args()
-    url = os.environ.get('TACHYON_TRANSPORT_URL')
-    if not url:
-        sys.exit('Export TACHYON_TRANSPORT_URL (tools/devservices.py env).')
-
-    from tachyon import conf as tconf
-    from tachyon.model import watcher_xml
-    from tachyon import rpc
-    from tachyon.rpc import api
-
-    graph = cloudgen._graph()
-    graph.run_autocommit('MATCH (n) WHERE NOT n:TachyonSchema '
-                         'CALL (n) { DETACH DELETE n } '
-                         'IN TRANSACTIONS OF 10000 ROWS')
-    nodes, instances = cloudgen.generate(args.nodes, args.instances, 11)
-    watcher_xml.import_model(graph, cloudgen.document(nodes, instances))
-    graph.close()
-
-    topic = 'tachyon-bench-%d' % os.getpid()
-    env = dict(os.environ, OS_NEO4J__URI=os.environ['TACHYON_NEO4J_URI'],
-               OS_NEO4J__USERNAME=os.environ.get('TACHYON_NEO4J_USER',
-                                                 'neo4j'),
-               OS_NEO4J__PASSWORD=os.environ.get('TACHYON_NEO4J_PASSWORD',
-                                                 ''),
-               OS_DEFAULT__TRANSPORT_URL=url, OS_ENGINE__TOPIC=topic,
-               OS_NOTIFICATIONS__ENABLE_LISTENER='false',
-               OS_COLLECTORS__ENABLED_COLLECTORS='')
-    log = tempfile.NamedTemporaryFile(prefix='bench-engine-', suffix='.log',
-                                      delete=False)
-    engine = subprocess.Popen([sys.executable, '-m', 'tachyon.cmd.engine',
-                               '--config-file', os.devnull], env=env,
-                              stdout=log, stderr=subprocess.STDOUT)
-    try:
-        conf = tconf.CONF
-        conf([], project='tachyon', default_config_files=[])
-        rpc.register_transport_opts(conf)
-        conf.set_override('transport_url', url)
-        # A call sent before the engine's queue exists is lost: wait for
-        # the engine with short timeouts first.
-        probe = api.EngineAPI(conf, topic=topic, timeout=2)
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                probe.ping()
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-        client = api.EngineAPI(conf, topic=topic, timeout=60,
-                               transport=probe.transport)
+    url = bench_engine.transport_url()
+    nodes, _instances = bench_engine.load_cloud(args.nodes, args.instances,
+                                                11)
+    with bench_engine.running_engine(url) as client:
         rnd = random.Random(3)
         uuids = [n['uuid'] for n in nodes]
         for _ in range(20):
@@ -126,10 +78,6 @@ def main():
               '  (%.2fx the echo; target <= 2x)' % (free + (ratio,)))
         print('  get_compute_snapshot           p50 %7.1f ms  p99 %7.1f ms'
               '  (target < 1000 ms)' % snap)
-        client.transport.cleanup()
-    finally:
-        engine.send_signal(signal.SIGTERM)
-        engine.wait(60)
 
 
 if __name__ == '__main__':
