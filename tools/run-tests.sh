@@ -5,7 +5,9 @@
 #   2. installs rabbitmq-server from Debian's packages when missing (as root),
 #   3. starts a private Neo4j (provisioned from Maven Central, cached under
 #      ~/.cache/tachyon) and RabbitMQ on 127.0.0.1 with tools/devservices.py,
-#   4. runs the unit tests, then the functional tests against those servers,
+#   4. runs the unit tests, then the functional and integration tests (the
+#      latter run python-watcher's strategies on Tachyon) against those
+#      servers,
 #   5. stops the servers and prints "N passed, N failed".
 #
 # Export TACHYON_NEO4J_URI (and TACHYON_NEO4J_USER, TACHYON_NEO4J_PASSWORD)
@@ -55,8 +57,17 @@ export results PYTHON
 
 rc=0
 run_suite unit ./tests/unit ${1:+"$@"} || rc=$?
+# tests/integration runs python-watcher's own strategy tests on Tachyon's
+# model; Watcher's test base reconfigures the process (options, logging),
+# so those run in a process of their own.
+# shellcheck disable=SC2016  # expanded by the inner bash, on purpose
 "$PYTHON" tools/devservices.py run -- \
-    bash -c 'run_suite functional ./tests/functional --concurrency 1 "$@"' \
+    bash -c 'rc=0
+             run_suite functional ./tests/functional --concurrency 1 "$@" \
+                 || rc=$?
+             run_suite integration ./tests/integration --concurrency 1 "$@" \
+                 || rc=$?
+             exit $rc' \
     functional ${1:+"$@"} || rc=$?
 
 "$PYTHON" tools/test-summary.py "$results"/*.subunit || rc=$?

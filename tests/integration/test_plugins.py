@@ -24,7 +24,7 @@ from tachyon.client import networkx_adapter
 from tachyon.client import watcher_plugins
 from tachyon.graph import compute
 from tachyon.model import watcher_xml
-from tests.functional.client import backend
+from tests.integration import backend
 from tests import watcher_models
 
 GROUP = 'watcher_cluster_data_model_collectors.%s'

@@ -17,6 +17,7 @@ RPC server in this process), backed by the real Neo4j; the client talks to
 it through ``rpcapi`` exactly as a decision engine would.
 """
 
+import logging
 import os
 
 import fixtures
@@ -36,6 +37,11 @@ from tests.fixtures import services
 class TachyonBackend(fixtures.Fixture):
 
     def _setUp(self):
+        # Watcher's test base logs everything at DEBUG; the Neo4j driver's
+        # wire trace is not worth it.
+        neo4j_log = logging.getLogger('neo4j')
+        self.addCleanup(neo4j_log.setLevel, neo4j_log.level)
+        neo4j_log.setLevel(logging.WARNING)
         url = os.environ.get('TACHYON_TRANSPORT_URL')
         if not url:
             raise RuntimeError('These tests need RabbitMQ: run them through '
@@ -82,27 +88,30 @@ class TachyonBackend(fixtures.Fixture):
 
 
 class _Converting(object):
-    """Stands for Watcher's compute_model PropertyMock in its tests.
+    """Stands for one of Watcher's model PropertyMocks in its tests.
 
-    Whatever ModelRoot a test gives the strategy is replaced by its
-    Tachyon-backed twin; everything else goes to the real mock.
+    Whatever Watcher model a test hands to the strategy (compute or
+    storage) is replaced by its Tachyon-backed twin; everything else goes
+    to the real mock.
     """
 
-    def __init__(self, mock, convert, kind=model_root.ModelRoot,
-                 twin=client_model.TachyonClusterModel):
+    def __init__(self, mock, backend):
         object.__setattr__(self, '_mock', mock)
-        object.__setattr__(self, '_convert', convert)
-        object.__setattr__(self, '_kind', kind)
-        object.__setattr__(self, '_twin', twin)
+        object.__setattr__(self, '_backend', backend)
 
     def __setattr__(self, name, value):
-        if (name == 'return_value' and isinstance(value, self._kind)
-                and not isinstance(value, self._twin)):
-            value = self._convert(value)
+        if name == 'return_value' and not isinstance(value, TWINS):
+            if isinstance(value, model_root.StorageModelRoot):
+                value = self._backend.tachyon_storage_model(value)
+            elif isinstance(value, model_root.ModelRoot):
+                value = self._backend.tachyon_model(value)
         setattr(self._mock, name, value)
 
     def __getattr__(self, name):
         return getattr(self._mock, name)
+
+
+TWINS = (client_model.TachyonClusterModel, client_model.TachyonStorageModel)
 
 
 class OnTachyon(object):
@@ -111,21 +120,15 @@ class OnTachyon(object):
     def setUp(self):
         super().setUp()
         self.tachyon = self.useFixture(TachyonBackend())
-        real = self.m_c_model
-        self.m_c_model = _Converting(real, self.tachyon.tachyon_model)
-        # The model Watcher's setUp installed before any test runs.
-        self.m_c_model.return_value = real.return_value
-        if hasattr(self, 'm_s_model'):
-            real = self.m_s_model
-            self.m_s_model = _Converting(
-                real, self.tachyon.tachyon_storage_model,
-                model_root.StorageModelRoot,
-                client_model.TachyonStorageModel)
-            self.m_s_model.return_value = real.return_value
+        for attr in ('m_c_model', 'm_s_model'):
+            if hasattr(self, attr):
+                real = getattr(self, attr)
+                setattr(self, attr, _Converting(real, self.tachyon))
+                # The model Watcher's setUp installed before any test.
+                getattr(self, attr).return_value = real.return_value
         self.addCleanup(self._strategy_saw_tachyon)
 
     def _strategy_saw_tachyon(self):
         # Whatever the test did, the model behind the strategy was the
         # Tachyon-backed one.
-        self.assertIsInstance(self.m_c_model._mock.return_value,
-                              client_model.TachyonClusterModel)
+        self.assertIsInstance(self.m_c_model._mock.return_value, TWINS)
