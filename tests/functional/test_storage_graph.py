@@ -131,7 +131,10 @@ class TestStorageDifferential(StorageTestCase):
 
     def test_export_reads_back_into_watcher_unchanged(self):
         text = watcher_xml.export_model(self.graph, kind='storage')
-        self.watcher = model_root.StorageModelRoot.from_xml(text)
+        again = model_root.StorageModelRoot.from_xml(text)
+        self.assertTrue(model_root.StorageModelRoot.is_isomorphic(
+            self.watcher, again))
+        self.watcher = again
         self._compare(storage.get_storage_model(self.graph))
 
     def test_used_capacity_follows_volumes(self):
@@ -283,6 +286,8 @@ class TestBaremetal(StorageTestCase):
         # Export and read back into Watcher.
         again = model_root.BaremetalModelRoot.from_xml(
             watcher_xml.export_model(self.graph, kind='baremetal'))
+        self.assertTrue(model_root.BaremetalModelRoot.is_isomorphic(
+            watcher, again))
         self.assertEqual(set(w_nodes), set(again.get_all_ironic_nodes()))
 
     def test_upsert_inventory_delete_and_tombstone(self):
