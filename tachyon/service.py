@@ -141,7 +141,8 @@ class EngineService(service.Service):
         self.rpcserver = messaging.get_rpc_server(
             transport, target, [self.manager], executor='threading',
             access_policy=dispatcher.DefaultRPCAccessPolicy)
-        self.rpcserver.start()
+        self.rpcserver.start(
+            override_pool_size=self.conf.engine.rpc_executor_threads)
         self._start_listener()
         self.tasks = self._periodic_tasks()
         for task in self.tasks:

@@ -68,6 +68,26 @@ opts = [
                  default=1.0,
                  min=0.0,
                  help='Seconds to wait for a batch to fill up.'),
+    cfg.BoolOpt('enrich_from_apis',
+                default=True,
+                help='Look up in the Nova, Placement and Cinder APIs (with '
+                     'the collectors\' credentials) the compute nodes, '
+                     'pools, storage nodes and volume type names a '
+                     'notification names but the graph lacks. When off, or '
+                     'when the lookup fails, a compute node is kept as a '
+                     'placeholder until the next full sync.'),
+    cfg.IntOpt('lookup_retry_interval',
+               default=300,
+               min=0,
+               help='Seconds before an entity the APIs could not describe '
+                    'is looked up again.'),
+    cfg.FloatOpt('requeue_delay',
+                 default=1.0,
+                 min=0.0,
+                 help='Seconds a listener thread waits before requeuing a '
+                      'notification it could not write because Neo4j was '
+                      'unavailable, so that an outage does not turn into a '
+                      'busy loop of redeliveries.'),
     cfg.IntOpt('tombstone_lifetime',
                default=86400,
                min=0,

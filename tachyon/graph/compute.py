@@ -286,7 +286,8 @@ RETURN uuid, consumers, azs, aggregates
 PRUNE_NODE_CANDIDATES = """
 MATCH (rp:ResourceProvider {kind: 'compute'})
 WHERE NOT rp.uuid IN $keep
-  AND (rp.updated_at IS NULL OR rp.updated_at < $before)
+  AND (rp.updated_at IS NULL OR rp.updated_at < $before
+       OR coalesce(rp.placeholder, false))
 RETURN rp.uuid AS uuid
 """
 
@@ -1182,7 +1183,9 @@ def prune_compute_nodes(graph, keep_uuids, before):
     """Delete compute nodes a full sync no longer lists.
 
     Those not in ``keep_uuids`` and last updated before ``before`` (the
-    start of the sync). :returns: how many were deleted.
+    start of the sync), and every placeholder it did not list (the APIs
+    name the real node with its own uuid). :returns: how many were
+    deleted.
     """
     return graph.write(_prune, PRUNE_NODE_CANDIDATES, _delete_nodes,
                        sorted(set(keep_uuids)), before)

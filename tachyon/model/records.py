@@ -60,6 +60,16 @@ def storage_node_uuid(host):
     return str(uuid_lib.uuid5(_TACHYON_NS, 'storage-node:' + host))
 
 
+def placeholder_node_uuid(hostname):
+    """The uuid of the placeholder of a compute node known only by name.
+
+    A notification can name a compute node the graph does not have yet
+    and the APIs cannot describe; a placeholder stands for it (empty
+    inventories) until a full sync finds the real node.
+    """
+    return str(uuid_lib.uuid5(_TACHYON_NS, 'compute-node:' + hostname))
+
+
 def pool_uuid(name):
     """The stable uuid Tachyon gives a Cinder pool ("host@backend#pool")."""
     return str(uuid_lib.uuid5(_TACHYON_NS, 'pool:' + name))

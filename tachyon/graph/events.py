@@ -1,0 +1,335 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Notification changes (:mod:`tachyon.model.changes`) into the graph.
+
+:func:`apply_changes` applies a list of changes in ONE write transaction:
+all of them or none (a transient failure leaves the graph as it was, and
+the notifications are requeued). Inside it, changes go in bulk (``UNWIND``
+batches of the compute, storage and baremetal modules), in this order:
+
+1. providers named by uuid (nodes the APIs described, placeholders,
+   storage nodes, Ironic nodes) are upserted;
+2. ``update`` changes of nodes and pools (named by name) read the stored
+   entity, set their fields and write it back;
+3. instances and volumes are upserted, the fields a payload lacks taken
+   from the stored entity;
+4. deletes.
+
+Every write keeps the staleness rules of the modules it goes through:
+a change older than the stored state is skipped, an equal one is a no-op,
+a tombstone at least as new blocks it.
+"""
+
+import dataclasses
+import time
+
+from tachyon.graph import baremetal
+from tachyon.graph import common
+from tachyon.graph import compute
+from tachyon.graph import storage
+from tachyon.graph import tombstones
+from tachyon.model import changes as ch
+
+# ---------------------------------------------------------------------------
+# Cypher: the stored state of the entities a batch of changes names
+# ---------------------------------------------------------------------------
+
+COMPUTE_NODES_BY_NAME = """
+UNWIND $names AS name
+MATCH (rp:ResourceProvider {name: name})
+USING INDEX rp:ResourceProvider(name)
+WHERE rp.kind = 'compute'
+WITH rp ORDER BY rp.uuid
+""" + compute._NODE_PROJECTION
+
+INSTANCES_BY_UUID = """
+UNWIND $uuids AS uuid
+MATCH (c:Consumer {uuid: uuid})
+USING INDEX c:Consumer(uuid)
+WHERE c.type = 'instance'
+OPTIONAL MATCH (c)-[:CONSUMES {resource_class: 'VCPU'}]->(:Inventory)
+      <-[:HAS_INVENTORY]-(rp:ResourceProvider)
+RETURN %s AS c, rp.uuid AS node_uuid, rp.name AS node_name
+""" % compute._C
+
+PROVIDER_NAMES = """
+UNWIND $names AS name
+MATCH (rp:ResourceProvider {name: name})
+USING INDEX rp:ResourceProvider(name)
+WHERE rp.kind = $kind
+RETURN DISTINCT rp.name AS name
+"""
+
+POOLS_BY_NAME = """
+UNWIND $names AS name
+MATCH (rp:ResourceProvider {name: name})
+USING INDEX rp:ResourceProvider(name)
+WHERE rp.kind = 'pool'
+""" + storage._POOL_RETURN
+
+VOLUMES_BY_UUID = """
+UNWIND $uuids AS uuid
+MATCH (c:Consumer {uuid: uuid})
+USING INDEX c:Consumer(uuid)
+WHERE c.type = 'volume'
+OPTIONAL MATCH (c)-[:CONSUMES]->(:Inventory)
+               <-[:HAS_INVENTORY]-(pool:ResourceProvider)
+""" + storage._VOLUME_RETURN
+
+
+# ---------------------------------------------------------------------------
+# Reads the notification layer needs before a transaction
+# ---------------------------------------------------------------------------
+
+def _names(tx, names, kind):
+    return {r['name'] for r in tx.run(PROVIDER_NAMES, names=names,
+                                      kind=kind)}
+
+
+def missing_compute_nodes(graph, names):
+    """The hostnames among ``names`` no compute node has."""
+    names = sorted({n for n in names if n})
+    if not names:
+        return []
+    found = graph.read(_names, names, compute.KIND)
+    return [n for n in names if n not in found]
+
+
+def missing_storage_nodes(graph, hosts):
+    """The hosts ('host@backend') among ``hosts`` no storage node has."""
+    hosts = sorted({h for h in hosts if h})
+    if not hosts:
+        return []
+    found = graph.read(_names, hosts, storage.KIND_NODE)
+    return [h for h in hosts if h not in found]
+
+
+def missing_pools(graph, names):
+    """The pool names among ``names`` no pool has."""
+    names = sorted({n for n in names if n})
+    if not names:
+        return []
+    found = graph.read(_names, names, storage.KIND_POOL)
+    return [n for n in names if n not in found]
+
+
+# ---------------------------------------------------------------------------
+# Applying changes
+# ---------------------------------------------------------------------------
+
+def _stored_nodes(tx, names):
+    nodes = {}
+    for node in compute._nodes_from(tx.run(COMPUTE_NODES_BY_NAME,
+                                           names=names)):
+        # Several nodes of one name (a placeholder beside the node a sync
+        # found): the lowest uuid, as get_node_by_name answers.
+        nodes.setdefault(node.hostname, node)
+    return nodes
+
+
+def _stored_instances(tx, uuids):
+    return {r['c'][0]: compute._instance_record(r['c'], r['node_uuid'],
+                                                r['node_name'])
+            for r in tx.run(INSTANCES_BY_UUID, uuids=uuids)}
+
+
+def _merge(record, stored, keep):
+    """``record`` with the ``keep`` fields taken from ``stored``."""
+    if stored is None:
+        return record
+    values = {}
+    for name in keep:
+        if hasattr(stored, name) and name in record.__dataclass_fields__:
+            values[name] = getattr(stored, name)
+    return dataclasses.replace(record, **values) if values else record
+
+
+def _with_time(record, change):
+    return dataclasses.replace(record, updated_at=change.timestamp)
+
+
+def _apply_node_updates(tx, graph, updates, counts):
+    stored = _stored_nodes(tx, sorted({c.key for c in updates}))
+    records = []
+    for change in updates:
+        node = stored.get(change.key)
+        if node is None:
+            if change.record is None:
+                counts.skipped += 1
+                continue
+            node = change.record
+        records.append(dataclasses.replace(
+            node, updated_at=change.timestamp, **change.fields))
+    if records:
+        counts.add(compute._upsert_nodes(
+            tx, graph, [compute._node_row(n) for n in records]))
+
+
+def _apply_instances(tx, graph, upserts, counts):
+    stored = _stored_instances(tx, sorted({c.key for c in upserts}))
+    records = []
+    for change in upserts:
+        old = stored.get(change.key)
+        record = _merge(_with_time(change.record, change), old, change.keep)
+        if (old is not None and ch.KEEP_NODE in change.keep
+                and not record.node_uuid and not record.node_name):
+            record = dataclasses.replace(record, node_uuid=old.node_uuid)
+        records.append(record)
+    counts.add(compute._upsert_instances(
+        tx, graph, [compute._instance_row(i) for i in records]))
+
+
+def _apply_pool_updates(tx, graph, updates, counts):
+    names = sorted({c.key for c in updates})
+    stored = {p.name: p for p in storage.read_all(
+        tx, POOLS_BY_NAME, storage._pool, names=names)}
+    records = []
+    for change in updates:
+        pool = stored.get(change.key) or change.record
+        if pool is None:
+            counts.skipped += 1
+            continue
+        records.append(dataclasses.replace(
+            pool, updated_at=change.timestamp, **change.fields))
+    if records:
+        counts.add(storage.upsert_rows(
+            tx, graph, [storage._pool_row(p) for p in records],
+            storage.CLASSIFY_PROVIDERS, tombstones.KIND_POOL,
+            storage.KIND_POOL, storage.WRITE_POOLS,
+            storage.TOUCH_PROVIDERS))
+
+
+def _apply_volumes(tx, graph, upserts, counts):
+    stored = {v.uuid: v for v in storage.read_all(
+        tx, VOLUMES_BY_UUID, storage._volume,
+        uuids=sorted({c.key for c in upserts}))}
+    records = []
+    for change in upserts:
+        old = stored.get(change.key)
+        record = _merge(_with_time(change.record, change), old, change.keep)
+        if (old is not None and ch.KEEP_POOL in change.keep
+                and not record.pool_name):
+            record = dataclasses.replace(record, pool_name=old.pool_name)
+        records.append(record)
+    counts.add(storage.upsert_rows(
+        tx, graph, [storage._volume_row(v) for v in records],
+        storage.CLASSIFY_CONSUMERS, tombstones.KIND_VOLUME,
+        storage.TYPE_VOLUME, storage.WRITE_VOLUMES,
+        storage.TOUCH_CONSUMERS))
+
+
+def _deleted_at(change):
+    return (float(change.timestamp) if change.timestamp is not None
+            else time.time())
+
+
+def _apply_deletes(tx, deletes, counts):
+    node_names = sorted({c.key for c in deletes
+                         if c.kind == ch.COMPUTE_NODE})
+    node_uuids = {}
+    if node_names:
+        for node in compute._nodes_from(tx.run(COMPUTE_NODES_BY_NAME,
+                                               names=node_names)):
+            node_uuids.setdefault(node.hostname, []).append(node.uuid)
+    for change in deletes:
+        at = _deleted_at(change)
+        if change.kind == ch.INSTANCE:
+            counts.deleted += compute._delete_instances(tx, [change.key], at)
+        elif change.kind == ch.COMPUTE_NODE:
+            uuids = node_uuids.get(change.key, [])
+            if uuids:
+                counts.deleted += compute._delete_nodes(tx, uuids, at)
+            else:
+                counts.skipped += 1
+        elif change.kind == ch.VOLUME:
+            counts.deleted += storage._delete_volumes(tx, [change.key], at)
+        elif change.kind == ch.IRONIC_NODE:
+            counts.deleted += storage.delete_providers(
+                tx, baremetal.KIND, tombstones.KIND_IRONIC_NODE,
+                [change.key], at)
+        else:
+            raise ValueError('cannot delete a %s by notification'
+                             % change.kind)
+
+
+def _apply(tx, graph, changes):
+    counts = common.SyncCounts()
+    by = {}
+    for change in changes:
+        by.setdefault((change.kind, change.action), []).append(change)
+
+    def take(kind, action):
+        return by.pop((kind, action), [])
+
+    nodes = take(ch.COMPUTE_NODE, ch.UPSERT)
+    if nodes:
+        counts.add(compute._upsert_nodes(tx, graph, [
+            compute._node_row(_with_time(c.record, c)) for c in nodes]))
+    storage_nodes = take(ch.STORAGE_NODE, ch.UPSERT)
+    if storage_nodes:
+        counts.add(storage.upsert_rows(
+            tx, graph, [storage._node_row(_with_time(c.record, c))
+                        for c in storage_nodes],
+            storage.CLASSIFY_PROVIDERS, tombstones.KIND_STORAGE_NODE,
+            storage.KIND_NODE, storage.WRITE_STORAGE_NODES,
+            storage.TOUCH_PROVIDERS))
+    ironic = take(ch.IRONIC_NODE, ch.UPSERT)
+    if ironic:
+        counts.add(storage.upsert_rows(
+            tx, graph, [baremetal._row(_with_time(c.record, c))
+                        for c in ironic],
+            storage.CLASSIFY_PROVIDERS, tombstones.KIND_IRONIC_NODE,
+            baremetal.KIND, baremetal.WRITE_NODES, storage.TOUCH_PROVIDERS))
+
+    node_updates = take(ch.COMPUTE_NODE, ch.UPDATE)
+    if node_updates:
+        _apply_node_updates(tx, graph, node_updates, counts)
+    pool_updates = take(ch.POOL, ch.UPDATE)
+    if pool_updates:
+        _apply_pool_updates(tx, graph, pool_updates, counts)
+
+    instances = take(ch.INSTANCE, ch.UPSERT)
+    if instances:
+        _apply_instances(tx, graph, instances, counts)
+    volumes = take(ch.VOLUME, ch.UPSERT)
+    if volumes:
+        _apply_volumes(tx, graph, volumes, counts)
+
+    deletes = [c for (kind, action), group in sorted(by.items())
+               if action == ch.DELETE for c in group]
+    for key in [k for k in by if k[1] == ch.DELETE]:
+        del by[key]
+    if deletes:
+        _apply_deletes(tx, deletes, counts)
+    if by:
+        raise ValueError('unsupported changes: %s' % ', '.join(
+            '%s %s' % key for key in sorted(by)))
+    return counts
+
+
+def apply_changes(graph, changes):
+    """Apply notification changes in one transaction.
+
+    Only the newest change of each entity is applied (see
+    :func:`tachyon.model.changes.newest_per_entity`).
+
+    :returns: :class:`~tachyon.graph.common.SyncCounts` of the writes.
+    :raises: :class:`~tachyon.exception.GraphUnavailable` when Neo4j
+        fails transiently (nothing was applied);
+        :class:`~tachyon.exception.InvalidParameter` for a record the
+        graph refuses (nothing was applied).
+    """
+    changes = ch.newest_per_entity(changes)
+    if not changes:
+        return common.SyncCounts()
+    return graph.write(_apply, graph, changes)

@@ -1,0 +1,142 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Cinder's notifications -> volume and pool changes.
+
+Follows Watcher's Cinder endpoints (``watcher.decision_engine.model.
+notification.cinder``):
+
+* volume create, update, attach, detach and resize (``.end``) carry the
+  whole volume: name (``display_name``), size, status, attachments (each
+  as ``{'server_id', 'attachment_id'}`` from the attachment's
+  ``instance_uuid`` and ``id``), snapshot, project (``tenant_id``),
+  metadata, bootable (a ``glance_metadata`` key is present), volume type,
+  creation time and host; the volume lives in the pool its host names
+  (``host@backend#pool``), and stays where it was when the host is empty;
+* ``volume.delete.end`` deletes the volume;
+* ``capacity.pool`` sets a pool's total, free, provisioned and allocated
+  capacity and its virtual free space (creating the pool, under its
+  storage node, when it is new).
+
+Beyond Watcher: ``volume.retype`` and the ``.error`` variants of the
+volume operations update the volume from their payload (an error leaves
+the volume in its error status rather than unseen).
+
+Cinder names the volume type by id; the listener resolves it to its name
+through the Cinder API (as Watcher does) before the change is written,
+and keeps the stored type when it cannot. Pools and storage nodes the
+graph lacks are looked up there too.
+"""
+
+from tachyon.model import changes
+from tachyon.model import records
+from tachyon.notifications import base
+
+VOLUME_OPERATIONS = ('create', 'update', 'attach', 'detach', 'resize',
+                     'retype')
+VOLUME_UPDATES = tuple(
+    ['volume.%s.end' % op for op in VOLUME_OPERATIONS]
+    + ['volume.%s.error' % op for op in VOLUME_OPERATIONS]
+    + ['volume.retype', 'volume.delete.error'])
+VOLUME_DELETE = 'volume.delete.end'
+CAPACITY_POOL = 'capacity.pool'
+CAPACITY_FIELDS = {
+    'total': 'total_capacity_gb',
+    'free': 'free_capacity_gb',
+    'provisioned': 'provisioned_capacity_gb',
+    'allocated': 'allocated_capacity_gb',
+    'virtual_free': 'virtual_free',
+}
+
+
+def _attachments(data):
+    result = []
+    for index, att in enumerate(data.sequence('volume_attachment', False,
+                                              [])):
+        if not isinstance(att, dict):
+            data.fail('volume_attachment[%d] is not an object' % index)
+        # Watcher keeps the server and the attachment ids only, renamed.
+        entry = {}
+        if 'instance_uuid' in att:
+            entry['server_id'] = att['instance_uuid']
+        if 'id' in att:
+            entry['attachment_id'] = att['id']
+        result.append(entry)
+    return result
+
+
+def volume_record(data):
+    """A volume payload -> (records.Volume, fields to keep, type id)."""
+    size = data.integer('size')
+    if size < 0:
+        data.fail("'size' is negative: %r" % size)
+    host = data.string('host', False, '') or ''
+    keep = ['multiattach', 'volume_type']
+    if not host:
+        keep.append(changes.KEEP_POOL)
+    type_id = data.string('volume_type', False, '') or ''
+    record = records.Volume(
+        uuid=data.uuid('volume_id'),
+        name=data.string('display_name', False, '') or '',
+        size=size,
+        status=data.string('status'),
+        attachments=_attachments(data),
+        snapshot_id=data.string('snapshot_id', False, '') or '',
+        project_id=data.string('tenant_id', False),
+        metadata=dict(data.mapping('metadata', False, {})),
+        bootable='glance_metadata' in data.data,
+        volume_type=None,
+        created_at=data.string('created_at', False),
+        host=host,
+        pool_name=host or None)
+    return record, tuple(keep), type_id
+
+
+class CinderHandler(base.NotificationHandler):
+    """Cinder's notifications (topic notifications, exchange cinder)."""
+
+    name = 'cinder'
+    publisher_id = r'^(volume|capacity)\.'
+    event_types = VOLUME_UPDATES + (VOLUME_DELETE, CAPACITY_POOL)
+
+    def targets(self):
+        opts = self.conf.notifications
+        return [(opts.cinder_topic, opts.cinder_exchange)]
+
+    def parse(self, notification):
+        data = base.Payload(notification, notification.payload)
+        event = notification.event_type
+        if event == CAPACITY_POOL:
+            return [self._capacity(notification, data)]
+        if event == VOLUME_DELETE:
+            return [self.change(notification, changes.VOLUME,
+                                changes.DELETE, data.uuid('volume_id'))]
+        record, keep, type_id = volume_record(data)
+        return [self.change(notification, changes.VOLUME, changes.UPSERT,
+                            record.uuid, record=record, keep=keep,
+                            fields={'volume_type_id': type_id})]
+
+    def _capacity(self, notification, data):
+        name = data.string('name_to_id')
+        if '#' not in name:
+            data.fail("'name_to_id' is not a pool name (host@backend#pool):"
+                      " %r" % name)
+        fields = {}
+        for key, field in CAPACITY_FIELDS.items():
+            value = data.get(key, (int, float))
+            if value < 0:
+                data.fail('%r is negative: %r' % (key, value))
+            fields[field] = int(value)
+        # A new pool is created from the notification alone.
+        record = records.Pool(name=name, **fields)
+        return self.change(notification, changes.POOL, changes.UPDATE, name,
+                           record=record, fields=fields)
