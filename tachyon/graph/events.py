@@ -87,6 +87,22 @@ OPTIONAL MATCH (c)-[:CONSUMES]->(:Inventory)
 """ + storage._VOLUME_RETURN
 
 
+# When each consumer / provider was last changed.
+CONSUMER_TIMES = """
+UNWIND $uuids AS uuid
+MATCH (c:Consumer {uuid: uuid})
+USING INDEX c:Consumer(uuid)
+RETURN c.uuid AS uuid, c.updated_at AS updated_at
+"""
+
+PROVIDER_TIMES = """
+UNWIND $uuids AS uuid
+MATCH (rp:ResourceProvider {uuid: uuid})
+USING INDEX rp:ResourceProvider(uuid)
+RETURN rp.uuid AS uuid, rp.updated_at AS updated_at
+"""
+
+
 # ---------------------------------------------------------------------------
 # Reads the notification layer needs before a transaction
 # ---------------------------------------------------------------------------
@@ -233,24 +249,46 @@ def _deleted_at(change):
             else time.time())
 
 
+def _times(tx, query, uuids):
+    if not uuids:
+        return {}
+    return {r['uuid']: r['updated_at'] for r in tx.run(query, uuids=uuids)}
+
+
 def _apply_deletes(tx, deletes, counts):
+    """Delete what the changes name, unless it changed since.
+
+    A delete older than the entity's last change (a soft delete followed
+    by a restore, arriving after it) is skipped, as the restore would
+    have undone it.
+    """
     node_names = sorted({c.key for c in deletes
                          if c.kind == ch.COMPUTE_NODE})
-    node_uuids = {}
+    nodes = {}
     if node_names:
         for node in compute._nodes_from(tx.run(COMPUTE_NODES_BY_NAME,
                                                names=node_names)):
-            node_uuids.setdefault(node.hostname, []).append(node.uuid)
+            nodes.setdefault(node.hostname, []).append(node)
+    consumers = _times(tx, CONSUMER_TIMES, sorted(
+        {c.key for c in deletes if c.kind in (ch.INSTANCE, ch.VOLUME)}))
+    providers = _times(tx, PROVIDER_TIMES, sorted(
+        {c.key for c in deletes if c.kind == ch.IRONIC_NODE}))
     for change in deletes:
         at = _deleted_at(change)
-        if change.kind == ch.INSTANCE:
-            counts.deleted += compute._delete_instances(tx, [change.key], at)
-        elif change.kind == ch.COMPUTE_NODE:
-            uuids = node_uuids.get(change.key, [])
+        if change.kind == ch.COMPUTE_NODE:
+            uuids = [n.uuid for n in nodes.get(change.key, [])
+                     if compute._newer(n.updated_at, at) >= 0]
             if uuids:
                 counts.deleted += compute._delete_nodes(tx, uuids, at)
             else:
                 counts.skipped += 1
+            continue
+        stored = (providers if change.kind == ch.IRONIC_NODE
+                  else consumers).get(change.key)
+        if stored is not None and compute._newer(stored, at) < 0:
+            counts.skipped += 1
+        elif change.kind == ch.INSTANCE:
+            counts.deleted += compute._delete_instances(tx, [change.key], at)
         elif change.kind == ch.VOLUME:
             counts.deleted += storage._delete_volumes(tx, [change.key], at)
         elif change.kind == ch.IRONIC_NODE:

@@ -29,7 +29,6 @@ import types
 import uuid as uuid_lib
 
 from watcher.common import exception as watcher_exc
-from watcher.decision_engine.model.notification import cinder as w_cinder
 from watcher.decision_engine.model.notification import nova as w_nova
 from watcher.tests.unit.decision_engine.model import faker_cluster_state
 

@@ -21,6 +21,7 @@ import java.util.concurrent.CountDownLatch;
 import org.neo4j.dbms.api.DatabaseManagementService;
 import org.neo4j.dbms.api.DatabaseManagementServiceBuilder;
 import org.neo4j.graphdb.GraphDatabaseService;
+import org.neo4j.graphdb.QueryExecutionException;
 
 /**
  * Runs an embedded Neo4j Community DBMS with its Bolt connector on loopback.
@@ -58,9 +59,18 @@ public final class Neo4jLauncher {
         }));
 
         GraphDatabaseService system = dbms.database("system");
-        system.executeTransactionally(
-            "ALTER USER neo4j SET PASSWORD $password CHANGE NOT REQUIRED",
-            Map.of("password", password));
+        try {
+            system.executeTransactionally(
+                "ALTER USER neo4j SET PASSWORD $password "
+                + "CHANGE NOT REQUIRED",
+                Map.of("password", password));
+        } catch (QueryExecutionException e) {
+            // A restart on the same data: the password is set already.
+            if (!String.valueOf(e.getMessage()).contains(
+                    "Old password and new password cannot be the same")) {
+                throw e;
+            }
+        }
 
         System.out.println("READY");
         System.out.flush();
