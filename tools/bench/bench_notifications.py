@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Benchmark: sustained ingestion of Nova instance.update notifications.
+
+    tools/bench/bench_notifications.py [--nodes 1000] [--instances 20000]
+                                       [--events 20000] [--batch-size 200]
+
+Loads a generated cloud into the Neo4j of TACHYON_NEO4J_URI (WIPED), then,
+in one run:
+
+1. the ceiling: the events' changes, parsed beforehand, written straight
+   to Neo4j in batches of ``--batch-size`` (tachyon.graph.events, one
+   transaction per batch), as events per second;
+2. ingestion: the same number of instance.update events (each a real
+   change: a new state and a newer timestamp), published by an
+   oslo.messaging Notifier as nova-compute publishes them on the RabbitMQ
+   of TACHYON_TRANSPORT_URL, then consumed by Tachyon's listener (batch
+   mode) until every one is in the graph, as events per second.
+
+Targets: at least 2,000 events/s, and at least half of the ceiling.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+import tachyon.cmd  # noqa: E402,F401
+
+from tools.bench import bench_compute_model as cloudgen  # noqa: E402
+from tools.bench import engine as bench_engine  # noqa: E402
+
+STATES = ('active', 'stopped', 'paused', 'suspended')
+
+
+def payload(inst, state):
+    """Nova's InstanceUpdatePayload (1.7) of a generated instance."""
+    return {
+        'nova_object.name': 'InstanceUpdatePayload',
+        'nova_object.namespace': 'nova',
+        'nova_object.version': '1.7',
+        'nova_object.data': {
+            'uuid': inst['uuid'], 'display_name': inst['name'],
+            'host': inst['host'], 'node': inst['hypervisor_hostname'],
+            'state': state, 'locked': False,
+            'tenant_id': inst['project_id'],
+            'created_at': inst['created'], 'metadata': inst['metadata'],
+            'image_uuid': '155d900f-4e14-4e4c-a73d-069cbf4541e6',
+            'flavor': {'nova_object.version': '1.4', 'nova_object.data': {
+                'name': 'bench', 'vcpus': inst['vcpus'],
+                'memory_mb': inst['memory'], 'root_gb': inst['disk'],
+                'ephemeral_gb': 0, 'swap': 0, 'extra_specs': {}}},
+        },
+    }
+
+
+def events(instances, count, round_no):
+    """``count`` instance.update events, each changing its instance."""
+    result = []
+    for index in range(count):
+        inst = instances[index % len(instances)]
+        lap = index // len(instances)
+        state = STATES[(round_no * 7 + lap + 1) % len(STATES)]
+        result.append(payload(inst, state))
+    return result
+
+
+def conf_for(args, url):
+    from tachyon import conf as tconf
+    from tachyon import rpc
+    conf = tconf.CONF
+    conf([], project='tachyon')
+    rpc.register_transport_opts(conf)
+    conf.set_override('transport_url', url)
+    conf.set_override('uri', os.environ['TACHYON_NEO4J_URI'], 'neo4j')
+    conf.set_override('username',
+                      os.environ.get('TACHYON_NEO4J_USER', 'neo4j'), 'neo4j')
+    conf.set_override('password',
+                      os.environ.get('TACHYON_NEO4J_PASSWORD', ''), 'neo4j')
+    topic = 'bench_versioned_notifications_%d' % os.getpid()
+    conf.set_override('nova_topic', topic, 'notifications')
+    conf.set_override('enabled_handlers', ['nova'], 'notifications')
+    conf.set_override('batch_size', args.batch_size, 'notifications')
+    conf.set_override('batch_timeout', 0.05, 'notifications')
+    conf.set_override('enrich_from_apis', False, 'notifications')
+    return conf
+
+
+def ceiling(conf, graph, instances, args):
+    """Events/s of the parsed changes written straight to Neo4j."""
+    from tachyon.graph import events as graph_events
+    from tachyon.notifications import base
+    from tachyon.notifications import listener
+    handler = listener.load_handlers(conf, ['nova'])[0]
+    start_at = time.time()
+    changes = []
+    for index, body in enumerate(events(instances, args.events, 0)):
+        note = base.Notification(
+            'nova-compute:bench', 'instance.update', body,
+            {'message_id': str(index), 'timestamp': start_at + index * 1e-5})
+        changes.extend(handler.parse(note))
+    started = time.perf_counter()
+    for at in range(0, len(changes), args.batch_size):
+        graph_events.apply_changes(graph, changes[at:at + args.batch_size])
+    return args.events / (time.perf_counter() - started)
+
+
+def ingestion(conf, graph, instances, url, args):
+    """Events/s from RabbitMQ into Neo4j through the listener."""
+    from oslo_config import cfg
+    import oslo_messaging as messaging
+
+    from tachyon.notifications import listener
+
+    nova_conf = cfg.ConfigOpts()
+    nova_conf([], project='nova-bench')
+    messaging.TransportURL(nova_conf)
+    nova_conf.set_override('control_exchange', 'nova')
+    transport = messaging.get_notification_transport(nova_conf, url=url)
+    notifier = messaging.Notifier(
+        transport, publisher_id='nova-compute:bench', driver='messagingv2',
+        topics=[conf.notifications.nova_topic])
+    lst = listener.build(conf, graph)
+    # Declare the queues, then publish everything, then consume: the
+    # rate measured is the listener's, not the publisher's.
+    lst.start()
+    lst.stop()
+    lst.wait()
+    published = time.perf_counter()
+    for body in events(instances, args.events, 1):
+        notifier.info({}, 'instance.update', body)
+    published = time.perf_counter() - published
+    lst = listener.build(conf, graph)
+    started = time.perf_counter()
+    lst.start()
+    try:
+        while lst.processor.counts['applied'] < args.events:
+            if time.perf_counter() - started > args.timeout:
+                sys.exit('Timed out: %d of %d events applied'
+                         % (lst.processor.counts['applied'], args.events))
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - started
+    finally:
+        lst.stop()
+        lst.wait()
+        transport.cleanup()
+    return args.events / elapsed, args.events / published, lst.processor
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--nodes', type=int, default=1000)
+    parser.add_argument('--instances', type=int, default=20000)
+    parser.add_argument('--events', type=int, default=20000)
+    parser.add_argument('--batch-size', type=int, default=200)
+    parser.add_argument('--timeout', type=float, default=600)
+    args = parser.parse_args()
+    url = bench_engine.transport_url()
+    _nodes, instances = bench_engine.load_cloud(args.nodes, args.instances,
+                                                17)
+    instances = [i for i in instances if i['node']]
+    conf = conf_for(args, url)
+    graph = cloudgen._graph()
+    try:
+        raw = ceiling(conf, graph, instances, args)
+        rate, publish_rate, processor = ingestion(conf, graph, instances,
+                                                  url, args)
+    finally:
+        graph.close()
+    print('cloud %d nodes / %d instances; %d instance.update events, '
+          'batches of %d' % (args.nodes, args.instances, args.events,
+                             args.batch_size))
+    print('  raw Neo4j write of the same batches (ceiling) %8.0f events/s'
+          % raw)
+    print('  RabbitMQ -> listener -> Neo4j               %8.0f events/s'
+          '  (%.0f%% of the ceiling; targets >= 2000/s and >= 50%%)'
+          % (rate, 100.0 * rate / raw))
+    print('  (publishing them took %.0f events/s; counts %s)'
+          % (publish_rate, processor.counts))
+
+
+if __name__ == '__main__':
+    main()
