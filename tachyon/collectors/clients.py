@@ -437,7 +437,26 @@ class IronicAPI(object):
                                 next_key='next')
 
 
-class ComputeNodeLookup(object):
+class LazyAPI(object):
+    """Holds one API client, built on first use, shared by threads."""
+
+    #: The API class (NovaAPI, CinderAPI...) built from ``conf``.
+    api_class = None
+
+    def __init__(self, conf):
+        self.conf = conf
+        self._api = None
+        self._lock = threading.Lock()
+
+    @property
+    def api(self):
+        with self._lock:
+            if self._api is None:
+                self._api = self.api_class(self.conf)
+            return self._api
+
+
+class ComputeNodeLookup(LazyAPI):
     """Fetch one compute node from Nova and Placement, on demand.
 
     The notification handlers call :meth:`lookup` when a notification names
@@ -450,17 +469,7 @@ class ComputeNodeLookup(object):
     calls.
     """
 
-    def __init__(self, conf):
-        self.conf = conf
-        self._api = None
-        self._lock = threading.Lock()
-
-    @property
-    def api(self):
-        with self._lock:
-            if self._api is None:
-                self._api = NovaAPI(self.conf)
-            return self._api
+    api_class = NovaAPI
 
     def _find_hypervisor(self, name_or_uuid):
         api = self.api

@@ -61,20 +61,10 @@ class _Memo(object):
             self._failed[key] = time.monotonic()
 
 
-class CinderLookup(object):
+class CinderLookup(clients.LazyAPI):
     """Pools, storage nodes and volume type names from the Cinder API."""
 
-    def __init__(self, conf):
-        self.conf = conf
-        self._api = None
-        self._lock = threading.Lock()
-
-    @property
-    def api(self):
-        with self._lock:
-            if self._api is None:
-                self._api = clients.CinderAPI(self.conf)
-            return self._api
+    api_class = clients.CinderAPI
 
     def pools(self, names):
         """{name: records.Pool} of the pools named that Cinder lists."""
