@@ -44,6 +44,16 @@ def global_generation(tx):
     return tx.run(GET_GLOBAL_GENERATION).single()['generation']
 
 
+def dicts(result):
+    """A result's records as plain dicts.
+
+    Bulk code that reads several fields of each record: a Record looks a
+    key up on every access, a dict once.
+    """
+    keys = result.keys()
+    return [dict(zip(keys, record)) for record in result]
+
+
 def to_json(value):
     """A dict or list as a JSON string property (None stays None)."""
     if value is None:

@@ -62,12 +62,16 @@ OPTIONAL MATCH (c)-[:CONSUMES {resource_class: 'VCPU'}]->(:Inventory)
 RETURN %s AS c, rp.uuid AS node_uuid, rp.name AS node_name
 """ % compute._C
 
-PROVIDER_NAMES = """
+# The names no provider of a kind has (one record back, not one per
+# name: decoding records costs more than the lookups).
+MISSING_PROVIDER_NAMES = """
 UNWIND $names AS name
-MATCH (rp:ResourceProvider {name: name})
-USING INDEX rp:ResourceProvider(name)
-WHERE rp.kind = $kind
-RETURN DISTINCT rp.name AS name
+WITH name WHERE NOT EXISTS {
+  MATCH (rp:ResourceProvider {name: name})
+  USING INDEX rp:ResourceProvider(name)
+  WHERE rp.kind = $kind
+}
+RETURN collect(name) AS missing
 """
 
 POOLS_BY_NAME = """
@@ -107,36 +111,31 @@ RETURN rp.uuid AS uuid, rp.updated_at AS updated_at
 # Reads the notification layer needs before a transaction
 # ---------------------------------------------------------------------------
 
-def _names(tx, names, kind):
-    return {r['name'] for r in tx.run(PROVIDER_NAMES, names=names,
-                                      kind=kind)}
+def _missing(tx, names, kind):
+    return tx.run(MISSING_PROVIDER_NAMES, names=names,
+                  kind=kind).single()['missing']
+
+
+def _missing_names(graph, names, kind):
+    names = sorted({n for n in names if n})
+    if not names:
+        return []
+    return sorted(graph.read(_missing, names, kind))
 
 
 def missing_compute_nodes(graph, names):
     """The hostnames among ``names`` no compute node has."""
-    names = sorted({n for n in names if n})
-    if not names:
-        return []
-    found = graph.read(_names, names, compute.KIND)
-    return [n for n in names if n not in found]
+    return _missing_names(graph, names, compute.KIND)
 
 
 def missing_storage_nodes(graph, hosts):
     """The hosts ('host@backend') among ``hosts`` no storage node has."""
-    hosts = sorted({h for h in hosts if h})
-    if not hosts:
-        return []
-    found = graph.read(_names, hosts, storage.KIND_NODE)
-    return [h for h in hosts if h not in found]
+    return _missing_names(graph, hosts, storage.KIND_NODE)
 
 
 def missing_pools(graph, names):
     """The pool names among ``names`` no pool has."""
-    names = sorted({n for n in names if n})
-    if not names:
-        return []
-    found = graph.read(_names, names, storage.KIND_POOL)
-    return [n for n in names if n not in found]
+    return _missing_names(graph, names, storage.KIND_POOL)
 
 
 # ---------------------------------------------------------------------------
@@ -159,15 +158,14 @@ def _stored_instances(tx, uuids):
             for r in tx.run(INSTANCES_BY_UUID, uuids=uuids)}
 
 
-def _merge(record, stored, keep):
-    """``record`` with the ``keep`` fields taken from ``stored``."""
-    if stored is None:
-        return record
-    values = {}
-    for name in keep:
-        if hasattr(stored, name) and name in record.__dataclass_fields__:
-            values[name] = getattr(stored, name)
-    return dataclasses.replace(record, **values) if values else record
+def _merge(record, stored, keep, timestamp):
+    """``record`` at ``timestamp``, its ``keep`` fields from ``stored``."""
+    values = {'updated_at': timestamp}
+    if stored is not None:
+        for name in keep:
+            if hasattr(stored, name) and name in record.__dataclass_fields__:
+                values[name] = getattr(stored, name)
+    return dataclasses.replace(record, **values)
 
 
 def _with_time(record, change):
@@ -196,7 +194,7 @@ def _apply_instances(tx, graph, upserts, counts):
     records = []
     for change in upserts:
         old = stored.get(change.key)
-        record = _merge(_with_time(change.record, change), old, change.keep)
+        record = _merge(change.record, old, change.keep, change.timestamp)
         if (old is not None and ch.KEEP_NODE in change.keep
                 and not record.node_uuid and not record.node_name):
             record = dataclasses.replace(record, node_uuid=old.node_uuid)
@@ -232,7 +230,7 @@ def _apply_volumes(tx, graph, upserts, counts):
     records = []
     for change in upserts:
         old = stored.get(change.key)
-        record = _merge(_with_time(change.record, change), old, change.keep)
+        record = _merge(change.record, old, change.keep, change.timestamp)
         if (old is not None and ch.KEEP_POOL in change.keep
                 and not record.pool_name):
             record = dataclasses.replace(record, pool_name=old.pool_name)

@@ -355,6 +355,50 @@ class TestInstanceWrites(ComputeTestCase):
         self.assertEqual(8, compute.get_instance_by_uuid(self.graph,
                                                          I1).vcpus)
 
+    def test_updates_in_place_and_when_edges_must_change(self):
+        # An update that keeps node, project, zone and flavor only sets
+        # properties and amounts; one that changes any of them, or finds
+        # an inventory its edges miss, rewrites the edges.
+        def edges():
+            return sorted((r['t'], r['k']) for r in self.graph.run_autocommit(
+                'MATCH (:Consumer {uuid: $u})-[r]->(n) RETURN type(r) AS t, '
+                'coalesce(n.resource_class, n.external_id, n.name) AS k',
+                u=I1))
+        compute.upsert_instances(self.graph, [instance(
+            project_id=P1, pinned_az='az1', flavor_name='f', updated_at=1)])
+        # An edge missing (a graph written by an older Tachyon, a hand
+        # edit): the next update puts it back.
+        self.graph.run_autocommit(
+            "MATCH (:Consumer {uuid: $u})-[r:CONSUMES "
+            "{resource_class: 'DISK_GB'}]->() DELETE r", u=I1)
+        self.assertNotIn(('CONSUMES', 'DISK_GB'), edges())
+        compute.upsert_instances(self.graph, [instance(
+            project_id=P1, pinned_az='az1', flavor_name='f', state='paused',
+            updated_at=2)])
+        self.assertIn(('CONSUMES', 'DISK_GB'), edges())
+        before = edges()
+        compute.upsert_instances(self.graph, [instance(
+            project_id=P1, pinned_az='az1', flavor_name='f', vcpus=6,
+            state='active', updated_at=3)])
+        self.assertEqual(before, edges())
+        self.assertEqual({'vcpu': 6, 'memory': 2048, 'disk': 20},
+                         compute.get_node_used_resources(self.graph, N1))
+        got = compute.get_instance_by_uuid(self.graph, I1)
+        self.assertEqual(('active', 6, 3), (got.state, got.vcpus,
+                                            got.generation))
+        for at, changed in enumerate(({'project_id': 'p2'},
+                                      {'pinned_az': 'az2'},
+                                      {'flavor_name': 'g'}), start=4):
+            fields = dict(project_id=P1, pinned_az='az1', flavor_name='f')
+            fields.update(changed)
+            compute.upsert_instances(self.graph, [instance(
+                updated_at=at, **fields)])
+            self.assertIn(list(changed.values())[0],
+                          [k for _t, k in edges()], changed)
+        self.assertEqual(1, self.labels('Project'))
+        self.assertEqual(1, self.labels('AvailabilityZone'))
+        self.assertEqual(1, self.labels('Flavor'))
+
     def test_idempotent(self):
         compute.upsert_instances(self.graph, [instance(project_id=P1)])
         gen = self.generation()
