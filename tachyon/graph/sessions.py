@@ -67,19 +67,23 @@ KEYS = records.WATCHER_RESOURCE_KEYS
 # Cypher
 # ---------------------------------------------------------------------------
 
-COUNT_ACTIVE = """
-MATCH (s:SimulationSession {status: 'active'})
-WHERE s.expires_at > $now
-RETURN count(s) AS n
-"""
-
+# Count the active sessions and create one, in one round trip: the
+# session is created only while fewer than $max_active are active.
 CREATE_SESSION = """
 OPTIONAL MATCH (g:GlobalState {id: 'global'})
-CREATE (s:SimulationSession {id: $id, status: 'active',
-        base_generation: coalesce(g.generation, 0), created_at: $now,
-        expires_at: $expires_at, audit_uuid: $audit_uuid,
-        next_sequence: 0, delta_count: 0})
-RETURN s {.*} AS session
+WITH g, COUNT {
+  MATCH (a:SimulationSession {status: 'active'})
+  WHERE a.expires_at > $now
+} AS active
+CALL (g, active) {
+  WITH g, active WHERE active < $max_active
+  CREATE (s:SimulationSession {id: $id, status: 'active',
+          base_generation: coalesce(g.generation, 0), created_at: $now,
+          expires_at: $expires_at, audit_uuid: $audit_uuid,
+          next_sequence: 0, delta_count: 0})
+  RETURN s {.*} AS session
+}
+RETURN active, session
 """
 
 GET_SESSION = """
@@ -167,9 +171,28 @@ RETURN c IS NOT NULL AS exists, c.vcpus AS vcpus, c.memory AS memory,
        src IS NOT NULL AS source_found, src.generation AS source_generation,
        dst IS NOT NULL AS dest_found, dst.generation AS dest_generation,
        COLLECT {
-         MATCH (d:SpeculativeDelta {session_id: $id, consumer_uuid: $uuid})
-         RETURN d {.*} AS delta ORDER BY d.sequence
-       } AS deltas
+         MATCH (od:SpeculativeDelta {session_id: $id, consumer_uuid: $uuid})
+         RETURN od {.*} AS delta ORDER BY od.sequence
+       } AS deltas,
+       COLLECT {
+         MATCH (chk:ResourceProvider {uuid: $check})
+         WHERE chk.kind = 'compute'
+         MATCH (chk)-[:HAS_INVENTORY]->(ci:Inventory)
+         WHERE ci.resource_class IN ['VCPU', 'MEMORY_MB', 'DISK_GB']
+         RETURN [ci.resource_class, ci.total, ci.reserved,
+                 ci.allocation_ratio,
+                 reduce(used = 0,
+                        r IN [(ci)<-[r:CONSUMES]-(:Consumer) | r.used] |
+                        used + r)] AS usage
+       } AS check_usage,
+       COLLECT {
+         MATCH (cd:SpeculativeDelta {session_id: $id, source_uuid: $check})
+         RETURN cd {.*} AS delta
+         UNION
+         MATCH (cd:SpeculativeDelta {session_id: $id,
+                                     destination_uuid: $check})
+         RETURN cd {.*} AS delta
+       } AS check_deltas
 """
 
 CURRENT_STATE = """
@@ -332,17 +355,23 @@ def _effect(delta, node_uuid):
     return change
 
 
+def _overlay(usage, deltas, node_uuid):
+    """{rc: (inventory, used)} of a node with ``deltas`` applied."""
+    used = {rc: usage[rc][1] if rc in usage else 0
+            for rc in RESOURCE_CLASSES}
+    for delta in deltas:
+        for rc, change in _effect(_delta(delta), node_uuid).items():
+            used[rc] += change
+    return {rc: (usage[rc][0], used[rc]) for rc in usage}
+
+
 def _node_usage(tx, session_id, node_uuid):
     """{rc: (inventory, used)} of a node with the session applied."""
     usage = compute.node_usage(tx, node_uuid)
     if session_id is None:
         return usage
-    used = {rc: usage[rc][1] if rc in usage else 0
-            for rc in RESOURCE_CLASSES}
-    for row in tx.run(DELTAS_OF_PROVIDER, id=session_id, uuid=node_uuid):
-        for rc, change in _effect(_delta(row['delta']), node_uuid).items():
-            used[rc] += change
-    return {rc: (usage[rc][0], used[rc]) for rc in usage}
+    return _overlay(usage, [row['delta'] for row in tx.run(
+        DELTAS_OF_PROVIDER, id=session_id, uuid=node_uuid)], node_uuid)
 
 
 def _capacity(inv):
@@ -364,13 +393,13 @@ def _free_keys(usage):
 # ---------------------------------------------------------------------------
 
 def _create(tx, session_id, ttl, audit_uuid, max_active, now):
-    active = tx.run(COUNT_ACTIVE, now=now).single()['n']
-    if active >= max_active:
+    row = tx.run(CREATE_SESSION, id=session_id, now=now,
+                 expires_at=now + ttl, audit_uuid=audit_uuid,
+                 max_active=max_active).single()
+    if row is None:
         raise exception.LimitExceeded(
             limit='active simulation sessions', maximum=max_active,
             reason='expire or commit a session first')
-    row = tx.run(CREATE_SESSION, id=session_id, now=now,
-                 expires_at=now + ttl, audit_uuid=audit_uuid).single()
     return _session(row['session'])
 
 
@@ -436,8 +465,7 @@ def reap_sessions(graph, retention, now=None):
 # Deltas
 # ---------------------------------------------------------------------------
 
-def _check_room(tx, session_id, node_uuid, need, uuid):
-    usage = _node_usage(tx, session_id, node_uuid)
+def _check_room(usage, node_uuid, need, uuid):
     short = []
     for rc in RESOURCE_CLASSES:
         if not need.get(rc):
@@ -457,8 +485,15 @@ def _prepare(tx, session_id, spec, sequence, pending):
     uuid = spec['consumer_uuid']
     kind = spec['type']
     source, dest = spec.get('source_uuid'), spec.get('destination_uuid')
+    # The node whose room the delta needs, read in the same round trip.
+    check = None
+    if spec.get('check_capacity', True):
+        if kind in (MOVE, ALLOCATE) and source != dest:
+            check = dest
+        elif kind == RESIZE:
+            check = source
     found = tx.run(PREPARE_DELTA, id=session_id, uuid=uuid, source=source,
-                   dest=dest).single()
+                   dest=dest, check=check).single()
     if not found['exists']:
         raise exception.NotFound(kind='instance', ident=uuid)
     for uuid_, present in ((source, found['source_found']),
@@ -497,25 +532,21 @@ def _prepare(tx, session_id, spec, sequence, pending):
     if kind == RESIZE:
         row['old_resources'] = dict(state['resources'])
         row['resources'] = dict(spec['resources'])
-    if spec.get('check_capacity', True):
-        if kind in (MOVE, ALLOCATE) and source != dest:
-            need = row['resources']
-            _check_room_pending(tx, session_id, dest, need, uuid, pending)
-        elif kind == RESIZE:
-            grow = {rc: row['resources'].get(rc, 0)
+    if check is not None:
+        if kind == RESIZE:
+            need = {rc: row['resources'].get(rc, 0)
                     - row['old_resources'].get(rc, 0)
                     for rc in RESOURCE_CLASSES}
-            _check_room_pending(tx, session_id, source, grow, uuid, pending)
+        else:
+            need = dict(row['resources'])
+        # The batch's earlier deltas count against the node too.
+        for earlier in pending:
+            for rc, change in _effect(earlier, check).items():
+                need[rc] = need.get(rc, 0) + change
+        usage = compute.usage_from_rows(found['check_usage'])
+        _check_room(_overlay(usage, found['check_deltas'], check), check,
+                    need, uuid)
     return row
-
-
-def _check_room_pending(tx, session_id, node_uuid, need, uuid, pending):
-    # The batch's earlier deltas count against the node too.
-    adjusted = dict(need)
-    for earlier in pending:
-        for rc, change in _effect(earlier, node_uuid).items():
-            adjusted[rc] = adjusted.get(rc, 0) + change
-    _check_room(tx, session_id, node_uuid, adjusted, uuid)
 
 
 def _record(tx, session_id, specs, max_deltas, now):
