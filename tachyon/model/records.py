@@ -255,6 +255,42 @@ def custom_resource_class(name):
     return norm if norm.startswith('CUSTOM_') else 'CUSTOM_' + norm
 
 
+_SCALARS = (str, int, float, bool, type(None))
+_FIELD_NAMES = {}
+
+
+def plain(value):
+    """A field's value as plain data.
+
+    Records in it become dicts and containers are copied, as
+    ``dataclasses.asdict`` does to each field.
+    """
+    if isinstance(value, _SCALARS):
+        return value
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(item) for item in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return as_dict(value)
+    return value
+
+
+def field_names(record):
+    """The names of a record's fields, in order."""
+    names = _FIELD_NAMES.get(type(record))
+    if names is None:
+        names = tuple(f.name for f in dataclasses.fields(record))
+        _FIELD_NAMES[type(record)] = names
+    return names
+
+
 def as_dict(record):
-    """A record as a plain (JSON-safe) dict."""
-    return dataclasses.asdict(record)
+    """A record as a plain (JSON-safe) dict.
+
+    What ``dataclasses.asdict`` answers (containers copied, nested records
+    turned into dicts), several times faster: a snapshot turns tens of
+    thousands of records into dicts.
+    """
+    return {name: plain(getattr(record, name))
+            for name in field_names(record)}

@@ -40,3 +40,9 @@ def get_transport(conf):
     messaging.set_transport_defaults('tachyon')
     return messaging.get_rpc_transport(
         conf, allowed_remote_exmods=ALLOWED_EXMODS)
+
+
+def table_to_dicts(table):
+    """{'fields', 'rows'} (a 1.2 columns answer) -> [dict] as in 1.0."""
+    fields = table['fields']
+    return [dict(zip(fields, row)) for row in table['rows']]

@@ -17,6 +17,10 @@ Versions, as Nova's and Ironic's RPC APIs keep them:
 * **1.0** -- model queries (compute, storage, baremetal), the compute
   snapshot, simulation sessions, ``migrate_instance``, ``ping``.
 * **1.1** -- ``get_storage_snapshot`` and ``get_baremetal_snapshot``.
+* **1.2** -- ``get_compute_snapshot(columns=True)``: nodes and instances
+  as ``{'fields': [...], 'rows': [[...]]}``, half the bytes of a list of
+  dicts. :meth:`EngineAPI.get_compute_snapshot` asks for it when the cap
+  allows and hands back the dicts of 1.0 either way.
 
 A client capped below the version a call needs (``[engine]/
 rpc_version_cap`` during a rolling upgrade) refuses to send it: the call
@@ -30,7 +34,7 @@ from tachyon import exception
 from tachyon import rpc
 
 #: The newest version this client knows.
-RPC_API_VERSION = '1.1'
+RPC_API_VERSION = '1.2'
 
 
 class EngineAPI(object):
@@ -128,9 +132,16 @@ class EngineAPI(object):
             check_capacity=check_capacity)
 
     def get_compute_snapshot(self, scope=None, session_id=None):
-        return self._call('get_compute_snapshot', scope=scope,
-                          session_id=session_id,
-                          timeout=self.snapshot_timeout)
+        if not self.can_send_version('1.2'):
+            return self._call('get_compute_snapshot', scope=scope,
+                              session_id=session_id,
+                              timeout=self.snapshot_timeout)
+        snapshot = self._call('get_compute_snapshot', version='1.2',
+                              scope=scope, session_id=session_id,
+                              columns=True, timeout=self.snapshot_timeout)
+        for key in ('nodes', 'instances'):
+            snapshot[key] = rpc.table_to_dicts(snapshot[key])
+        return snapshot
 
     def get_storage_node(self, host):
         return self._call('get_storage_node', host=host)

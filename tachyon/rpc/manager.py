@@ -23,6 +23,7 @@ import inspect
 import oslo_messaging as messaging
 
 from tachyon import exception
+from tachyon import rpc
 from tachyon.graph import baremetal
 from tachyon.graph import common
 from tachyon.graph import compute
@@ -41,6 +42,26 @@ SCOPE_KEYS = ('availability_zones', 'host_aggregates', 'compute_nodes',
 
 def _dict(record):
     return records.as_dict(record)
+
+
+def _table(items, unset, nested=()):
+    """Records as {'fields', 'rows'}, each with its ``watcher_unset``.
+
+    The records were read for this answer alone: values go out as they
+    are, but for the ``nested`` fields, which hold records.
+    """
+    if not items:
+        return {'fields': [], 'rows': []}
+    names = records.field_names(items[0])
+    convert = [index for index, name in enumerate(names) if name in nested]
+    rows = []
+    for item in items:
+        row = [getattr(item, name) for name in names]
+        for index in convert:
+            row[index] = records.plain(row[index])
+        row.append(sorted(unset.get(item.uuid) or ()))
+        rows.append(row)
+    return {'fields': list(names) + ['watcher_unset'], 'rows': rows}
 
 
 def check_scope(scope):
@@ -233,13 +254,20 @@ class EngineManager(object):
             destination_node_uuid, expected_generation=expected_generation,
             check_capacity=check_capacity)}
 
-    def get_compute_snapshot(self, ctxt, scope=None, session_id=None):
+    def get_compute_snapshot(self, ctxt, scope=None, session_id=None,
+                             columns=False):
         """The whole (scoped) compute model in one answer.
 
         ``nodes`` and ``instances`` are lists of dicts, ``mapping`` maps
         instance uuid to node uuid; with a session, its deltas are
-        applied (placements and amounts).
+        applied (placements and amounts). With ``columns`` (1.2), each of
+        ``nodes`` and ``instances`` is ``{'fields': [names], 'rows':
+        [[values]]}`` instead: the same data at half the size, the keys
+        not repeated for every record.
         """
+        if not isinstance(columns, bool):
+            raise exception.InvalidParameter(field='columns',
+                                             reason='must be true or false')
         scope = check_scope(scope)
         if session_id is not None:
             check_ident('session_id', session_id)
@@ -264,15 +292,14 @@ class EngineManager(object):
                     inst.memory = res.get(records.MEMORY_MB, inst.memory)
                     inst.disk = res.get(records.DISK_GB, inst.disk)
         model = apply_scope(model, scope)
-        unset_nodes = model.get('watcher_unset_nodes') or {}
-        unset = model.get('watcher_unset') or {}
-        nodes, instances = [], []
-        for node in model['nodes']:
-            nodes.append(dict(_dict(node), watcher_unset=sorted(
-                unset_nodes.get(node.uuid) or ())))
-        for inst in model['instances']:
-            instances.append(dict(_dict(inst), watcher_unset=sorted(
-                unset.get(inst.uuid) or ())))
+        nodes = _table(model['nodes'],
+                       model.get('watcher_unset_nodes') or {},
+                       nested=('inventories',))
+        instances = _table(model['instances'],
+                           model.get('watcher_unset') or {})
+        if not columns:
+            nodes = rpc.table_to_dicts(nodes)
+            instances = rpc.table_to_dicts(instances)
         return {'generation': model['generation'], 'nodes': nodes,
                 'instances': instances, 'mapping': model['mapping']}
 

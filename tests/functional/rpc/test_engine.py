@@ -23,6 +23,7 @@ import fixtures
 from oslo_utils import uuidutils
 
 from tachyon import exception
+from tachyon import rpc
 from tachyon.graph import compute
 from tachyon.graph import sessions
 from tachyon.model import watcher_xml
@@ -257,6 +258,34 @@ class TestEngineRPC(EngineTestCase):
         self.assertRaises(exception.InvalidState,
                           capped.get_storage_snapshot)
         self.assertEqual('engine-a', capped.ping()['host'])
+
+    def test_snapshot_columns_match_the_dicts_of_1_0(self):
+        # The default client asks for 1.2's columns and rebuilds dicts; a
+        # client capped at 1.1 gets the dicts themselves: the same.
+        capped = api.EngineAPI(self.conf, topic=self.topic,
+                               version_cap='1.1', timeout=30)
+        self.addCleanup(capped.transport.cleanup)
+        sent = []
+        real_call = capped._call
+        capped._call = lambda method, **kw: (sent.append(kw)
+                                             or real_call(method, **kw))
+        host = self.client.list_compute_nodes()[0]['hostname']
+        for scope in (None, {'compute_nodes': [host]}):
+            old = capped.get_compute_snapshot(scope=scope)
+            new = self.client.get_compute_snapshot(scope=scope)
+            self.assertEqual(old, new)
+            self.assertTrue(new['instances'])
+        self.assertEqual(['1.0'], sorted({kw.get('version', '1.0')
+                                          for kw in sent}))
+        cctxt = self.client.client.prepare(version='1.2')
+        table = cctxt.call({}, 'get_compute_snapshot', columns=True)
+        self.assertIn('watcher_unset', table['instances']['fields'])
+        whole = capped.get_compute_snapshot()
+        self.assertEqual(whole['instances'],
+                         rpc.table_to_dicts(table['instances']))
+        exc = self.assertRaises(exception.InvalidParameter, cctxt.call, {},
+                                'get_compute_snapshot', columns='yes')
+        self.assertEqual('columns', exc.kwargs['field'])
 
     def test_sigterm_finishes_in_flight_work(self):
         snap = self.client.get_compute_snapshot()
