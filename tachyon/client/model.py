@@ -19,8 +19,11 @@ so strategies run unchanged and read locally (``get_node_instances`` and
 Mutations go to the engine:
 
 * with a session, ``migrate_instance`` records a MOVE delta; deltas are
-  sent in batches and flushed before any server-side query and before
-  commit;
+  sent in batches of ``batch_size``, in order, by a sender thread while
+  the strategy goes on, and :meth:`TachyonClusterModel.flush` (called
+  before any server-side query and before commit) waits until the engine
+  has them all. A batch the engine refuses stops the later ones; its
+  error is raised by the next ``migrate_instance`` or ``flush``;
 * without one, ``migrate_instance`` migrates in the global graph at once
   (optimistic: the instance's generation is checked).
 
@@ -28,6 +31,7 @@ Other structural changes (``add_*``, ``remove_*``, ``map_instance`` ...),
 which Watcher's audit scope handler uses to shape its view, stay local.
 """
 
+from concurrent import futures
 import copy
 
 import networkx as nx
@@ -90,6 +94,9 @@ class TachyonClusterModel(model_root.ModelRoot):
         self.generation = generation
         self.batch_size = batch_size
         self._pending = []
+        self._sender = None
+        self._sent = []
+        self._send_error = None
 
     # Loading --------------------------------------------------------------
 
@@ -140,14 +147,51 @@ class TachyonClusterModel(model_root.ModelRoot):
             # the strategy wanted checked.
             'check_capacity': False})
         if len(self._pending) >= self.batch_size:
+            self._send_pending()
+        if self._send_error is not None:
             self.flush()
         return moved
 
+    def _record(self, deltas):
+        # On the sender thread, one batch at a time in order. After a
+        # refused batch the later ones are not sent: the session keeps a
+        # prefix of what the strategy did, never a sequence with a hole.
+        if self._send_error is not None:
+            return
+        try:
+            self.client.record_deltas(self.session_id, deltas)
+        except Exception as exc:
+            self._send_error = exc
+            raise
+
+    def _send_pending(self):
+        if not self._pending or self.client is None:
+            return
+        deltas, self._pending = self._pending, []
+        if self._sender is None:
+            self._sender = futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix='tachyon-deltas')
+        self._sent.append(self._sender.submit(self._record, deltas))
+
+    def _wait(self):
+        sent, self._sent = self._sent, []
+        futures.wait(sent)
+        if self._sender is not None:
+            self._sender.shutdown(wait=True)
+            self._sender = None
+        error, self._send_error = self._send_error, None
+        return error
+
     def flush(self):
-        """Send the deltas recorded locally to the session."""
-        if self._pending and self.client is not None:
-            pending, self._pending = self._pending, []
-            self.client.record_deltas(self.session_id, pending)
+        """Send the deltas recorded locally; return once the engine has them.
+
+        :raises: the error of a batch the engine refused (the batches
+            after it were not sent).
+        """
+        self._send_pending()
+        error = self._wait()
+        if error is not None:
+            raise error
 
     @property
     def pending_deltas(self):
@@ -177,6 +221,7 @@ class TachyonClusterModel(model_root.ModelRoot):
 
     def rollback(self):
         self._pending = []
+        self._wait()  # a batch in flight must not land after the rollback
         return self.client.rollback_session(self.session_id)
 
     # Copies ----------------------------------------------------------------

@@ -22,6 +22,7 @@ from watcher.tests.unit import base as watcher_base
 from tachyon.client import model as client_model
 from tachyon.client import networkx_adapter
 from tachyon.client import watcher_plugins
+from tachyon import exception
 from tachyon.graph import compute
 from tachyon.model import watcher_xml
 from tests.integration import backend
@@ -136,3 +137,60 @@ class TestNetworkXAdapter(watcher_base.TestCase):
         # The global graph did not move.
         self.assertEqual(node_uuid, compute.get_node_by_instance_uuid(
             tachyon.graph, inst_uuid).uuid)
+
+
+class TestDeltaSending(watcher_base.TestCase):
+    """Moves reach the session in order, sent while the strategy runs."""
+
+    def setUp(self):
+        super().setUp()
+        self.tachyon = self.useFixture(backend.TachyonBackend())
+        self.model = self.tachyon.tachyon_model(
+            watcher_models.watcher_model('scenario_1.xml'))
+        self.model.batch_size = 2
+        # The busiest node, and another.
+        nodes = sorted(self.model.get_all_compute_nodes().values(),
+                       key=lambda n: (-len(self.model.get_node_instances(n)),
+                                      n.uuid))
+        self.nodes = nodes[0], nodes[1]
+
+    def _moves(self):
+        """Every instance of the first node to the second, one by one."""
+        source, dest = self.nodes
+        moved = []
+        for inst in sorted(self.model.get_node_instances(source),
+                           key=lambda i: i.uuid):
+            self.assertTrue(self.model.migrate_instance(inst, source, dest))
+            moved.append(inst.uuid)
+        return moved
+
+    def test_batches_arrive_in_order(self):
+        moved = self._moves()
+        self.assertGreater(len(moved), 2)  # more than one batch
+        self.model.flush()
+        self.assertEqual([], self.model.pending_deltas)
+        deltas = self.tachyon.endpoint.sessions.get_deltas(
+            self.model.session_id)
+        self.assertEqual(moved, [d['consumer_uuid'] for d in deltas])
+        self.assertEqual(list(range(len(moved))),
+                         [d['sequence'] for d in deltas])
+
+    def test_a_refused_batch_stops_the_later_ones(self):
+        source, dest = self.nodes
+        first = sorted(self.model.get_node_instances(source),
+                       key=lambda i: i.uuid)[0]
+        # Behind the local view's back: the session moves the first
+        # instance already, so the engine refuses the view's own move.
+        self.tachyon.client.migrate_instance(
+            first.uuid, source.uuid, dest.uuid,
+            session_id=self.model.session_id, check_capacity=False)
+        exc = self.assertRaises(exception.Conflict, self._moves_and_flush)
+        self.assertIn(first.uuid, exc.kwargs['conflicts'])
+        deltas = self.tachyon.endpoint.sessions.get_deltas(
+            self.model.session_id)
+        self.assertEqual([first.uuid], [d['consumer_uuid'] for d in deltas])
+        self.model.flush()  # the error was raised once, nothing pending
+
+    def _moves_and_flush(self):
+        self._moves()
+        self.model.flush()
