@@ -85,7 +85,7 @@ def events(instances, count, round_no):
     return result
 
 
-def conf_for(args, url):
+def conf_for(args, url, topic):
     from tachyon import conf as tconf
     from tachyon import rpc
     conf = tconf.CONF
@@ -97,7 +97,6 @@ def conf_for(args, url):
                       os.environ.get('TACHYON_NEO4J_USER', 'neo4j'), 'neo4j')
     conf.set_override('password',
                       os.environ.get('TACHYON_NEO4J_PASSWORD', ''), 'neo4j')
-    topic = 'bench_versioned_notifications_%d' % os.getpid()
     conf.set_override('nova_topic', topic, 'notifications')
     conf.set_override('enabled_handlers', ['nova'], 'notifications')
     conf.set_override('batch_size', args.batch_size, 'notifications')
@@ -152,21 +151,80 @@ def ingestion(conf, graph, instances, url, args):
     for body in events(instances, args.events, 2):
         notifier.info({}, 'instance.update', body)
     published = time.perf_counter() - published
+    try:
+        if args.workers > 1:
+            elapsed, counts = _in_workers(args, url,
+                                          conf.notifications.nova_topic)
+        else:
+            elapsed, counts = _in_process(conf, graph, args)
+    finally:
+        transport.cleanup()
+    return args.events / elapsed, args.events / published, counts
+
+
+def _wait_applied(applied, args, started):
+    while applied() < args.events:
+        if time.perf_counter() - started > args.timeout:
+            sys.exit('Timed out: %d of %d events applied'
+                     % (applied(), args.events))
+        time.sleep(0.01)
+    return time.perf_counter() - started
+
+
+def _in_process(conf, graph, args):
+    from tachyon.notifications import listener
     lst = listener.build(conf, graph)
     started = time.perf_counter()
     lst.start()
     try:
-        while lst.processor.counts['applied'] < args.events:
-            if time.perf_counter() - started > args.timeout:
-                sys.exit('Timed out: %d of %d events applied'
-                         % (lst.processor.counts['applied'], args.events))
-            time.sleep(0.01)
-        elapsed = time.perf_counter() - started
+        elapsed = _wait_applied(lambda: lst.processor.counts['applied'],
+                                args, started)
     finally:
         lst.stop()
         lst.wait()
-        transport.cleanup()
-    return args.events / elapsed, args.events / published, lst.processor
+    return elapsed, dict(lst.processor.counts)
+
+
+def _worker(args, url, topic, go, stop, applied):
+    """One listener process of the pool, as a tachyon-engine worker."""
+    from tachyon.notifications import listener
+    conf = conf_for(args, url, topic)
+    graph = cloudgen._graph()
+    lst = listener.build(conf, graph)
+    go.wait()
+    lst.start()
+    seen = 0
+    while not stop.is_set():
+        now = lst.processor.counts['applied']
+        with applied.get_lock():
+            applied.value += now - seen
+        seen = now
+        time.sleep(0.005)
+    lst.stop()
+    lst.wait()
+    graph.close()
+
+
+def _in_workers(args, url, topic):
+    import multiprocessing
+    ctx = multiprocessing.get_context('spawn')
+    go, stop = ctx.Event(), ctx.Event()
+    applied = ctx.Value('l', 0)
+    procs = [ctx.Process(target=_worker,
+                         args=(args, url, topic, go, stop, applied))
+             for _ in range(args.workers)]
+    for proc in procs:
+        proc.start()
+    time.sleep(5)  # imports and connections, before the clock starts
+    started = time.perf_counter()
+    go.set()
+    try:
+        elapsed = _wait_applied(lambda: applied.value, args, started)
+    finally:
+        stop.set()
+        for proc in procs:
+            proc.join(60)
+    return elapsed, {'applied': applied.value, 'workers': args.workers}
 
 
 def main():
@@ -180,13 +238,17 @@ def main():
     parser.add_argument('--executor-threads', type=int, default=4,
                         help='[notifications]/executor_threads (its '
                              'default)')
+    parser.add_argument('--workers', type=int, default=1,
+                        help='listener processes sharing the pool, as '
+                             'tachyon-engine --workers runs them')
     parser.add_argument('--timeout', type=float, default=600)
     args = parser.parse_args()
     url = bench_engine.transport_url()
     _nodes, instances = bench_engine.load_cloud(args.nodes, args.instances,
                                                 17)
     instances = [i for i in instances if i['node']]
-    conf = conf_for(args, url)
+    conf = conf_for(args, url,
+                    'bench_versioned_notifications_%d' % os.getpid())
     graph = cloudgen._graph()
     try:
         # The first events of the generated cloud also set what the
@@ -195,8 +257,8 @@ def main():
         # a state change per event.
         direct(conf, graph, instances, args, 0)
         raw = direct(conf, graph, instances, args, 1)
-        rate, publish_rate, processor = ingestion(conf, graph, instances,
-                                                  url, args)
+        rate, publish_rate, counts = ingestion(conf, graph, instances,
+                                               url, args)
     finally:
         graph.close()
     print('cloud %d nodes / %d instances; %d instance.update events, '
@@ -207,8 +269,8 @@ def main():
     print('  RabbitMQ -> listener -> Neo4j               %8.0f events/s'
           '  (%.0f%% of the ceiling; targets >= 2000/s and >= 50%%)'
           % (rate, 100.0 * rate / raw))
-    print('  (publishing them took %.0f events/s; counts %s)'
-          % (publish_rate, processor.counts))
+    print('  (%d listener process(es); publishing took %.0f events/s; '
+          'counts %s)' % (args.workers, publish_rate, counts))
 
 
 if __name__ == '__main__':
