@@ -14,6 +14,7 @@
 """Benchmark: a whole Watcher audit on Tachyon vs Watcher's in-memory path.
 
     tools/bench/bench_audit.py [--nodes 1000] [--instances 20000]
+                               [--strategies dummy,basic]
 
 One generated cloud, loaded into the Neo4j of TACHYON_NEO4J_URI (WIPED) and
 served by a tachyon-engine started on TACHYON_TRANSPORT_URL. For each
@@ -77,6 +78,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--nodes', type=int, default=1000)
     parser.add_argument('--instances', type=int, default=20000)
+    parser.add_argument('--strategies', default='dummy,basic',
+                        help='comma-separated: dummy, basic (basic '
+                             'consolidation is quadratic in the nodes: '
+                             'hours at the default cloud)')
     args = parser.parse_args()
     url = bench_engine.transport_url()
 
@@ -99,8 +104,10 @@ def main():
         client_model.TachyonClusterModel.load(client)
         print('cloud %d nodes / %d instances' % (args.nodes,
                                                  args.instances))
-        for name, cls in (('dummy', strategies.DummyStrategy),
-                          ('basic', strategies.BasicConsolidation)):
+        known = {'dummy': strategies.DummyStrategy,
+                 'basic': strategies.BasicConsolidation}
+        for name in args.strategies.split(','):
+            cls = known[name]
             start = time.perf_counter()
             copied = copy.deepcopy(watcher_model)
             w_model = time.perf_counter() - start
