@@ -130,6 +130,22 @@ RETURN uuid, rp IS NOT NULL AS exists, rp.kind AS kind,
        t.deleted_at AS deleted_at
 """
 
+
+def _fresh_set(var, columns):
+    """Cypher: the staleness guard, then the row's properties on ``var``.
+
+    It follows a ``WHERE`` (as ``AND``): a row older than what is stored
+    is not written, which repeats for a concurrent writer what the
+    classification decided. The generation goes up by one.
+    """
+    return ('  AND (%(t)s IS NULL OR %(v)s.updated_at IS NULL\n'
+            '       OR %(v)s.updated_at <= %(t)s)\n'
+            'SET %(props)s,\n'
+            '    %(v)s.generation = %(v)s.generation + 1') % {
+                't': columns['updated_at'], 'v': var,
+                'props': columns['set_props']}
+
+
 # Node writes send rows as lists (columns below), as instance writes do.
 NODE_STORED = ('name', 'status', 'state', 'disabled_reason',
                'availability_zone', 'service_host', 'placeholder', 'traits',
@@ -143,6 +159,7 @@ _NCOL = {name: 'row[%d]' % index for index, name in enumerate(NODE_COLUMNS)}
 _NCOL['set_props'] = ',\n    '.join(
     ['rp.%s = %s' % (name, _NCOL[name]) for name in NODE_STORED]
     + ['rp.updated_at = coalesce(%s, rp.updated_at)' % _NCOL['updated_at']])
+_NCOL['fresh_set'] = _fresh_set('rp', _NCOL)
 
 # The fast path for new compute nodes. A row whose provider exists after
 # all (created concurrently) is not returned: the caller updates it.
@@ -183,10 +200,7 @@ MERGE (rp:ResourceProvider {uuid: %(uuid)s})
 ON CREATE SET rp.kind = 'compute', rp.generation = 0
 WITH rp, row
 WHERE rp.kind = 'compute'
-  AND (%(updated_at)s IS NULL OR rp.updated_at IS NULL
-       OR rp.updated_at <= %(updated_at)s)
-SET %(set_props)s,
-    rp.generation = rp.generation + 1
+%(fresh_set)s
 WITH rp, row
 CALL (rp, row) {
   OPTIONAL MATCH (rp)-[old:HAS_TRAIT]->(t:Trait)
@@ -309,6 +323,7 @@ _ICOL = {name: 'row[%d]' % index
 _ICOL['set_props'] = ',\n    '.join(
     ['c.%s = %s' % (name, _ICOL[name]) for name in INSTANCE_STORED]
     + ['c.updated_at = coalesce(%s, c.updated_at)' % _ICOL['updated_at']])
+_ICOL['fresh_set'] = _fresh_set('c', _ICOL)
 
 # What the graph holds of the instances that exist or were deleted; the
 # others are new. Rows: [uuid, node_uuid, node_name]. (No lock, as for
@@ -413,10 +428,7 @@ MERGE (c:Consumer {uuid: %(uuid)s})
 ON CREATE SET c.type = 'instance', c.generation = 0
 WITH c, row
 WHERE c.type = 'instance'
-  AND (%(updated_at)s IS NULL OR c.updated_at IS NULL
-       OR c.updated_at <= %(updated_at)s)
-SET %(set_props)s,
-    c.generation = c.generation + 1
+%(fresh_set)s
 WITH c, row
 CALL (c, row) {
   OPTIONAL MATCH (c)-[old:OWNED_BY]->(p:Project)
@@ -481,10 +493,7 @@ UNWIND $rows AS row
 MATCH (c:Consumer {uuid: %(uuid)s})
 USING INDEX c:Consumer(uuid)
 WHERE c.type = 'instance'
-  AND (%(updated_at)s IS NULL OR c.updated_at IS NULL
-       OR c.updated_at <= %(updated_at)s)
-SET %(set_props)s,
-    c.generation = c.generation + 1
+%(fresh_set)s
 WITH c, row
 OPTIONAL MATCH (c)-[r:CONSUMES]->(:Inventory)
 SET r.used = CASE r.resource_class
