@@ -735,17 +735,29 @@ RETURN rp.name AS node_name,
        collect(CASE WHEN c IS NULL THEN NULL ELSE %s END) AS instances
 """ % _C
 
-# One row: [[resource_class, total, reserved, allocation_ratio, used]].
+
+def usage_of(rp, inv='inv'):
+    """Cypher: the usage list of the provider ``rp``.
+
+    [[resource_class, total, reserved, allocation_ratio, used]], ``inv``
+    naming its inventories inside; :func:`usage_from_rows` reads it.
+    """
+    return ("[(%(rp)s)-[:HAS_INVENTORY]->(%(inv)s:Inventory)\n"
+            " WHERE %(inv)s.resource_class IN ['VCPU', 'MEMORY_MB', "
+            "'DISK_GB'] |\n"
+            " [%(inv)s.resource_class, %(inv)s.total, %(inv)s.reserved,\n"
+            "  %(inv)s.allocation_ratio,\n"
+            "  reduce(used = 0, r IN [(%(inv)s)<-[r:CONSUMES]-(:Consumer) "
+            "| r.used] |\n"
+            "         used + r)]]") % {'rp': rp, 'inv': inv}
+
+
 GET_NODE_USAGE = """
 MATCH (rp:ResourceProvider {uuid: $uuid})
 USING INDEX rp:ResourceProvider(uuid)
 WHERE rp.kind = 'compute'
-RETURN [(rp)-[:HAS_INVENTORY]->(inv:Inventory)
-        WHERE inv.resource_class IN ['VCPU', 'MEMORY_MB', 'DISK_GB'] |
-        [inv.resource_class, inv.total, inv.reserved, inv.allocation_ratio,
-         reduce(used = 0, r IN [(inv)<-[r:CONSUMES]-(:Consumer) | r.used] |
-                used + r)]] AS usage
-"""
+RETURN %s AS usage
+""" % usage_of('rp')
 
 GET_ALL_USAGE = """
 MATCH (rp:ResourceProvider {kind: 'compute'})

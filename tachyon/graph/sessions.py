@@ -83,7 +83,7 @@ CALL (g, active) {
           next_sequence: 0, delta_count: 0})
   RETURN s {.*} AS session
 }
-RETURN active, session
+RETURN session
 """
 
 GET_SESSION = """
@@ -129,16 +129,24 @@ MATCH (d:SpeculativeDelta {session_id: $id, consumer_uuid: $uuid})
 RETURN %s ORDER BY d.sequence
 """ % _DELTA
 
+
+def _deltas_touching(var, node):
+    """Cypher: the session's deltas ($id) from or to the node ``node``."""
+    return ("COLLECT {\n"
+            "  MATCH (%(v)s:SpeculativeDelta {session_id: $id, "
+            "source_uuid: %(n)s})\n"
+            "  RETURN %(v)s {.*} AS delta\n"
+            "  UNION\n"
+            "  MATCH (%(v)s:SpeculativeDelta {session_id: $id, "
+            "destination_uuid: %(n)s})\n"
+            "  RETURN %(v)s {.*} AS delta\n"
+            "}") % {'v': var, 'n': node}
+
+
+# One row: the deltas (unordered) that move usage on or off a node.
 DELTAS_OF_PROVIDER = """
-CALL () {
-  MATCH (d:SpeculativeDelta {session_id: $id, source_uuid: $uuid})
-  RETURN d
-  UNION
-  MATCH (d:SpeculativeDelta {session_id: $id, destination_uuid: $uuid})
-  RETURN d
-}
-RETURN %s ORDER BY d.sequence
-""" % _DELTA
+RETURN %s AS deltas
+""" % _deltas_touching('d', '$uuid')
 
 ALL_DELTAS = """
 MATCH (:SimulationSession {id: $id})-[:HAS_DELTA]->(d:SpeculativeDelta)
@@ -165,6 +173,8 @@ OPTIONAL MATCH (src:ResourceProvider {uuid: $source})
 WHERE src.kind = 'compute'
 OPTIONAL MATCH (dst:ResourceProvider {uuid: $dest})
 WHERE dst.kind = 'compute'
+OPTIONAL MATCH (chk:ResourceProvider {uuid: $check})
+WHERE chk.kind = 'compute'
 RETURN c IS NOT NULL AS exists, c.vcpus AS vcpus, c.memory AS memory,
        c.disk AS disk, c.generation AS generation,
        inv.provider_uuid AS node_uuid,
@@ -174,26 +184,10 @@ RETURN c IS NOT NULL AS exists, c.vcpus AS vcpus, c.memory AS memory,
          MATCH (od:SpeculativeDelta {session_id: $id, consumer_uuid: $uuid})
          RETURN od {.*} AS delta ORDER BY od.sequence
        } AS deltas,
-       COLLECT {
-         MATCH (chk:ResourceProvider {uuid: $check})
-         WHERE chk.kind = 'compute'
-         MATCH (chk)-[:HAS_INVENTORY]->(ci:Inventory)
-         WHERE ci.resource_class IN ['VCPU', 'MEMORY_MB', 'DISK_GB']
-         RETURN [ci.resource_class, ci.total, ci.reserved,
-                 ci.allocation_ratio,
-                 reduce(used = 0,
-                        r IN [(ci)<-[r:CONSUMES]-(:Consumer) | r.used] |
-                        used + r)] AS usage
-       } AS check_usage,
-       COLLECT {
-         MATCH (cd:SpeculativeDelta {session_id: $id, source_uuid: $check})
-         RETURN cd {.*} AS delta
-         UNION
-         MATCH (cd:SpeculativeDelta {session_id: $id,
-                                     destination_uuid: $check})
-         RETURN cd {.*} AS delta
-       } AS check_deltas
-"""
+       CASE WHEN chk IS NULL THEN []
+            ELSE %s END AS check_usage,
+       %s AS check_deltas
+""" % (compute.usage_of('chk', 'ci'), _deltas_touching('cd', '$check'))
 
 CURRENT_STATE = """
 UNWIND $uuids AS uuid
@@ -370,8 +364,9 @@ def _node_usage(tx, session_id, node_uuid):
     usage = compute.node_usage(tx, node_uuid)
     if session_id is None:
         return usage
-    return _overlay(usage, [row['delta'] for row in tx.run(
-        DELTAS_OF_PROVIDER, id=session_id, uuid=node_uuid)], node_uuid)
+    return _overlay(usage, tx.run(DELTAS_OF_PROVIDER, id=session_id,
+                                  uuid=node_uuid).single()['deltas'],
+                    node_uuid)
 
 
 def _capacity(inv):
@@ -634,8 +629,8 @@ def _node_instances(tx, session_id, node_uuid):
     instances = {i.uuid: i for i in compute.node_instances(tx, node_uuid)}
     if session_id is None:
         return sorted(instances.values(), key=lambda i: i.uuid)
-    touched = {_delta(r['delta'])['consumer_uuid'] for r in tx.run(
-        DELTAS_OF_PROVIDER, id=session_id, uuid=node_uuid)}
+    touched = {delta['consumer_uuid'] for delta in tx.run(
+        DELTAS_OF_PROVIDER, id=session_id, uuid=node_uuid).single()['deltas']}
     for uuid in sorted(touched):
         state = virtual_consumer(tx, session_id, uuid)
         here = state is not None and state['node_uuid'] == node_uuid

@@ -236,9 +236,7 @@ class EngineManager(object):
     def migrate_instance(self, ctxt, instance_uuid, source_node_uuid,
                          destination_node_uuid, session_id=None,
                          expected_generation=None, check_capacity=True):
-        if not isinstance(check_capacity, bool):
-            raise exception.InvalidParameter(field='check_capacity',
-                                             reason='must be true or false')
+        sim_manager.check_flag('check_capacity', check_capacity)
         if session_id is not None:
             sequence = self.sessions.migrate_instance(
                 session_id, instance_uuid, source_node_uuid,
@@ -265,9 +263,7 @@ class EngineManager(object):
         [[values]]}`` instead: the same data at half the size, the keys
         not repeated for every record.
         """
-        if not isinstance(columns, bool):
-            raise exception.InvalidParameter(field='columns',
-                                             reason='must be true or false')
+        sim_manager.check_flag('columns', columns)
         scope = check_scope(scope)
         if session_id is not None:
             check_ident('session_id', session_id)

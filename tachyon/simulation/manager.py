@@ -50,6 +50,13 @@ def check_amount(field, value):
     return value
 
 
+def check_flag(field, value):
+    if not isinstance(value, bool):
+        raise exception.InvalidParameter(field=field,
+                                         reason='must be true or false')
+    return value
+
+
 def check_resource_class(field, value):
     if value not in sessions.RESOURCE_CLASSES:
         raise exception.InvalidParameter(
@@ -83,10 +90,8 @@ def check_delta(index, spec):
              'consumer_uuid': check_ident(prefix + '.consumer_uuid',
                                           spec.get('consumer_uuid')),
              'source_uuid': None, 'destination_uuid': None,
-             'check_capacity': spec.get('check_capacity', True)}
-    if not isinstance(clean['check_capacity'], bool):
-        raise exception.InvalidParameter(field=prefix + '.check_capacity',
-                                         reason='must be true or false')
+             'check_capacity': check_flag(prefix + '.check_capacity',
+                                          spec.get('check_capacity', True))}
     if kind in (sessions.MOVE, sessions.DEALLOCATE, sessions.RESIZE):
         clean['source_uuid'] = check_ident(prefix + '.source_uuid',
                                            spec.get('source_uuid'))
