@@ -1583,7 +1583,7 @@ def _all_nodes(tx):
 
 def get_all_compute_nodes(graph):
     """{uuid: ComputeNode}, sorted by uuid."""
-    return graph.read(_all_nodes)
+    return graph.read_one(_all_nodes)
 
 
 def _one_node(tx, query, kind, ident, **params):
@@ -1594,14 +1594,14 @@ def _one_node(tx, query, kind, ident, **params):
 
 
 def get_node_by_uuid(graph, uuid):
-    return graph.read(_one_node, GET_NODE_BY_UUID, 'compute node', uuid,
-                      uuid=uuid)
+    return graph.read_one(_one_node, GET_NODE_BY_UUID, 'compute node',
+                          uuid, uuid=uuid)
 
 
 def get_node_by_name(graph, name):
     """The compute node of that hostname (the lowest uuid if several)."""
-    return graph.read(_one_node, GET_NODES_BY_NAME, 'compute node', name,
-                      name=name)
+    return graph.read_one(_one_node, GET_NODES_BY_NAME, 'compute node',
+                          name, name=name)
 
 
 def _instance(tx, uuid):
@@ -1613,7 +1613,7 @@ def _instance(tx, uuid):
 
 
 def get_instance_by_uuid(graph, uuid):
-    return graph.read(_instance, uuid)
+    return graph.read_one(_instance, uuid)
 
 
 def _node_of_instance(tx, uuid):
@@ -1629,7 +1629,7 @@ def _node_of_instance(tx, uuid):
 
 def get_node_by_instance_uuid(graph, instance_uuid):
     """The node an instance runs on; NotFound if unknown or unmapped."""
-    return graph.read(_node_of_instance, instance_uuid)
+    return graph.read_one(_node_of_instance, instance_uuid)
 
 
 def _instance_rows(result, names=None):
@@ -1652,7 +1652,7 @@ def _all_instances(tx):
 
 def get_all_instances(graph):
     """{uuid: Instance}, sorted by uuid."""
-    return graph.read(_all_instances)
+    return graph.read_one(_all_instances)
 
 
 def _node_instances(tx, node_uuid):
@@ -1665,7 +1665,7 @@ def _node_instances(tx, node_uuid):
 
 def get_node_instances(graph, node_uuid):
     """The instances on a node, sorted by uuid."""
-    return graph.read(_node_instances, node_uuid)
+    return graph.read_one(_node_instances, node_uuid)
 
 
 def usage_from_rows(rows):
@@ -1689,12 +1689,12 @@ def _used_dict(usage):
 
 def get_node_used_resources(graph, node_uuid):
     """Watcher's used resources: {'vcpu', 'memory', 'disk'}."""
-    return _used_dict(graph.read(_usage, node_uuid))
+    return _used_dict(graph.read_one(_usage, node_uuid))
 
 
 def get_node_free_resources(graph, node_uuid):
     """Watcher's free resources: capacity minus used, same keys."""
-    usage = graph.read(_usage, node_uuid)
+    usage = graph.read_one(_usage, node_uuid)
     free = {}
     for rc in RESOURCE_CLASSES:
         key = records.WATCHER_RESOURCE_KEYS[rc]
@@ -1746,7 +1746,7 @@ def bump_providers(tx, uuids):
 
 def get_all_nodes_usage(graph):
     """{node_uuid: {'vcpu', 'memory', 'disk'}} of every node, one query."""
-    return graph.read(_all_usage)
+    return graph.read_one(_all_usage)
 
 
 def _instances_by_node(tx):
@@ -1756,7 +1756,7 @@ def _instances_by_node(tx):
 
 def get_instances_by_node(graph):
     """{node_uuid: [instance uuids, sorted]} of every node, one query."""
-    return graph.read(_instances_by_node)
+    return graph.read_one(_instances_by_node)
 
 
 def _find(tx, resource_class, min_available):
@@ -1771,7 +1771,7 @@ def find_nodes_with_capacity(graph, resource_class, min_available):
     ``available`` is capacity minus used of ``resource_class``; only
     nodes with at least ``min_available`` are listed.
     """
-    return graph.read(_find, resource_class, min_available)
+    return graph.read_one(_find, resource_class, min_available)
 
 
 def _model(tx, node_uuids):

@@ -21,6 +21,10 @@ that failed for a transient reason (deadlock, leader switch, lost
 connection) for up to ``[neo4j]/max_transaction_retry_time`` seconds, and
 reads go through ``execute_read`` so a cluster routes them to followers.
 Errors that survive the retries leave as Tachyon's typed errors.
+
+A read of one statement (the hot queries of the RPC API: a node's usage,
+an instance) may go through :meth:`Graph.read_one` instead, as an
+auto-commit transaction: one round trip instead of two.
 """
 
 import contextlib
@@ -47,6 +51,27 @@ def _redact(uri):
         netloc = '%s:%s' % (netloc, parts.port)
     return urllib.parse.urlunsplit(
         (parts.scheme, netloc, parts.path, '', ''))
+
+
+class _Retry(Exception):
+    """A one-statement read failed for a reason worth another try."""
+
+
+class _OneStatement(object):
+    """The transaction a one-statement read's unit of work sees."""
+
+    def __init__(self, session, timeout):
+        self._session = session
+        self._timeout = timeout
+        self._ran = False
+
+    def run(self, query, parameters=None, **kwparameters):
+        if self._ran:
+            raise RuntimeError('a unit of work given to Graph.read_one ran '
+                               'a second statement; use Graph.read')
+        self._ran = True
+        return self._session.run(neo4j.Query(query, timeout=self._timeout),
+                                 parameters, **kwparameters)
 
 
 class Graph(object):
@@ -154,6 +179,38 @@ class Graph(object):
     def read(self, work, *args, **kwargs):
         """Run ``work(tx, *args, **kwargs)`` in a managed read transaction."""
         return self._execute(False, work, args, kwargs)
+
+    def read_one(self, work, *args, **kwargs):
+        """Run ``work(tx, *args, **kwargs)``, a one-statement read.
+
+        The statement runs as an auto-commit transaction: BEGIN, the
+        statement and COMMIT are one round trip instead of two, which is a
+        third of a small read (the hot queries of the RPC API). ``work``
+        may run only one statement: a second one raises RuntimeError, as
+        the two would not be read from one snapshot. A failure the driver
+        would retry (lost connection, leader switch) is retried as a
+        managed transaction.
+        """
+        try:
+            with self.translate_errors(), self._retry_signal():
+                with self._driver.session(
+                        database=self.database,
+                        default_access_mode=neo4j.READ_ACCESS) as session:
+                    return work(_OneStatement(session,
+                                              self.transaction_timeout),
+                                *args, **kwargs)
+        except _Retry:
+            return self.read(work, *args, **kwargs)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _retry_signal():
+        try:
+            yield
+        except (neo4j_exc.DriverError, neo4j_exc.Neo4jError) as exc:
+            if exc.is_retryable():
+                raise _Retry() from exc
+            raise
 
     def write(self, work, *args, **kwargs):
         """Run ``work(tx, *args, **kwargs)`` in a managed write transaction.

@@ -406,7 +406,7 @@ def create_session(graph, session_id, ttl, audit_uuid=None,
 
 
 def get_session(graph, session_id):
-    return graph.read(_get_session, session_id)
+    return graph.read_one(_get_session, session_id)
 
 
 def _list(tx, status):
@@ -616,12 +616,17 @@ def _used(tx, session_id, node_uuid, free):
     return _free_keys(usage) if free else _used_keys(usage)
 
 
+def _reader(graph, session_id):
+    # Without a session these reads are one statement.
+    return graph.read if session_id is not None else graph.read_one
+
+
 def get_node_used_resources(graph, session_id, node_uuid):
-    return graph.read(_used, session_id, node_uuid, False)
+    return _reader(graph, session_id)(_used, session_id, node_uuid, False)
 
 
 def get_node_free_resources(graph, session_id, node_uuid):
-    return graph.read(_used, session_id, node_uuid, True)
+    return _reader(graph, session_id)(_used, session_id, node_uuid, True)
 
 
 def _node_instances(tx, session_id, node_uuid):
@@ -648,7 +653,8 @@ def _node_instances(tx, session_id, node_uuid):
 
 def get_node_instances(graph, session_id, node_uuid):
     """The instances on a node in the session, sorted by uuid."""
-    return graph.read(_node_instances, session_id, node_uuid)
+    return _reader(graph, session_id)(_node_instances, session_id,
+                                      node_uuid)
 
 
 def _all_usage(tx, session_id):

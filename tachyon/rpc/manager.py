@@ -160,7 +160,7 @@ class EngineManager(object):
         return {'payload': payload, 'host': self.host}
 
     def get_generation(self, ctxt):
-        return self.graph.read(common.global_generation)
+        return self.graph.read_one(common.global_generation)
 
     # Compute ------------------------------------------------------------
 

@@ -39,6 +39,17 @@ class TestGraphDriverErrors(base.TestCase):
         self.assertIn('bolt://127.0.0.1:%d' % port, str(exc))
         self.assertNotIn('secret', str(exc))
 
+    def test_unreachable_server_fails_a_one_statement_read_clearly(self):
+        port = _free_port()
+        graph = driver.Graph('bolt://127.0.0.1:%d' % port,
+                             password='secret', connection_timeout=1.0,
+                             max_transaction_retry_time=0.0)
+        self.addCleanup(graph.close)
+        exc = self.assertRaises(
+            exception.GraphUnavailable, graph.read_one,
+            lambda tx: tx.run('RETURN 1').single())
+        self.assertIn('bolt://127.0.0.1:%d' % port, str(exc))
+
     def test_malformed_uri_names_the_option(self):
         exc = self.assertRaises(exception.ConfigurationError, driver.Graph,
                                 'foo://host:7687')
