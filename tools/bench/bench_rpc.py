@@ -38,23 +38,48 @@ import tachyon.cmd  # noqa: E402,F401
 from tools.bench import engine as bench_engine  # noqa: E402
 
 
+def _percentiles(samples):
+    samples = sorted(samples)
+    return (samples[len(samples) // 2] * 1000.0,
+            samples[min(len(samples) - 1, int(len(samples) * 0.99))]
+            * 1000.0)
+
+
 def _timed(func, count):
+    return _percentiles(_samples(func, count))
+
+
+def _samples(func, count):
     samples = []
     for _ in range(count):
         start = time.perf_counter()
         func()
         samples.append(time.perf_counter() - start)
-    samples.sort()
-    return (samples[len(samples) // 2] * 1000.0,
-            samples[min(len(samples) - 1, int(len(samples) * 0.99))]
-            * 1000.0)
+    return samples
+
+
+def _interleaved(first, second, rounds):
+    """(p50, p99) of ``first`` and of ``second``, timed alternately.
+
+    Whatever else the machine does meanwhile (a checkpoint, a GC) falls
+    on both alike.
+    """
+    one, two = [], []
+    for _ in range(rounds):
+        one.extend(_samples(first, 1))
+        two.extend(_samples(second, 1))
+    return _percentiles(one), _percentiles(two)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--nodes', type=int, default=1000)
     parser.add_argument('--instances', type=int, default=20000)
-    parser.add_argument('--calls', type=int, default=500)
+    parser.add_argument('--calls', type=int, default=1000,
+                        help='timed calls of each of echo and free '
+                             'resources, alternating')
+    parser.add_argument('--warmup', type=int, default=300,
+                        help='untimed rounds before')
     args = parser.parse_args()
     url = bench_engine.transport_url()
     nodes, _instances = bench_engine.load_cloud(args.nodes, args.instances,
@@ -62,12 +87,16 @@ def main():
     with bench_engine.running_engine(url) as client:
         rnd = random.Random(3)
         uuids = [n['uuid'] for n in nodes]
-        for _ in range(20):
-            client.ping()
+
+        def call_echo():
+            client.ping('x' * 64)
+
+        def call_free():
             client.get_node_free_resources(rnd.choice(uuids))
-        echo = _timed(lambda: client.ping('x' * 64), args.calls)
-        free = _timed(lambda: client.get_node_free_resources(
-            rnd.choice(uuids)), args.calls)
+
+        _interleaved(call_echo, call_free, args.warmup)
+        echo, free = _interleaved(call_echo, call_free, args.calls)
+        client.get_compute_snapshot()
         snap = _timed(client.get_compute_snapshot, 10)
         print('cloud %d nodes / %d instances' % (args.nodes,
                                                  args.instances))
