@@ -13,9 +13,11 @@
 """Watcher's model API backed by tachyon-engine.
 
 :class:`TachyonClusterModel` *is* a Watcher ``ModelRoot``: it is filled
-from one compute snapshot call and hands out Watcher's own element objects,
-so strategies run unchanged and read locally (``get_node_instances`` and
-``get_node_used_resources`` are called thousands of times per audit).
+from one compute snapshot call and hands out Watcher's own element objects
+(:mod:`tachyon.client.elements`: Watcher's classes, with a faster but
+equivalent equality), so strategies run unchanged and read locally
+(``get_node_instances`` and ``get_node_used_resources`` are called
+thousands of times per audit).
 Mutations go to the engine:
 
 * with a session, ``migrate_instance`` records a MOVE delta; deltas are
@@ -35,9 +37,9 @@ from concurrent import futures
 import copy
 
 import networkx as nx
-from watcher.decision_engine.model import element
 from watcher.decision_engine.model import model_root
 
+from tachyon.client import elements
 from tachyon.model import records
 
 
@@ -63,7 +65,7 @@ def compute_node_element(node):
                 fields[field] = inv[key]
     for field in node.get('watcher_unset') or ():
         fields.pop(field, None)
-    return element.ComputeNode(**fields)
+    return elements.ComputeNode(**fields)
 
 
 INSTANCE_FIELDS = ('uuid', 'name', 'state', 'vcpus', 'memory', 'disk',
@@ -80,7 +82,7 @@ def instance_element(inst):
         fields['created'] = inst['created']
     for field in inst.get('watcher_unset') or ():
         fields.pop(field, None)
-    return element.Instance(**fields)
+    return elements.Instance(**fields)
 
 
 class TachyonClusterModel(model_root.ModelRoot):
@@ -266,7 +268,7 @@ class TachyonStorageModel(model_root.StorageModelRoot):
         model = cls(generation=snapshot.get('generation'))
         nodes, pools = {}, {}
         for node in snapshot['nodes']:
-            nodes[node['host']] = element.StorageNode(
+            nodes[node['host']] = elements.StorageNode(
                 host=node['host'], zone=node.get('zone') or '',
                 status=node['status'], state=node['state'],
                 volume_type=list(node.get('volume_type') or []))
@@ -274,7 +276,7 @@ class TachyonStorageModel(model_root.StorageModelRoot):
         for pool in snapshot['pools']:
             fields = {f: pool[f] for f in STORAGE_POOL_FIELDS
                       if pool.get(f) is not None}
-            pools[pool['name']] = element.Pool(name=pool['name'], **fields)
+            pools[pool['name']] = elements.Pool(name=pool['name'], **fields)
             model.add_pool(pools[pool['name']])
         for host, names in (snapshot.get('node_pools') or {}).items():
             for name in names:
@@ -287,7 +289,7 @@ class TachyonStorageModel(model_root.StorageModelRoot):
         for vol in snapshot['volumes']:
             fields = {f: vol[f] for f in VOLUME_FIELDS
                       if vol.get(f) is not None}
-            obj = element.Volume(**fields)
+            obj = elements.Volume(**fields)
             model.add_volume(obj)
             if by_pool.get(vol['uuid']) in pools:
                 model.map_volume(obj, pools[by_pool[vol['uuid']]])

@@ -29,6 +29,7 @@ import oslo_messaging as messaging
 from watcher.decision_engine.model.collector import base
 from watcher.decision_engine.model import model_root
 
+from tachyon.client import elements
 from tachyon.client import model as client_model
 from tachyon import rpc
 from tachyon.rpc import api
@@ -137,11 +138,10 @@ class TachyonBaremetalCollector(_TachyonCollector):
         return self.get_latest_cluster_data_model()
 
     def get_latest_cluster_data_model(self):
-        from watcher.decision_engine.model import element
         snapshot = self.client.get_baremetal_snapshot()
         model = model_root.BaremetalModelRoot()
         for node in snapshot['nodes']:
-            model.add_node(element.IronicNode(
+            model.add_node(elements.IronicNode(
                 uuid=node['uuid'], human_id=node.get('human_id') or '',
                 power_state=node.get('power_state') or '',
                 maintenance=bool(node.get('maintenance')),
