@@ -165,29 +165,42 @@ RETURN c.vcpus AS vcpus, c.memory AS memory, c.disk AS disk,
 
 # Everything one delta's validation reads, in one round trip: the
 # instance, its deltas in the session, and the named providers.
-PREPARE_DELTA = """
-OPTIONAL MATCH (c:Consumer {uuid: $uuid})
-WHERE c.type = 'instance'
-OPTIONAL MATCH (c)-[:CONSUMES {resource_class: 'VCPU'}]->(inv:Inventory)
-OPTIONAL MATCH (src:ResourceProvider {uuid: $source})
-WHERE src.kind = 'compute'
-OPTIONAL MATCH (dst:ResourceProvider {uuid: $dest})
-WHERE dst.kind = 'compute'
-OPTIONAL MATCH (chk:ResourceProvider {uuid: $check})
-WHERE chk.kind = 'compute'
-RETURN c IS NOT NULL AS exists, c.vcpus AS vcpus, c.memory AS memory,
-       c.disk AS disk, c.generation AS generation,
-       inv.provider_uuid AS node_uuid,
-       src IS NOT NULL AS source_found, src.generation AS source_generation,
-       dst IS NOT NULL AS dest_found, dst.generation AS dest_generation,
-       COLLECT {
-         MATCH (od:SpeculativeDelta {session_id: $id, consumer_uuid: $uuid})
-         RETURN od {.*} AS delta ORDER BY od.sequence
-       } AS deltas,
-       CASE WHEN chk IS NULL THEN []
-            ELSE %s END AS check_usage,
-       %s AS check_deltas
-""" % (compute.usage_of('chk', 'ci'), _deltas_touching('cd', '$check'))
+# What validating each delta of a batch needs, one row per spec, in one
+# round trip: the consumer (its amounts and node) with the session's
+# deltas of it, the source and destination nodes, and the usage and
+# touching deltas of the node whose room is checked. Deltas earlier in
+# the same batch are not in the graph yet: the caller applies them.
+PREPARE_DELTAS = """
+UNWIND $specs AS s
+CALL (s) {
+  OPTIONAL MATCH (c:Consumer {uuid: s.uuid})
+  WHERE c.type = 'instance'
+  OPTIONAL MATCH (c)-[:CONSUMES {resource_class: 'VCPU'}]->(inv:Inventory)
+  OPTIONAL MATCH (src:ResourceProvider {uuid: s.source})
+  WHERE src.kind = 'compute'
+  OPTIONAL MATCH (dst:ResourceProvider {uuid: s.dest})
+  WHERE dst.kind = 'compute'
+  OPTIONAL MATCH (chk:ResourceProvider {uuid: s.check})
+  WHERE chk.kind = 'compute'
+  RETURN c IS NOT NULL AS exists, c.vcpus AS vcpus, c.memory AS memory,
+         c.disk AS disk, c.generation AS generation,
+         inv.provider_uuid AS node_uuid,
+         src IS NOT NULL AS source_found,
+         src.generation AS source_generation,
+         dst IS NOT NULL AS dest_found, dst.generation AS dest_generation,
+         COLLECT {
+           MATCH (od:SpeculativeDelta {session_id: $id,
+                                       consumer_uuid: s.uuid})
+           RETURN od {.*} AS delta ORDER BY od.sequence
+         } AS deltas,
+         CASE WHEN chk IS NULL THEN []
+              ELSE %s END AS check_usage,
+         %s AS check_deltas
+}
+RETURN s.index AS index, exists, vcpus, memory, disk, generation,
+       node_uuid, source_found, source_generation, dest_found,
+       dest_generation, deltas, check_usage, check_deltas
+""" % (compute.usage_of('chk', 'ci'), _deltas_touching('cd', 's.check'))
 
 CURRENT_STATE = """
 UNWIND $uuids AS uuid
@@ -475,20 +488,37 @@ def _check_room(usage, node_uuid, need, uuid):
             conflicts=[node_uuid])
 
 
-def _prepare(tx, session_id, spec, sequence, pending):
+def _checked_node(spec):
+    """The node whose room ``spec`` needs checked, or None."""
+    if not spec.get('check_capacity', True):
+        return None
+    kind = spec['type']
+    source, dest = spec.get('source_uuid'), spec.get('destination_uuid')
+    if kind in (MOVE, ALLOCATE) and source != dest:
+        return dest
+    if kind == RESIZE:
+        return source
+    return None
+
+
+def _prepare_all(tx, session_id, specs):
+    """The PREPARE_DELTAS row of each spec, in order."""
+    wanted = [{'index': index, 'uuid': spec['consumer_uuid'],
+               'source': spec.get('source_uuid'),
+               'dest': spec.get('destination_uuid'),
+               'check': _checked_node(spec)}
+              for index, spec in enumerate(specs)]
+    found = {}
+    for row in tx.run(PREPARE_DELTAS, id=session_id, specs=wanted):
+        found.setdefault(row['index'], row)
+    return [(want['check'], found[want['index']]) for want in wanted]
+
+
+def _prepare(spec, check, found, sequence, pending):
     """Validate one delta against the virtual state; return its row."""
     uuid = spec['consumer_uuid']
     kind = spec['type']
     source, dest = spec.get('source_uuid'), spec.get('destination_uuid')
-    # The node whose room the delta needs, read in the same round trip.
-    check = None
-    if spec.get('check_capacity', True):
-        if kind in (MOVE, ALLOCATE) and source != dest:
-            check = dest
-        elif kind == RESIZE:
-            check = source
-    found = tx.run(PREPARE_DELTA, id=session_id, uuid=uuid, source=source,
-                   dest=dest, check=check).single()
     if not found['exists']:
         raise exception.NotFound(kind='instance', ident=uuid)
     for uuid_, present in ((source, found['source_found']),
@@ -554,8 +584,9 @@ def _record(tx, session_id, specs, max_deltas, now):
                 session_id, session['delta_count']))
     rows = []
     sequence = session['next_sequence']
-    for spec in specs:
-        rows.append(_prepare(tx, session_id, spec, sequence, rows))
+    for spec, (check, found) in zip(specs,
+                                    _prepare_all(tx, session_id, specs)):
+        rows.append(_prepare(spec, check, found, sequence, rows))
         sequence += 1
     wire = [dict(row, resources=json.dumps(row['resources'],
                                            sort_keys=True),

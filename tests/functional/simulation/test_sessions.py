@@ -265,6 +265,26 @@ class TestSessionErrors(SessionTestCase):
                           self.sid, [move(I1, N1, N2), move(I1, N1, N3)])
         self.assertNothingRecorded()
 
+    def test_batch_deltas_see_the_earlier_ones(self):
+        # One batch, one round trip of reads: each delta is still checked
+        # against the state the earlier ones of the batch leave.
+        self.assertEqual([0, 1, 2], self.manager.record_deltas(self.sid, [
+            move(I1, N1, N2), move(I1, N2, N3), move(I2, N1, N2)]))
+        self.assertEqual(N3, self.manager.get_consumer_location(self.sid,
+                                                                 I1))
+        self.assertEqual(N2, self.manager.get_consumer_location(self.sid,
+                                                                 I2))
+        # N3 has 2 VCPUs, which I1 now uses: I2 fits only once I1 left,
+        # in the same batch.
+        exc = self.assertRaises(
+            exception.Conflict, self.manager.record_deltas, self.sid,
+            [move(I2, N2, N3)])
+        self.assertEqual([N3], exc.kwargs['conflicts'])
+        self.assertEqual([3, 4], self.manager.record_deltas(self.sid, [
+            move(I1, N3, N1), move(I2, N2, N3)]))
+        self.assertEqual(5, self.manager.get_session(self.sid)[
+            'next_sequence'])
+
     def test_not_on_source(self):
         self.assertRaises(exception.Conflict, self.manager.migrate_instance,
                           self.sid, I1, N2, N3)
