@@ -131,7 +131,14 @@ class EngineAPI(object):
             session_id=session_id, expected_generation=expected_generation,
             check_capacity=check_capacity)
 
-    def get_compute_snapshot(self, scope=None, session_id=None):
+    def get_compute_snapshot(self, scope=None, session_id=None,
+                             columns=False):
+        """The compute model in one call; see the engine's docstring.
+
+        With ``columns``, ``instances`` may come as the 1.2 columns
+        ``{'fields', 'rows'}`` (when the version cap allows it) instead of
+        a list of dicts; the caller must read both.
+        """
         if not self.can_send_version('1.2'):
             return self._call('get_compute_snapshot', scope=scope,
                               session_id=session_id,
@@ -139,8 +146,10 @@ class EngineAPI(object):
         snapshot = self._call('get_compute_snapshot', version='1.2',
                               scope=scope, session_id=session_id,
                               columns=True, timeout=self.snapshot_timeout)
-        for key in ('nodes', 'instances'):
-            snapshot[key] = rpc.table_to_dicts(snapshot[key])
+        snapshot['nodes'] = rpc.table_to_dicts(snapshot['nodes'])
+        if not columns:
+            snapshot['instances'] = rpc.table_to_dicts(
+                snapshot['instances'])
         return snapshot
 
     def get_storage_node(self, host):

@@ -19,6 +19,7 @@ from unittest import mock
 from watcher.decision_engine.model import element
 
 from tachyon.client import elements
+from tachyon.client import model as client_model
 from tests import base
 
 NODE = dict(uuid='n1', hostname='host-1', status='enabled', state='up',
@@ -53,20 +54,24 @@ class TestElements(base.TestCase):
             self.assertEqual(watchers(**fields).obj_to_primitive(),
                              obj.obj_to_primitive())
 
+    def assertSameAnswer(self, a, b):
+        # Watcher's definition: equal when the primitives are equal.
+        same = a.obj_to_primitive() == b.obj_to_primitive()
+        self.assertIs(same, a == b, (a, b))
+        self.assertIs(not same, a != b, (a, b))
+
     def test_equality_is_watchers(self):
         for ours, watchers, fields in self.PAIRS:
             mine = _variants(ours, fields)
             theirs = _variants(watchers, fields)
-            for (a, b), (c, d) in zip(
-                    itertools.product(mine, repeat=2),
-                    itertools.product(theirs, repeat=2)):
-                self.assertEqual(c == d, a == b, (a, b))
-                self.assertEqual(c != d, a != b, (a, b))
+            for a, b in itertools.product(mine, repeat=2):
+                self.assertSameAnswer(a, b)
             # Mixed: ours against Watcher's own, both ways.
             for a, c in itertools.product(mine, theirs):
-                self.assertEqual(
-                    c.obj_to_primitive() == a.obj_to_primitive(), a == c)
-                self.assertEqual(a == c, c == a)
+                self.assertSameAnswer(a, c)
+                self.assertSameAnswer(c, a)
+            self.assertEqual(mine[0], mine[1])
+            self.assertNotEqual(mine[0], mine[3])
 
     def test_identity_and_distinct_uuids_build_no_primitive(self):
         a = elements.ComputeNode(**NODE)
@@ -98,7 +103,8 @@ class TestElements(base.TestCase):
         node = elements.ComputeNode(**NODE)
         clone = copy.deepcopy(node)
         self.assertIs(elements.ComputeNode, type(clone))
-        self.assertEqual(node, clone)
+        self.assertEqual(node.obj_to_primitive()['watcher_object.data'],
+                         clone.obj_to_primitive()['watcher_object.data'])
         self.assertIsNot(node, clone)
 
     def test_storage_and_baremetal_elements(self):
@@ -117,8 +123,54 @@ class TestElements(base.TestCase):
         for obj, cls in ((volume, element.Volume), (pool, element.Pool),
                          (ironic, element.IronicNode)):
             self.assertIsInstance(obj, cls)
-            self.assertEqual(obj, copy.deepcopy(obj))
+            self.assertSameAnswer(obj, copy.deepcopy(obj))
         # Pools carry no uuid of their own: Watcher's comparison decides.
         other = copy.deepcopy(pool)
         other.free_capacity_gb = 4
         self.assertNotEqual(pool, other)
+
+
+class TestSnapshotElements(base.TestCase):
+
+    def test_created_parses_as_watchers_field(self):
+        for text in ('2017-09-21T08:31:46Z', '2017-09-21T08:31:46',
+                     '2017-09-21T08:31:46.123456Z',
+                     '2017-09-21T08:31:46+00:00', '2017-09-21 08:31:46',
+                     '2017-09-21T10:31:46+02:00', '2017-09-21',
+                     'not a date'):
+            theirs = element.Instance(uuid='i', created=text) \
+                if text != 'not a date' else None
+            try:
+                ours = elements.Instance(
+                    uuid='i', created=client_model.parse_created(text))
+            except ValueError:
+                self.assertIsNone(theirs, text)
+                continue
+            self.assertEqual(theirs.created, ours.created, text)
+            self.assertEqual(theirs.created.tzinfo, ours.created.tzinfo)
+            self.assertEqual(
+                theirs.obj_to_primitive()['watcher_object.data'],
+                ours.obj_to_primitive()['watcher_object.data'], text)
+
+    def test_rows_and_dicts_give_the_same_elements(self):
+        inst = dict(INSTANCE, created='2017-09-21T08:31:46Z',
+                    host='host-1', locked=False, pinned_az='',
+                    watcher_unset=['host'], flavor_extra_specs=None)
+        names = sorted(inst)
+        table = {'fields': names, 'rows': [[inst[n] for n in names]]}
+        node = dict(NODE, inventories={})
+        by_dicts = client_model.TachyonClusterModel.from_snapshot(
+            {'nodes': [node], 'instances': [inst],
+             'mapping': {'i1': 'n1'}})
+        by_rows = client_model.TachyonClusterModel.from_snapshot(
+            {'nodes': [node], 'instances': table,
+             'mapping': {'i1': 'n1'}})
+        a = by_dicts.get_instance_by_uuid('i1')
+        b = by_rows.get_instance_by_uuid('i1')
+        self.assertEqual(a.obj_to_primitive()['watcher_object.data'],
+                         b.obj_to_primitive()['watcher_object.data'])
+        self.assertEqual(set(a.obj_what_changed()),
+                         set(b.obj_what_changed()))
+        self.assertFalse(b.obj_attr_is_set('host'))
+        self.assertEqual(['i1'], [i.uuid for i in by_rows.get_node_instances(
+            by_rows.get_node_by_uuid('n1'))])
