@@ -270,10 +270,9 @@ class TestSessionErrors(SessionTestCase):
         # against the state the earlier ones of the batch leave.
         self.assertEqual([0, 1, 2], self.manager.record_deltas(self.sid, [
             move(I1, N1, N2), move(I1, N2, N3), move(I2, N1, N2)]))
-        self.assertEqual(N3, self.manager.get_consumer_location(self.sid,
-                                                                 I1))
-        self.assertEqual(N2, self.manager.get_consumer_location(self.sid,
-                                                                 I2))
+        where = self.manager.get_consumer_location
+        self.assertEqual(N3, where(self.sid, I1))
+        self.assertEqual(N2, where(self.sid, I2))
         # N3 has 2 VCPUs, which I1 now uses: I2 fits only once I1 left,
         # in the same batch.
         exc = self.assertRaises(
