@@ -16,6 +16,7 @@ import copy
 import itertools
 from unittest import mock
 
+from oslo_versionedobjects import base as ovo_base
 from watcher.decision_engine.model import element
 
 from tachyon.client import elements
@@ -48,6 +49,13 @@ class TestElements(base.TestCase):
 
     def test_they_are_watchers_classes(self):
         for ours, watchers, fields in self.PAIRS:
+            # The slow answers are delegated to the comparison Watcher's
+            # classes inherit: should Watcher define its own, follow it.
+            self.assertIs(ovo_base.ComparableVersionedObject.__eq__,
+                          watchers.__eq__)
+            self.assertIs(ovo_base.ComparableVersionedObject.__ne__,
+                          watchers.__ne__)
+            self.assertIs(watchers, ours.__bases__[0])
             obj = ours(**fields)
             self.assertIsInstance(obj, watchers)
             self.assertEqual(watchers.obj_name(), ours.obj_name())
