@@ -27,8 +27,9 @@ strategy, in the same run:
 
 Both models hold the cloud in the same order (by uuid, as the snapshot
 serves it), and both get the same metrics from a deterministic stand-in
-datasource (no Gnocchi here). Each line says whether the two plans (the
-actions in order, with their parameters) are the same.
+datasource (no Gnocchi here). Each side runs ``--rounds`` times, the
+order alternating, and its medians are printed; each line says whether
+all the plans (the actions in order, with their parameters) are the same.
 Target: Tachyon's audit no slower than Watcher's (ratio <= 1).
 
 Basic consolidation and node resource consolidation compare compute
@@ -44,6 +45,7 @@ import gc
 import logging
 import os
 import random
+import statistics
 import sys
 import time
 
@@ -168,6 +170,10 @@ def main():
     parser.add_argument(
         '--strategies', default=','.join(DEFAULT),
         help='comma-separated, of: %s' % ', '.join(STRATEGIES))
+    parser.add_argument(
+        '--rounds', type=int, default=2,
+        help='audits per side and strategy, the order of the two sides '
+             'alternating; the medians are printed')
     args = parser.parse_args()
     url = bench_engine.transport_url()
     # Strategies warn of every duplicate action they drop: not figures.
@@ -194,38 +200,58 @@ def main():
         w_sum = t_sum = 0.0
         for name in args.strategies.split(','):
             cls, params = known[name]
-            start = time.perf_counter()
-            copied = copy.deepcopy(watcher_model)
-            w_model = time.perf_counter() - start
-            w_solution = run_strategy(cls, params, copied, 1)
-            w_total = time.perf_counter() - start
-            # Each side runs with only its own model alive: the cyclic
-            # garbage collector's passes grow with every live object.
-            del copied
-            gc.collect()
 
-            start = time.perf_counter()
-            session = client.create_session(ttl=3600)
-            t_model = client_model.TachyonClusterModel.load(
-                client, session_id=session['id'])
-            t_load = time.perf_counter() - start
-            t_solution = run_strategy(cls, params, t_model, 1)
-            t_model.flush()
-            t_total = time.perf_counter() - start
-            client.rollback_session(session['id'])
-            del t_model
-            gc.collect()
+            def watcher_side():
+                start = time.perf_counter()
+                copied = copy.deepcopy(watcher_model)
+                loaded = time.perf_counter() - start
+                solution = run_strategy(cls, params, copied, 1)
+                return time.perf_counter() - start, loaded, solution
+
+            def tachyon_side():
+                start = time.perf_counter()
+                session = client.create_session(ttl=3600)
+                model = client_model.TachyonClusterModel.load(
+                    client, session_id=session['id'])
+                loaded = time.perf_counter() - start
+                solution = run_strategy(cls, params, model, 1)
+                model.flush()
+                total = time.perf_counter() - start
+                client.rollback_session(session['id'])
+                return total, loaded, solution
+
+            runs = {watcher_side: [], tachyon_side: []}
+            for round_ in range(args.rounds):
+                # Alternate which side goes first: the second one of a
+                # pair runs in a heap the first one churned.
+                order = [watcher_side, tachyon_side]
+                for side in order[::-1] if round_ % 2 else order:
+                    runs[side].append(side())
+                    # Each side runs with only its own model alive: the
+                    # cyclic garbage collector's passes grow with every
+                    # live object.
+                    gc.collect()
+            w_total, w_model = _median(runs[watcher_side])
+            t_total, t_load = _median(runs[tachyon_side])
+            w_plan = _plan(runs[watcher_side][0][2])
+            same = all(_plan(run[2]) == w_plan
+                       for run in runs[watcher_side] + runs[tachyon_side])
             w_sum += w_total
             t_sum += t_total
             print('  %-27s Watcher %7.2f s (deepcopy %5.2f s)  Tachyon '
                   '%7.2f s (session+snapshot %5.2f s)  ratio %.2f  '
                   '%d actions, same plan: %s' % (
                       name, w_total, w_model, t_total, t_load,
-                      t_total / w_total, len(w_solution.actions),
-                      _plan(w_solution) == _plan(t_solution)), flush=True)
+                      t_total / w_total, len(w_plan), same), flush=True)
         print('  %-27s Watcher %7.2f s                    Tachyon %7.2f s'
               '                           ratio %.2f  (target <= 1)' % (
                   'all', w_sum, t_sum, t_sum / w_sum))
+
+
+def _median(runs):
+    """Median (total, load) of (total, load, solution) runs."""
+    return (statistics.median(run[0] for run in runs),
+            statistics.median(run[1] for run in runs))
 
 
 if __name__ == '__main__':
