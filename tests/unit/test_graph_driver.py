@@ -29,22 +29,23 @@ def _free_port():
 
 class TestGraphDriverErrors(base.TestCase):
 
-    def test_unreachable_server_is_one_clear_error(self):
+    def _unreachable(self):
+        """A Graph on a closed local port, and that port."""
         port = _free_port()
         graph = driver.Graph('bolt://127.0.0.1:%d' % port,
                              password='secret', connection_timeout=1.0,
                              max_transaction_retry_time=0.0)
         self.addCleanup(graph.close)
+        return graph, port
+
+    def test_unreachable_server_is_one_clear_error(self):
+        graph, port = self._unreachable()
         exc = self.assertRaises(exception.GraphUnavailable, graph.verify)
         self.assertIn('bolt://127.0.0.1:%d' % port, str(exc))
         self.assertNotIn('secret', str(exc))
 
     def test_unreachable_server_fails_a_one_statement_read_clearly(self):
-        port = _free_port()
-        graph = driver.Graph('bolt://127.0.0.1:%d' % port,
-                             password='secret', connection_timeout=1.0,
-                             max_transaction_retry_time=0.0)
-        self.addCleanup(graph.close)
+        graph, port = self._unreachable()
         exc = self.assertRaises(
             exception.GraphUnavailable, graph.read_one,
             lambda tx: tx.run('RETURN 1').single())
