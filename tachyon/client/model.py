@@ -94,31 +94,30 @@ def parse_created(value):
     return parsed.replace(tzinfo=datetime.timezone.utc)
 
 
-def instance_element(inst):
-    """Watcher's Instance of a snapshot's instance dict."""
-    fields = {f: inst[f] for f in INSTANCE_FIELDS
-              if inst.get(f) is not None}
-    if inst.get('created'):
-        fields['created'] = parse_created(inst['created'])
-    for field in inst.get('watcher_unset') or ():
+def _instance(value_of):
+    """Watcher's Instance of a snapshot's instance; ``value_of(field)``."""
+    fields = {}
+    for name in INSTANCE_FIELDS:
+        value = value_of(name)
+        if value is not None:
+            fields[name] = value
+    created = value_of('created')
+    if created:
+        fields['created'] = parse_created(created)
+    for field in value_of('watcher_unset') or ():
         fields.pop(field, None)
     return elements.Instance(**fields)
 
 
+def instance_element(inst):
+    """Watcher's Instance of a snapshot's instance dict."""
+    return _instance(inst.get)
+
+
 def _instance_of_row(row, index):
     """Watcher's Instance of a row of the 1.2 columns snapshot."""
-    fields = {}
-    for name in INSTANCE_FIELDS:
-        value = row[index[name]] if name in index else None
-        if value is not None:
-            fields[name] = value
-    created = row[index['created']] if 'created' in index else None
-    if created:
-        fields['created'] = parse_created(created)
-    if 'watcher_unset' in index:
-        for field in row[index['watcher_unset']] or ():
-            fields.pop(field, None)
-    return elements.Instance(**fields)
+    return _instance(lambda name: row[index[name]] if name in index
+                     else None)
 
 
 class TachyonClusterModel(model_root.ModelRoot):

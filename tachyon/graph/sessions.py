@@ -163,8 +163,6 @@ RETURN c.vcpus AS vcpus, c.memory AS memory, c.disk AS disk,
        c.generation AS generation, inv.provider_uuid AS node_uuid
 """
 
-# Everything one delta's validation reads, in one round trip: the
-# instance, its deltas in the session, and the named providers.
 # What validating each delta of a batch needs, one row per spec, in one
 # round trip: the consumer (its amounts and node) with the session's
 # deltas of it, the source and destination nodes, and the usage and
@@ -511,11 +509,12 @@ def _prepare_all(tx, session_id, specs):
     found = {}
     for row in tx.run(PREPARE_DELTAS, id=session_id, specs=wanted):
         found.setdefault(row['index'], row)
-    return [(want['check'], found[want['index']]) for want in wanted]
+    return [found[index] for index in range(len(specs))]
 
 
-def _prepare(spec, check, found, sequence, pending):
+def _prepare(spec, found, sequence, pending):
     """Validate one delta against the virtual state; return its row."""
+    check = _checked_node(spec)
     uuid = spec['consumer_uuid']
     kind = spec['type']
     source, dest = spec.get('source_uuid'), spec.get('destination_uuid')
@@ -584,9 +583,8 @@ def _record(tx, session_id, specs, max_deltas, now):
                 session_id, session['delta_count']))
     rows = []
     sequence = session['next_sequence']
-    for spec, (check, found) in zip(specs,
-                                    _prepare_all(tx, session_id, specs)):
-        rows.append(_prepare(spec, check, found, sequence, rows))
+    for spec, found in zip(specs, _prepare_all(tx, session_id, specs)):
+        rows.append(_prepare(spec, found, sequence, rows))
         sequence += 1
     wire = [dict(row, resources=json.dumps(row['resources'],
                                            sort_keys=True),
