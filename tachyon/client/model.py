@@ -66,7 +66,7 @@ def compute_node_element(node):
                 fields[field] = inv[key]
     for field in node.get('watcher_unset') or ():
         fields.pop(field, None)
-    return elements.ComputeNode(**fields)
+    return elements.build(elements.ComputeNode, fields)
 
 
 INSTANCE_FIELDS = ('uuid', 'name', 'state', 'vcpus', 'memory', 'disk',
@@ -94,30 +94,31 @@ def parse_created(value):
     return parsed.replace(tzinfo=datetime.timezone.utc)
 
 
-def _instance(value_of):
-    """Watcher's Instance of a snapshot's instance; ``value_of(field)``."""
-    fields = {}
-    for name in INSTANCE_FIELDS:
-        value = value_of(name)
-        if value is not None:
-            fields[name] = value
-    created = value_of('created')
-    if created:
-        fields['created'] = parse_created(created)
-    for field in value_of('watcher_unset') or ():
-        fields.pop(field, None)
-    return elements.Instance(**fields)
+def _instances(names, rows):
+    """Watcher's Instances of a snapshot's instances, one per row.
+
+    ``names`` are the columns of each row (a sequence of values).
+    """
+    columns = [(name, names.index(name)) for name in INSTANCE_FIELDS
+               if name in names]
+    created = names.index('created') if 'created' in names else None
+    unset = names.index('watcher_unset') if 'watcher_unset' in names \
+        else None
+    build, cls = elements.build, elements.Instance
+    for row in rows:
+        fields = {name: row[i] for name, i in columns if row[i] is not None}
+        if created is not None and row[created]:
+            fields['created'] = parse_created(row[created])
+        if unset is not None:
+            for field in row[unset] or ():
+                fields.pop(field, None)
+        yield build(cls, fields)
 
 
 def instance_element(inst):
     """Watcher's Instance of a snapshot's instance dict."""
-    return _instance(inst.get)
-
-
-def _instance_of_row(row, index):
-    """Watcher's Instance of a row of the 1.2 columns snapshot."""
-    return _instance(lambda name: row[index[name]] if name in index
-                     else None)
+    names = list(inst)
+    return next(_instances(names, [[inst[name] for name in names]]))
 
 
 class TachyonClusterModel(model_root.ModelRoot):
@@ -142,25 +143,28 @@ class TachyonClusterModel(model_root.ModelRoot):
                       **kwargs):
         model = cls(client=client, session_id=session_id,
                     generation=snapshot.get('generation'), **kwargs)
-        nodes = {}
-        for node in snapshot['nodes']:
-            nodes[node['uuid']] = compute_node_element(node)
-            model_root.ModelRoot.add_node(model, nodes[node['uuid']])
+        nodes = {node['uuid']: compute_node_element(node)
+                 for node in snapshot['nodes']}
         mapping = snapshot.get('mapping') or {}
         instances = snapshot['instances']
         if isinstance(instances, dict):
             # The 1.2 columns form, read without a dict per instance.
-            index = {name: i for i, name in enumerate(instances['fields'])}
-            built = (_instance_of_row(row, index)
-                     for row in instances['rows'])
+            instances = list(_instances(instances['fields'],
+                                        instances['rows']))
         else:
-            built = (instance_element(inst) for inst in instances)
-        for obj in built:
-            model_root.ModelRoot.add_instance(model, obj)
-            node_uuid = mapping.get(obj.uuid)
-            if node_uuid in nodes:
-                model_root.ModelRoot.map_instance(model, obj,
-                                                  nodes[node_uuid])
+            instances = [instance_element(inst) for inst in instances]
+        edges = []
+        for obj in instances:
+            node = nodes.get(mapping.get(obj.uuid))
+            if node is not None:
+                edges.append((obj.uuid, node.uuid))
+        # What ModelRoot's add_node, add_instance and map_instance make of
+        # them, in that order, in bulk (the used-resources cache they keep
+        # up to date fills lazily: it is empty yet).
+        for objs in (nodes.values(), instances):
+            nx.DiGraph.add_nodes_from(
+                model, ((obj.uuid, {'attr': obj}) for obj in objs))
+        nx.DiGraph.add_edges_from(model, edges)
         return model
 
     @classmethod

@@ -13,15 +13,23 @@
 """Tachyon's elements are Watcher's, with the same equality, only faster."""
 
 import copy
+import datetime
 import itertools
+import re
 from unittest import mock
+import warnings
 
+import fixtures
+import hypothesis
+from hypothesis import strategies as st
 from oslo_versionedobjects import base as ovo_base
 from watcher.decision_engine.model import element
+from watcher.decision_engine.model import model_root
 
 from tachyon.client import elements
 from tachyon.client import model as client_model
 from tests import base
+from tests import watcher_models
 
 NODE = dict(uuid='n1', hostname='host-1', status='enabled', state='up',
             vcpus=32, memory=65536, disk=1000, vcpu_ratio=4.0)
@@ -46,6 +54,12 @@ class TestElements(base.TestCase):
 
     PAIRS = ((elements.ComputeNode, element.ComputeNode, NODE),
              (elements.Instance, element.Instance, INSTANCE))
+    CLASSES = ((elements.ComputeNode, element.ComputeNode),
+               (elements.Instance, element.Instance),
+               (elements.StorageNode, element.StorageNode),
+               (elements.Pool, element.Pool),
+               (elements.Volume, element.Volume),
+               (elements.IronicNode, element.IronicNode))
 
     def test_they_are_watchers_classes(self):
         for ours, watchers, fields in self.PAIRS:
@@ -61,6 +75,40 @@ class TestElements(base.TestCase):
             self.assertEqual(watchers.obj_name(), ours.obj_name())
             self.assertEqual(watchers(**fields).obj_to_primitive(),
                              obj.obj_to_primitive())
+
+    def test_fields_read_set_and_delete_as_watchers(self):
+        # Invalid uuids warn (FutureWarning) in both: not what is compared.
+        self.useFixture(fixtures.WarningsFilter([
+            {'action': 'ignore', 'category': FutureWarning}]))
+        for ours, watchers in self.CLASSES:
+            for name in watchers.fields:
+                mine, theirs = ours(), watchers()
+                self.assertEqual(_read(theirs, name), _read(mine, name))
+                # Coerced by Watcher's setter, refused as it refuses.
+                for value in ('7', 7, None, -1):
+                    self.assertEqual(_outcome(setattr, theirs, name, value),
+                                     _outcome(setattr, mine, name, value))
+                    self.assertEqual(_read(theirs, name),
+                                     _read(mine, name))
+                    self.assertEqual(_read(theirs, name, item=True),
+                                     _read(mine, name, item=True))
+                self.assertEqual(_outcome(delattr, theirs, name),
+                                 _outcome(delattr, mine, name))
+                self.assertEqual(_read(theirs, name), _read(mine, name))
+                self.assertEqual(theirs.obj_what_changed(),
+                                 mine.obj_what_changed())
+
+    def test_a_missing_field_is_loaded_as_watchers_getter_does(self):
+        node = elements.ComputeNode(uuid='n1')
+
+        def load(name):
+            node._obj_hostname = 'loaded-%s' % name
+
+        with mock.patch.object(node, 'obj_load_attr',
+                               side_effect=load) as loader:
+            self.assertEqual('loaded-hostname', node.hostname)
+            self.assertEqual('loaded-hostname', node.hostname)
+        loader.assert_called_once_with('hostname')
 
     def assertSameAnswer(self, a, b):
         # Watcher's definition: equal when the primitives are equal.
@@ -136,6 +184,206 @@ class TestElements(base.TestCase):
         other = copy.deepcopy(pool)
         other.free_capacity_gb = 4
         self.assertNotEqual(pool, other)
+
+
+def _outcome(func, *args):
+    """What a call does: its error, or nothing."""
+    try:
+        func(*args)
+    except Exception as exc:
+        return type(exc), str(exc)
+    return None
+
+
+def _read(obj, name, item=False):
+    """A field's value (its type too), or the error reading it raises."""
+    try:
+        value = obj[name] if item else getattr(obj, name)
+    except Exception as exc:
+        return 'raises', type(exc), str(exc)
+    return 'reads', type(value), value
+
+
+def _made(make, cls, values):
+    """What building ``cls`` of ``values`` gives: the object's state."""
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        try:
+            obj = make(cls, values)
+        except Exception as exc:
+            # Messages may name objects by address.
+            return 'raises', type(exc), re.sub(' at 0x[0-9a-f]+', '',
+                                               str(exc))
+    return ('builds', {k: (type(v), v) for k, v in vars(obj).items()},
+            obj.obj_to_primitive())
+
+
+def _construct(cls, values):
+    return cls(**values)
+
+
+_UUID = '6f1c0a5e-2b7d-4c8e-9a3f-0d4e5b6c7a81'
+# Values of every kind a field meets: kept as they are, coerced
+# (numbers as text, ints as floats, booleans as ints, JSON as text, uuids
+# in other spellings), or refused.
+_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-2, 2 ** 40),
+    st.floats(-1.0, 1e9, allow_nan=False), st.text(max_size=6),
+    st.sampled_from(['', '12', '-1', '2.5', 'true', '{"a": 1}', '[1]',
+                     'not json', _UUID, _UUID.upper(), _UUID.replace('-', ''),
+                     '{%s}' % _UUID, 'urn:uuid:' + _UUID, _UUID[:-1]]),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.lists(st.one_of(st.text(max_size=3),
+                       st.dictionaries(st.text(max_size=3), st.integers(),
+                                       max_size=1)), max_size=2),
+    st.datetimes(timezones=st.sampled_from(
+        [None, datetime.timezone.utc,
+         datetime.timezone(datetime.timedelta(hours=2))])))
+
+
+@st.composite
+def _element_values(draw):
+    ours, watchers = draw(st.sampled_from(TestElements.CLASSES))
+    names = draw(st.lists(st.sampled_from(sorted(watchers.fields)),
+                          unique=True))
+    values = {name: draw(_VALUES) for name in names}
+    if draw(st.integers(0, 9)) == 0:
+        values['not_a_field'] = draw(_VALUES)
+    return ours, watchers, values
+
+
+class TestBuild(base.TestCase):
+
+    @hypothesis.settings(max_examples=600, deadline=None)
+    @hypothesis.given(_element_values())
+    def test_build_makes_what_the_constructor_makes(self, drawn):
+        ours, watchers, values = drawn
+        built = _made(elements.build, ours, values)
+        self.assertEqual(_made(_construct, ours, values), built)
+        # And what Watcher's own class makes, but for the class.
+        theirs = _made(_construct, watchers, values)
+        self.assertEqual(theirs[0], built[0])
+        if built[0] == 'raises':
+            self.assertEqual(theirs, built)
+        else:
+            self.assertEqual(theirs[1], built[1])
+
+    def test_every_field_with_every_kind_of_value(self):
+        edges = [None, True, False, 0, 1, -1, 2 ** 40, 0.0, 1.5, -0.5,
+                 float('inf'), '', '0', '-1', '2.5', 'x', '{"a": 1}', '[1]',
+                 _UUID, _UUID.upper(), _UUID.replace('-', ''),
+                 '{%s}' % _UUID, _UUID[:-1], {}, {'a': 1}, [], ['a'],
+                 [{'a': 1}], datetime.datetime(2020, 1, 2, 3, 4, 5),
+                 datetime.datetime(2020, 1, 2, tzinfo=datetime.timezone.utc),
+                 '2020-01-02T03:04:05Z', type('Text', (str,), {})('x'),
+                 type('Number', (int,), {})(3)]
+        for ours, watchers in TestElements.CLASSES:
+            for name in watchers.fields:
+                for value in edges:
+                    values = {name: value}
+                    self.assertEqual(_made(_construct, ours, values),
+                                     _made(elements.build, ours, values),
+                                     (ours, values))
+
+    def test_values_kept_as_they_are(self):
+        values = dict(INSTANCE, uuid=_UUID, project_id=_UUID, locked=True,
+                      flavor_extra_specs={'hw:cpu_policy': 'dedicated'})
+        with mock.patch.object(element.Instance.fields['vcpus'], 'coerce',
+                               side_effect=AssertionError('coerced')):
+            inst = elements.build(elements.Instance, values)
+        for name, value in values.items():
+            self.assertIs(value, getattr(inst, name), name)
+        self.assertEqual(element.Instance(**values).obj_what_changed(),
+                         inst.obj_what_changed())
+
+    def test_defaults_shared_as_watchers_are(self):
+        a, b = element.Instance(), element.Instance()
+        c, d = (elements.build(elements.Instance, {}) for _ in range(2))
+        self.assertEqual(
+            a.flavor_extra_specs is b.flavor_extra_specs,
+            c.flavor_extra_specs is d.flavor_extra_specs)
+        self.assertEqual(a.obj_what_changed(), c.obj_what_changed())
+
+
+def _snapshot(model):
+    """Watcher's ModelRoot as a 1.2 compute snapshot (columns)."""
+    nodes = []
+    for node in model.get_all_compute_nodes().values():
+        data = node.as_dict()
+        inventories = {}
+        for rc, (total, reserved, ratio) in (
+                ('VCPU', ('vcpus', 'vcpu_reserved', 'vcpu_ratio')),
+                ('MEMORY_MB', ('memory', 'memory_mb_reserved',
+                               'memory_ratio')),
+                ('DISK_GB', ('disk', 'disk_gb_reserved', 'disk_ratio'))):
+            inventories[rc] = {'total': data.get(total),
+                               'reserved': data.get(reserved),
+                               'allocation_ratio': data.get(ratio)}
+        nodes.append(dict(data, inventories=inventories, watcher_unset=[
+            f for f in ('vcpus', 'memory', 'disk', 'vcpu_reserved',
+                        'memory_mb_reserved', 'disk_gb_reserved',
+                        'vcpu_ratio', 'memory_ratio', 'disk_ratio')
+            if f not in data]))
+    names = sorted(element.Instance.fields) + ['watcher_unset']
+    rows, mapping = [], {}
+    for inst in model.get_all_instances().values():
+        data = inst.as_dict()
+        if 'created' in data:
+            data['created'] = data['created'].strftime('%Y-%m-%dT%H:%M:%SZ')
+        data['watcher_unset'] = [f for f in element.Instance.fields
+                                 if f not in data]
+        rows.append([data.get(name) for name in names])
+        try:
+            mapping[inst.uuid] = model.get_node_by_instance_uuid(
+                inst.uuid).uuid
+        except Exception:
+            pass
+    return {'nodes': nodes, 'instances': {'fields': names, 'rows': rows},
+            'mapping': mapping}
+
+
+def _shape(model):
+    """A model's graph, in order, with each element's state."""
+    return ([(uuid, type(data['attr']).__name__,
+              data['attr'].obj_to_primitive()['watcher_object.data'],
+              sorted(data['attr'].obj_what_changed()))
+             for uuid, data in model.nodes(data=True)],
+            list(model.edges), dict(model._node_resource_cache))
+
+
+class TestSnapshotModel(base.TestCase):
+
+    @hypothesis.settings(max_examples=60, deadline=None)
+    @hypothesis.given(watcher_models.clusters())
+    def test_the_model_watchers_api_builds(self, watchers):
+        snapshot = _snapshot(watchers)
+        ours = client_model.TachyonClusterModel.from_snapshot(snapshot)
+        # Watcher's own calls, in the snapshot's order, on our elements.
+        expected = model_root.ModelRoot()
+        nodes = {}
+        for node in snapshot['nodes']:
+            nodes[node['uuid']] = client_model.compute_node_element(node)
+            expected.add_node(nodes[node['uuid']])
+        for inst in client_model._instances(
+                snapshot['instances']['fields'],
+                snapshot['instances']['rows']):
+            expected.add_instance(inst)
+            if snapshot['mapping'].get(inst.uuid) in nodes:
+                expected.map_instance(
+                    inst, nodes[snapshot['mapping'][inst.uuid]])
+        self.assertEqual(_shape(expected), _shape(ours))
+        for node in ours.get_all_compute_nodes().values():
+            self.assertEqual(
+                watchers.get_node_used_resources(
+                    watchers.get_node_by_uuid(node.uuid)),
+                ours.get_node_used_resources(node))
+        # And the same data as Watcher's model the snapshot was made of.
+        self.assertEqual(
+            sorted((u, d['attr'].obj_to_primitive()['watcher_object.data'])
+                   for u, d in watchers.nodes(data=True)),
+            sorted((u, d['attr'].obj_to_primitive()['watcher_object.data'])
+                   for u, d in ours.nodes(data=True)))
+        self.assertEqual(sorted(watchers.edges), sorted(ours.edges))
 
 
 class TestSnapshotElements(base.TestCase):
