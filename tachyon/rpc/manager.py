@@ -19,9 +19,11 @@ JSON-safe data: records as dicts with the field names of
 """
 
 import inspect
+import operator
 
 import oslo_messaging as messaging
 
+from tachyon.common import gc_pause
 from tachyon import exception
 from tachyon import rpc
 from tachyon.graph import baremetal
@@ -54,9 +56,10 @@ def _table(items, unset, nested=()):
         return {'fields': [], 'rows': []}
     names = records.field_names(items[0])
     convert = [index for index, name in enumerate(names) if name in nested]
+    values = operator.attrgetter(*names)
     rows = []
     for item in items:
-        row = [getattr(item, name) for name in names]
+        row = list(values(item))
         for index in convert:
             row[index] = records.plain(row[index])
         row.append(sorted(unset.get(item.uuid) or ()))
@@ -267,6 +270,12 @@ class EngineManager(object):
         scope = check_scope(scope)
         if session_id is not None:
             check_ident('session_id', session_id)
+        # Some 400,000 acyclic containers for 20,000 instances.
+        with gc_pause.paused():
+            return self._compute_snapshot(scope, session_id, columns)
+
+    def _compute_snapshot(self, scope, session_id, columns):
+        if session_id is not None:
             deltas = self.sessions.get_deltas(session_id)
         model = compute.get_compute_model(self.graph)
         if session_id is not None and deltas:
