@@ -319,15 +319,16 @@ class TachyonStorageModel(model_root.StorageModelRoot):
         model = cls(generation=snapshot.get('generation'))
         nodes, pools = {}, {}
         for node in snapshot['nodes']:
-            nodes[node['host']] = elements.StorageNode(
+            nodes[node['host']] = elements.build(elements.StorageNode, dict(
                 host=node['host'], zone=node.get('zone') or '',
                 status=node['status'], state=node['state'],
-                volume_type=list(node.get('volume_type') or []))
+                volume_type=list(node.get('volume_type') or [])))
             model.add_node(nodes[node['host']])
         for pool in snapshot['pools']:
             fields = {f: pool[f] for f in STORAGE_POOL_FIELDS
                       if pool.get(f) is not None}
-            pools[pool['name']] = elements.Pool(name=pool['name'], **fields)
+            fields['name'] = pool['name']
+            pools[pool['name']] = elements.build(elements.Pool, fields)
             model.add_pool(pools[pool['name']])
         for host, names in (snapshot.get('node_pools') or {}).items():
             for name in names:
@@ -340,7 +341,7 @@ class TachyonStorageModel(model_root.StorageModelRoot):
         for vol in snapshot['volumes']:
             fields = {f: vol[f] for f in VOLUME_FIELDS
                       if vol.get(f) is not None}
-            obj = elements.Volume(**fields)
+            obj = elements.build(elements.Volume, fields)
             model.add_volume(obj)
             if by_pool.get(vol['uuid']) in pools:
                 model.map_volume(obj, pools[by_pool[vol['uuid']]])
@@ -348,4 +349,5 @@ class TachyonStorageModel(model_root.StorageModelRoot):
 
     @classmethod
     def load(cls, client):
-        return cls.from_snapshot(client.get_storage_snapshot())
+        with gc_pause.paused():  # as TachyonClusterModel.load
+            return cls.from_snapshot(client.get_storage_snapshot())

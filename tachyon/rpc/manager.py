@@ -332,10 +332,11 @@ class EngineManager(object):
 
     def get_storage_snapshot(self, ctxt):
         """(1.1) The storage model: nodes, pools, volumes and links."""
-        model = storage.get_storage_model(self.graph)
-        return dict(model, nodes=[_dict(n) for n in model['nodes']],
-                    pools=[_dict(p) for p in model['pools']],
-                    volumes=[_dict(v) for v in model['volumes']])
+        with gc_pause.paused():  # as the compute snapshot
+            model = storage.get_storage_model(self.graph)
+            return dict(model, nodes=[_dict(n) for n in model['nodes']],
+                        pools=[_dict(p) for p in model['pools']],
+                        volumes=[_dict(v) for v in model['volumes']])
 
     def get_baremetal_snapshot(self, ctxt):
         """(1.1) Every Ironic node."""
