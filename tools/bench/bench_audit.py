@@ -16,14 +16,19 @@
     tools/bench/bench_audit.py [--nodes 1000] [--instances 20000]
                                [--strategies dummy,basic,...]
 
-One generated cloud, loaded into the Neo4j of TACHYON_NEO4J_URI (WIPED) and
-served by a tachyon-engine started on TACHYON_TRANSPORT_URL. For each
-strategy, in the same run:
+One generated cloud (compute, and ``--volumes`` Cinder volumes), loaded into
+the Neo4j of TACHYON_NEO4J_URI (WIPED) and served by a tachyon-engine
+started on TACHYON_TRANSPORT_URL. For each strategy, in the same run:
 
 * Watcher: ``copy.deepcopy`` of its ModelRoot (what
   ``get_latest_cluster_data_model`` does) + the strategy;
 * Tachyon: open a session + load the model in one snapshot call + the
   strategy + flush its deltas.
+
+Zone migration reads the storage model too: each side then also gets its
+storage model (a deepcopy; a storage snapshot). Storage capacity balance
+is not run: it reads pools and volumes from Cinder itself, never a model,
+so both sides of its audit would be the same calls.
 
 Both models hold the cloud in the same order (by uuid, as the snapshot
 serves it), and both get the same metrics from a deterministic stand-in
@@ -110,7 +115,75 @@ class _Metrics(object):
         return self._draw(meter_name, resource, 5, 60)
 
 
-def _strategies(nodes, instances):
+def storage_cloud(instances, n_hosts, n_volumes, seed):
+    """A generated Cinder cloud as Watcher's StorageModelRoot.
+
+    ``n_hosts`` backends of two pools each, volumes of three types (one
+    per backend), 60 % of them in use by one of ``instances``; volumes
+    are added in uuid order, as Tachyon's storage snapshot serves them.
+    """
+    import uuid as uuid_lib
+
+    from watcher.decision_engine.model import element
+    from watcher.decision_engine.model import model_root
+
+    rnd = random.Random(seed)
+
+    def uid():
+        return str(uuid_lib.UUID(int=rnd.getrandbits(128), version=4))
+
+    types = ['type_%d' % i for i in range(3)]
+    pools = []  # (name, type, host)
+    for index in range(n_hosts):
+        host = 'storage-%03d@lvm' % index
+        pools += [('%s#pool_%d' % (host, p), types[index % len(types)],
+                   host) for p in range(2)]
+    servers = [i['uuid'] for i in instances if i['node']]
+    projects = [uid() for _ in range(20)]
+    volumes = collections.defaultdict(list)
+    for index in range(n_volumes):
+        pool, vtype, _host = rnd.choice(pools)
+        in_use = rnd.random() < 0.6
+        volumes[pool].append(dict(
+            uuid=uid(), size=rnd.choice([10, 20, 40, 80, 160]),
+            status='in-use' if in_use else 'available',
+            attachments=([{'server_id': rnd.choice(servers),
+                           'attachment_id': uid()}] if in_use else []),
+            name='volume-%06d' % index, multiattach=False,
+            project_id=rnd.choice(projects), metadata={},
+            bootable=rnd.random() < 0.3, volume_type=vtype,
+            created_at='2026-02-%02dT10:00:00' % rnd.randint(1, 28),
+            host=pool))
+    model = model_root.StorageModelRoot()
+    by_pool = {}
+    for index in range(n_hosts):
+        host = 'storage-%03d@lvm' % index
+        node = element.StorageNode(host=host, zone='zone_%d' % (index % 2),
+                                   status='enabled', state='up',
+                                   volume_type=[types[index % len(types)]])
+        model.add_node(node)
+        for name, _vtype, owner in pools:
+            if owner != host:
+                continue
+            used = sum(v['size'] for v in volumes[name])
+            capacity = max(4 * used, 1000)
+            pool = element.Pool(
+                name=name, total_volumes=len(volumes[name]),
+                total_capacity_gb=capacity, free_capacity_gb=capacity - used,
+                provisioned_capacity_gb=used, allocated_capacity_gb=used,
+                virtual_free=capacity - used)
+            model.add_pool(pool)
+            model.map_pool(pool, node)
+            by_pool[name] = pool
+    for pool, fields in sorted(((p, v) for p, vs in volumes.items()
+                                for v in vs), key=lambda pv: pv[1]['uuid']):
+        volume = element.Volume(**fields)
+        model.add_volume(volume)
+        model.map_volume(volume, by_pool[pool])
+    return model
+
+
+def _strategies(nodes, instances, storage):
     """{name: (Watcher strategy class, its input parameters)}."""
     from watcher.decision_engine.strategy import strategies
 
@@ -120,6 +193,13 @@ def _strategies(nodes, instances):
     counts = collections.Counter(i['host'] for i in instances
                                  if i['host'] in hosts)
     busiest = max(counts, key=lambda host: (counts[host], host))
+    # Zone migration empties it too, and the fullest pool of type_0.
+    quietest = min(counts, key=lambda host: (counts[host], host))
+    pools = sorted(
+        (p for node in storage.get_all_storage_nodes().values()
+         if 'type_0' in node.volume_type
+         for p in storage.get_node_pools(node)),
+        key=lambda p: (-p.total_volumes, p.name))
     return {
         'dummy': (strategies.DummyStrategy, {}),
         'basic': (strategies.BasicConsolidation, dict(
@@ -136,12 +216,25 @@ def _strategies(nodes, instances):
             maintenance_node=busiest)),
         'node_resource_consolidation': (
             strategies.NodeResourceConsolidation, dict(host_choice='auto')),
+        'zone_migration': (strategies.ZoneMigration, dict(
+            compute_nodes=[{'src_node': busiest, 'dst_node': quietest}],
+            storage_pools=[{'src_pool': pools[0].name,
+                            'dst_pool': pools[-1].name,
+                            'src_type': 'type_0', 'dst_type': 'type_0'}],
+            parallel_total=200, parallel_per_node=100,
+            parallel_per_pool=100, priority=None,
+            with_attached_volume=True)),
     }
 
 
-def run_strategy(strategy_cls, params, model, seed):
+# The strategies that read the storage model as well.
+WITH_STORAGE = ('zone_migration',)
+
+
+def run_strategy(strategy_cls, params, model, seed, storage=None):
     strategy = strategy_cls(config=_Struct(datasource='gnocchi'))
     strategy._compute_model = model
+    strategy._storage_model = storage
     strategy._audit_scope = []
     strategy._datasource_backend = _Metrics(seed)
     strategy.input_parameters = _Struct(params)
@@ -157,16 +250,18 @@ def _plan(solution):
 
 STRATEGIES = ('dummy', 'basic', 'vm_workload_consolidation',
               'workload_balance', 'host_maintenance',
-              'node_resource_consolidation')
+              'node_resource_consolidation', 'zone_migration')
 # The nested-loop ones (see above) take their own, smaller run.
 DEFAULT = ('dummy', 'vm_workload_consolidation', 'workload_balance',
-           'host_maintenance')
+           'host_maintenance', 'zone_migration')
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--nodes', type=int, default=1000)
     parser.add_argument('--instances', type=int, default=20000)
+    parser.add_argument('--volumes', type=int, default=20000,
+                        help='Cinder volumes, on 50 backends of 2 pools')
     parser.add_argument(
         '--strategies', default=','.join(DEFAULT),
         help='comma-separated, of: %s' % ', '.join(STRATEGIES))
@@ -183,7 +278,9 @@ def main():
 
     nodes, instances = bench_engine.load_cloud(args.nodes, args.instances,
                                                5)
-    known = _strategies(nodes, instances)
+    watcher_storage = storage_cloud(instances, 50, args.volumes, 7)
+    bench_engine.load_storage(watcher_storage.to_xml())
+    known = _strategies(nodes, instances, watcher_storage)
     # Watcher's model is built in the order Tachyon's snapshot serves
     # (by uuid): strategies break ties by iteration order, and a different
     # order makes them examine a different number of candidates for the
@@ -200,12 +297,15 @@ def main():
         w_sum = t_sum = 0.0
         for name in args.strategies.split(','):
             cls, params = known[name]
+            storage = name in WITH_STORAGE
 
             def watcher_side():
                 start = time.perf_counter()
                 copied = copy.deepcopy(watcher_model)
+                volumes = copy.deepcopy(watcher_storage) if storage \
+                    else None
                 loaded = time.perf_counter() - start
-                solution = run_strategy(cls, params, copied, 1)
+                solution = run_strategy(cls, params, copied, 1, volumes)
                 return time.perf_counter() - start, loaded, solution
 
             def tachyon_side():
@@ -213,8 +313,10 @@ def main():
                 session = client.create_session(ttl=3600)
                 model = client_model.TachyonClusterModel.load(
                     client, session_id=session['id'])
+                volumes = client_model.TachyonStorageModel.load(client) \
+                    if storage else None
                 loaded = time.perf_counter() - start
-                solution = run_strategy(cls, params, model, 1)
+                solution = run_strategy(cls, params, model, 1, volumes)
                 model.flush()
                 total = time.perf_counter() - start
                 client.rollback_session(session['id'])

@@ -52,6 +52,17 @@ def load_cloud(n_nodes, n_instances, seed, settle=5.0):
     return nodes, instances
 
 
+def load_storage(xml_text):
+    """Import a Watcher storage model (XML) into the graph."""
+    from tachyon.model import watcher_xml
+    graph = cloudgen._graph()
+    try:
+        watcher_xml.import_model(graph, xml_text, kind='storage',
+                                 replace=True)
+    finally:
+        graph.close()
+
+
 @contextlib.contextmanager
 def running_engine(url, timeout=60):
     """Start tachyon-engine on a fresh topic; yield an rpcapi client."""
