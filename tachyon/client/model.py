@@ -14,10 +14,10 @@
 
 :class:`TachyonClusterModel` *is* a Watcher ``ModelRoot``: it is filled
 from one compute snapshot call and hands out Watcher's own element objects
-(:mod:`tachyon.client.elements`: Watcher's classes, with a faster but
-equivalent equality), so strategies run unchanged and read locally
-(``get_node_instances`` and ``get_node_used_resources`` are called
-thousands of times per audit).
+(:mod:`tachyon.client.elements`: Watcher's classes, with faster but
+equivalent field reads, equality and construction), so strategies run
+unchanged and read locally (``get_node_instances`` and
+``get_node_used_resources`` are called thousands of times per audit).
 Mutations go to the engine:
 
 * with a session, ``migrate_instance`` records a MOVE delta; deltas are

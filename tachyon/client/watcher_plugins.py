@@ -141,10 +141,10 @@ class TachyonBaremetalCollector(_TachyonCollector):
         snapshot = self.client.get_baremetal_snapshot()
         model = model_root.BaremetalModelRoot()
         for node in snapshot['nodes']:
-            model.add_node(elements.IronicNode(
+            model.add_node(elements.build(elements.IronicNode, dict(
                 uuid=node['uuid'], human_id=node.get('human_id') or '',
                 power_state=node.get('power_state') or '',
                 maintenance=bool(node.get('maintenance')),
                 maintenance_reason=node.get('maintenance_reason') or '',
-                extra=node.get('extra') or {}))
+                extra=node.get('extra') or {})))
         return model
