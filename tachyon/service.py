@@ -29,10 +29,12 @@ from oslo_messaging.rpc import dispatcher
 from oslo_service import service
 
 from tachyon.collectors import manager as collectors
+from tachyon.common import context
 from tachyon import exception
 from tachyon.graph import driver
 from tachyon.graph import leases
 from tachyon.graph import tombstones
+from tachyon.notifications import listener
 from tachyon import rpc
 from tachyon.rpc import manager as rpc_manager
 
@@ -122,12 +124,6 @@ class EngineService(service.Service):
     def _start_listener(self):
         if not self.conf.notifications.enable_listener:
             return
-        try:
-            from tachyon.notifications import listener
-        except ImportError:
-            LOG.warning('[notifications]/enable_listener is set but this '
-                        'Tachyon has no notification listener')
-            return
         self.listener = listener.build(self.conf, self.graph)
         self.listener.start()
 
@@ -136,10 +132,12 @@ class EngineService(service.Service):
         self.graph = driver.Graph.from_conf(self.conf)
         self.manager = rpc_manager.EngineManager(self.conf, self.graph)
         transport = rpc.get_transport(self.conf)
-        target = messaging.Target(topic=self.conf.engine.topic,
+        target = messaging.Target(exchange=self.conf.engine.exchange,
+                                  topic=self.conf.engine.topic,
                                   server=self.conf.host)
         self.rpcserver = messaging.get_rpc_server(
-            transport, target, [self.manager], executor='threading',
+            transport, target, [self.manager],
+            serializer=context.ContextSerializer(),
             access_policy=dispatcher.DefaultRPCAccessPolicy)
         self.rpcserver.start(
             override_pool_size=self.conf.engine.rpc_executor_threads)
@@ -147,9 +145,9 @@ class EngineService(service.Service):
         self.tasks = self._periodic_tasks()
         for task in self.tasks:
             task.start()
-        LOG.info('tachyon-engine %s serving topic %s (RPC API %s)',
-                 self.holder, self.conf.engine.topic,
-                 rpc_manager.api.RPC_API_VERSION)
+        LOG.info('tachyon-engine %s serving topic %s on exchange %s (RPC '
+                 'API %s)', self.holder, self.conf.engine.topic,
+                 self.conf.engine.exchange, rpc_manager.api.RPC_API_VERSION)
 
     def stop(self, graceful=True):
         # Stop taking work, finish what is in flight, then close Neo4j.

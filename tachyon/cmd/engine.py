@@ -23,6 +23,7 @@ from tachyon.common import config
 from tachyon import exception
 from tachyon.graph import driver
 from tachyon.graph import schema
+from tachyon.notifications import listener
 from tachyon import service as engine_service
 
 CONF = config.CONF
@@ -45,6 +46,10 @@ def main(argv=None):
         config.parse_args(argv)
     except cfg.Error as exc:
         config.die(str(exc), 2)
+    try:
+        listener.check_queue_names(CONF)
+    except exception.ConfigurationError as exc:
+        config.die('tachyon-engine: %s' % exc, 2)
     try:
         _check_graph(CONF)
     except exception.TachyonException as exc:

@@ -25,9 +25,20 @@ opts = [
                     'RPC server and a notification listener; periodic tasks '
                     'run in one of them only.'),
     cfg.StrOpt('topic',
-               default='tachyon',
+               default='tachyon-engine',
                help='RPC topic tachyon-engine listens on and clients send '
-                    'to.'),
+                    'to. Its queues are named after it (TOPIC and '
+                    'TOPIC.HOST), so it must differ from '
+                    '[notifications]/pool, whose queue is named after the '
+                    'pool: tachyon-engine refuses to start otherwise.'),
+    cfg.StrOpt('exchange',
+               default='tachyon',
+               help='Exchange the RPC topic is bound on. Named explicitly '
+                    'by the server and by every client, so that a client '
+                    'in a process whose default exchange is another '
+                    "(watcher-decision-engine's is 'watcher') still "
+                    "reaches the engine. Watcher's side: the 'exchange' "
+                    'option of the tachyon_* collector plugins.'),
     cfg.StrOpt('rpc_version_cap',
                help='Highest RPC API version clients may send, e.g. "1.0" '
                     'while some engines still run an older release during a '

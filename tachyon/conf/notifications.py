@@ -53,7 +53,12 @@ opts = [
                help='Listener pool name. Every tachyon-engine worker joins '
                     'this pool, so each notification is handled by one of '
                     'them only. Give another pool name to a second, '
-                    'independent consumer.'),
+                    'independent consumer. RabbitMQ names the pool\'s '
+                    'queue after it: it must differ from the queues of '
+                    'the RPC topic ([engine]/topic and TOPIC.HOST) and '
+                    'from the queues other consumers of the notification '
+                    'topics use (TOPIC.PRIORITY); tachyon-engine refuses '
+                    'to start otherwise.'),
     cfg.IntOpt('executor_threads',
                default=4,
                min=1,

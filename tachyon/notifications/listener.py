@@ -78,6 +78,44 @@ def _missing(names):
         % (', '.join(sorted(names)), NAMESPACE))
 
 
+def check_queue_names(conf, handlers=None):
+    """Refuse a listener pool whose queue another consumer reads.
+
+    RabbitMQ names the queue of a listener pool after the pool, the queues
+    of the RPC topic after the topic (TOPIC and TOPIC.HOST), and the queue
+    of a notification topic's consumers without a pool TOPIC.PRIORITY.
+    Two consumers of one queue take its messages in turns: each loses half
+    of its own and gets half of the other's.
+
+    :raises: ConfigurationError naming the clash.
+    """
+    opts = conf.notifications
+    if not opts.enable_listener:
+        return
+    pool = opts.pool
+    if not pool:
+        raise exception.ConfigurationError(
+            group='notifications', option='pool', reason='must be set: '
+            'without a pool the listener would read the TOPIC.PRIORITY '
+            'queues that the other consumers of the notifications share')
+    topic = conf.engine.topic
+    taken = {topic: 'the queue of the RPC topic ([engine]/topic)',
+             '%s.%s' % (topic, conf.host): "the queue of this engine's "
+             'RPC server ([engine]/topic.[DEFAULT]/host)'}
+    for handler in handlers if handlers is not None else load_handlers(conf):
+        for notification_topic, _exchange in handler.targets():
+            for priority in PRIORITIES:
+                name = '%s.%s' % (notification_topic, priority)
+                taken[name] = ('the shared queue of the consumers of '
+                               'notification topic %s' % notification_topic)
+    if pool in taken:
+        raise exception.ConfigurationError(
+            group='notifications', option='pool', reason='%r is also the '
+            'name of %s: both would consume one queue in turns and lose '
+            'each other\'s messages; give the pool a name of its own'
+            % (pool, taken[pool]))
+
+
 def event_type_filter(handler):
     """An anchored regular expression of exactly the handler's events."""
     return '^(%s)$' % '|'.join(re.escape(e) for e in handler.event_types)
@@ -242,6 +280,7 @@ class Listener(object):
         opts = conf.notifications
         self.handlers = (handlers if handlers is not None
                          else load_handlers(conf))
+        check_queue_names(conf, self.handlers)
         self.processor = processor or Processor(conf, graph, self.handlers)
         targets = []
         for handler in self.handlers:
@@ -255,14 +294,14 @@ class Listener(object):
             endpoints = [_BatchEndpoint(self.processor, h)
                          for h in self.handlers]
             self._listener = messaging.get_batch_notification_listener(
-                self.transport, targets, endpoints, executor='threading',
+                self.transport, targets, endpoints,
                 pool=opts.pool, batch_size=opts.batch_size,
                 batch_timeout=opts.batch_timeout, allow_requeue=True)
         else:
             endpoints = [_Endpoint(self.processor, h)
                          for h in self.handlers]
             self._listener = messaging.get_notification_listener(
-                self.transport, targets, endpoints, executor='threading',
+                self.transport, targets, endpoints,
                 pool=opts.pool, allow_requeue=True)
         LOG.info('Notification listener (pool %(pool)s, %(mode)s) on %(t)s',
                  {'pool': opts.pool,

@@ -21,6 +21,16 @@ Versions, as Nova's and Ironic's RPC APIs keep them:
   as ``{'fields': [...], 'rows': [[...]]}``, half the bytes of a list of
   dicts. :meth:`EngineAPI.get_compute_snapshot` asks for it when the cap
   allows and hands back the dicts of 1.0 either way.
+* **1.3** -- ``close_session``: an audit's session ends without being
+  applied (status ``closed``; its deltas are kept for inspection until
+  the reaper purges the session).
+
+The target names its exchange (``[engine]/exchange``) on both sides: a
+client inside another service (watcher-decision-engine, whose default
+exchange is ``watcher``) reaches the engine all the same. Each call
+carries the identifiers of the caller's current request context
+(:mod:`tachyon.common.context`), so the engine logs under the caller's
+request id.
 
 A client capped below the version a call needs (``[engine]/
 rpc_version_cap`` during a rolling upgrade) refuses to send it: the call
@@ -30,18 +40,25 @@ that would not understand it.
 
 import oslo_messaging as messaging
 
+from tachyon.common import context
 from tachyon import exception
 from tachyon import rpc
 
 #: The newest version this client knows.
-RPC_API_VERSION = '1.2'
+RPC_API_VERSION = '1.3'
+
+#: Defaults of a client built without Tachyon's configuration (inside
+#: another service); they are [engine]'s defaults.
+DEFAULT_TOPIC = 'tachyon-engine'
+DEFAULT_EXCHANGE = 'tachyon'
 
 
 class EngineAPI(object):
     """Calls to tachyon-engine. Every answer is plain JSON data."""
 
     def __init__(self, conf=None, transport=None, topic=None,
-                 version_cap=None, timeout=None, snapshot_timeout=None):
+                 version_cap=None, timeout=None, snapshot_timeout=None,
+                 exchange=None):
         """Either ``conf`` (Tachyon's options) or explicit settings.
 
         Inside another service (Tachyon's Watcher plugins) there is no
@@ -49,8 +66,11 @@ class EngineAPI(object):
         """
         engine = conf.engine if conf is not None else None
         self.transport = transport or rpc.get_transport(conf)
-        topic = topic or (engine.topic if engine else 'tachyon')
-        target = messaging.Target(topic=topic, version='1.0')
+        self.topic = topic or (engine.topic if engine else DEFAULT_TOPIC)
+        self.exchange = exchange or (engine.exchange if engine
+                                     else DEFAULT_EXCHANGE)
+        target = messaging.Target(exchange=self.exchange, topic=self.topic,
+                                  version='1.0')
         self.version_cap = (version_cap
                             or (engine.rpc_version_cap if engine else None)
                             or RPC_API_VERSION)
@@ -59,7 +79,7 @@ class EngineAPI(object):
             engine.snapshot_timeout if engine else 300)
         self.client = messaging.get_rpc_client(
             self.transport, target, version_cap=self.version_cap,
-            timeout=self.timeout)
+            timeout=self.timeout, serializer=context.ContextSerializer())
 
     def can_send_version(self, version):
         return self.client.can_send_version(version)
@@ -73,7 +93,8 @@ class EngineAPI(object):
                                                    self.version_cap))
         cctxt = self.client.prepare(version=version,
                                     timeout=timeout or self.timeout)
-        return cctxt.call({}, method, **kwargs)
+        # None: the serializer sends the caller's current context.
+        return cctxt.call(None, method, **kwargs)
 
     # 1.0 ----------------------------------------------------------------
 
@@ -215,3 +236,9 @@ class EngineAPI(object):
     def get_baremetal_snapshot(self):
         return self._call('get_baremetal_snapshot', version='1.1',
                           timeout=self.snapshot_timeout)
+
+    # 1.3 ----------------------------------------------------------------
+
+    def close_session(self, session_id):
+        return self._call('close_session', version='1.3',
+                          session_id=session_id)

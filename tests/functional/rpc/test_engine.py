@@ -36,13 +36,16 @@ from tests import watcher_models
 class EngineProcess(fixtures.Fixture):
     """One ``tachyon-engine`` subprocess on a given topic."""
 
-    def __init__(self, neo4j, transport_url, topic, host, workers=1):
+    def __init__(self, neo4j, transport_url, topic, host, workers=1,
+                 env=None):
+        """``topic`` None: every option but the back ends' at its default."""
         super().__init__()
         self.neo4j = neo4j
         self.transport_url = transport_url
         self.topic = topic
         self.host = host
         self.workers = workers
+        self.extra_env = dict(env or {})
 
     def _setUp(self):
         tmp = self.useFixture(fixtures.TempDir()).path
@@ -52,11 +55,13 @@ class EngineProcess(fixtures.Fixture):
                    OS_NEO4J__USERNAME=self.neo4j.user,
                    OS_NEO4J__PASSWORD=self.neo4j.password,
                    OS_DEFAULT__TRANSPORT_URL=self.transport_url,
-                   OS_DEFAULT__HOST=self.host,
-                   OS_ENGINE__TOPIC=self.topic,
-                   OS_ENGINE__WORKERS=str(self.workers),
-                   OS_NOTIFICATIONS__ENABLE_LISTENER='false',
-                   OS_COLLECTORS__ENABLED_COLLECTORS='')
+                   OS_DEFAULT__HOST=self.host)
+        if self.topic is not None:
+            env.update(OS_ENGINE__TOPIC=self.topic,
+                       OS_ENGINE__WORKERS=str(self.workers),
+                       OS_NOTIFICATIONS__ENABLE_LISTENER='false',
+                       OS_COLLECTORS__ENABLED_COLLECTORS='')
+        env.update(self.extra_env)
         with open(self.log, 'wb') as out:
             self.proc = subprocess.Popen(
                 [sys.executable, '-m', 'tachyon.cmd.engine',
