@@ -38,6 +38,7 @@ import copy
 import datetime
 
 import networkx as nx
+from oslo_context import context as oslo_context
 from watcher.decision_engine.model import model_root
 
 from tachyon.client import elements
@@ -136,6 +137,10 @@ class TachyonClusterModel(model_root.ModelRoot):
         self._sender = None
         self._sent = []
         self._send_error = None
+        # The request context of the thread that made the model (the
+        # audit's, in a decision engine): the sender thread makes its
+        # calls under it, so the engine logs them under its request id.
+        self.request_context = oslo_context.get_current()
 
     # Loading --------------------------------------------------------------
 
@@ -169,16 +174,22 @@ class TachyonClusterModel(model_root.ModelRoot):
         return model
 
     @classmethod
-    def load(cls, client, scope=None, session_id=None, **kwargs):
-        """One snapshot call: the (scoped) model, as the session sees it."""
+    def load(cls, client, scope=None, session_id=None, detached=False,
+             **kwargs):
+        """One snapshot call: the (scoped) model, as the session sees it.
+
+        ``detached``: a read view; its changes stay local (no session, and
+        the global model is never changed through it).
+        """
         # The answer decoded, then the model built: some 500,000 acyclic
         # containers for 20,000 instances.
         with gc_pause.paused():
             snapshot = client.get_compute_snapshot(scope=scope,
                                                    session_id=session_id,
                                                    columns=True)
-            return cls.from_snapshot(snapshot, client=client,
-                                     session_id=session_id, **kwargs)
+            return cls.from_snapshot(
+                snapshot, client=None if detached else client,
+                session_id=None if detached else session_id, **kwargs)
 
     # Mutations -------------------------------------------------------------
 
@@ -211,6 +222,8 @@ class TachyonClusterModel(model_root.ModelRoot):
         # prefix of what the strategy did, never a sequence with a hole.
         if self._send_error is not None:
             return
+        if self.request_context is not None:
+            self.request_context.update_store()
         try:
             self.client.record_deltas(self.session_id, deltas)
         except Exception as exc:
@@ -272,9 +285,14 @@ class TachyonClusterModel(model_root.ModelRoot):
         self.flush()
         return self.client.commit_session(self.session_id)
 
-    def rollback(self):
+    def discard_pending(self):
+        """Forget the deltas not sent yet; wait for those in flight."""
         self._pending = []
-        self._wait()  # a batch in flight must not land after the rollback
+        self._wait()
+
+    def rollback(self):
+        # A batch in flight must not land after the rollback.
+        self.discard_pending()
         return self.client.rollback_session(self.session_id)
 
     # Copies ----------------------------------------------------------------

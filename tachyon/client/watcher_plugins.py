@@ -12,27 +12,50 @@
 
 """Watcher cluster data model collectors backed by tachyon-engine.
 
-Loaded by watcher-decision-engine from the
-``watcher_cluster_data_model_collectors`` namespace (``tachyon_compute``,
-``tachyon_storage``, ``tachyon_baremetal``); select them with
-``[collector] collector_plugins``. Their options live in Watcher's
-``[watcher_cluster_data_model_collectors.tachyon_*]`` groups.
+``tachyon_compute``, ``tachyon_storage`` and ``tachyon_baremetal`` in the
+``watcher_cluster_data_model_collectors`` namespace. Listed in a decision
+engine's ``[collector]/collector_plugins``, each serves Watcher's model of
+the same kind to everything in that process that asks for it by Watcher's
+own name (:mod:`tachyon.client.watcher_hooks` says how and why). Their
+options live in Watcher's ``[watcher_cluster_data_model_collectors.
+tachyon_*]`` groups: where tachyon-engine is (transport, exchange, topic)
+and how long to wait for it.
 
-``get_latest_cluster_data_model()`` opens a simulation session and loads
-the audit's scoped model in one snapshot call, instead of deep-copying a
-model kept in memory; there are no notification endpoints (Tachyon owns
-the notifications).
+* ``get_latest_cluster_data_model()`` loads the model with one snapshot
+  call instead of deep-copying a model kept in memory. Within an audit's
+  strategy run, the compute model is a simulation session of that audit
+  (its uuid on the session), settled when the strategy returns
+  (:mod:`tachyon.client.audits`); anywhere else (``watcher datamodel
+  list``, the strategy-state API) it is a read view: no session, and its
+  changes stay local.
+* ``execute()``, which Watcher's scheduler calls every ``period`` seconds
+  to rebuild its in-memory model, only checks that the engine answers:
+  Tachyon keeps the model itself.
+* No notification endpoints: Tachyon consumes the notifications, once for
+  every decision engine.
 """
 
+import threading
+
 from oslo_config import cfg
+from oslo_log import log as logging
 import oslo_messaging as messaging
+from watcher import conf as watcher_conf
 from watcher.decision_engine.model.collector import base
 from watcher.decision_engine.model import model_root
+from watcher.decision_engine.scope import baremetal as baremetal_scope
+from watcher.decision_engine.scope import storage as storage_scope
 
+from tachyon.client import audits
 from tachyon.client import elements
 from tachyon.client import model as client_model
+from tachyon.client import watcher_hooks
 from tachyon import rpc
 from tachyon.rpc import api
+
+LOG = logging.getLogger(__name__)
+
+COMPUTE = 'compute'
 
 
 def translate_scope(audit_scope):
@@ -58,8 +81,12 @@ def translate_scope(audit_scope):
     return scope
 
 
-class _ServerSideScope(object):
-    """Watcher's scope handler interface; the engine already scoped."""
+class ServerSideScope(object):
+    """Watcher's scope handler interface; the engine applies the scope.
+
+    ``get_scoped_model`` hands the model back as it is: the collector
+    already asked the engine for the scoped snapshot.
+    """
 
     def __init__(self, audit_scope):
         self.scope = translate_scope(audit_scope)
@@ -68,74 +95,200 @@ class _ServerSideScope(object):
         return cluster_model
 
 
-class _TachyonCollector(base.BaseClusterDataModelCollector):
+def local_scope(handler_cls, audit_scope, kind, config):
+    """Watcher's own scope handler of ``kind``, when the scope has one.
 
-    _client = None
+    Without a ``kind`` part the audit scope leaves the model as it is, and
+    Watcher's storage handler would still open a Cinder connection (and
+    need credentials) just to be built: answer with a handler that does
+    nothing.
+    """
+    if not any(kind in (item or {}) for item in audit_scope or ()):
+        return ServerSideScope(())
+    return handler_cls(audit_scope, config)
+
+
+_transports = {}
+_transports_lock = threading.Lock()
+
+
+def _transport(url):
+    """One RPC transport per URL, shared by the plugins of a process."""
+    with _transports_lock:
+        if url not in _transports:
+            _transports[url] = messaging.get_rpc_transport(
+                cfg.CONF, url=url, allowed_remote_exmods=rpc.ALLOWED_EXMODS)
+        return _transports[url]
+
+
+class _TachyonCollector(base.BaseClusterDataModelCollector):
+    """What the three collectors share: options, client, start-up."""
+
+    #: Watcher's name of the model this collector serves.
+    MODEL = None
 
     @classmethod
     def get_config_opts(cls):
         return super().get_config_opts() + [
-            cfg.StrOpt('topic', default='tachyon',
-                       help="tachyon-engine's RPC topic."),
+            cfg.StrOpt('transport_url', secret=True,
+                       help='Messaging URL of the RPC bus tachyon-engine '
+                            'serves on. Unset: the decision engine\'s own '
+                            '[DEFAULT]/transport_url.'),
+            cfg.StrOpt('exchange', default=api.DEFAULT_EXCHANGE,
+                       help="tachyon-engine's RPC exchange ([engine]/"
+                            'exchange in tachyon.conf). Named explicitly: '
+                            "the decision engine's own default exchange is "
+                            "'watcher'."),
+            cfg.StrOpt('topic', default=api.DEFAULT_TOPIC,
+                       help="tachyon-engine's RPC topic ([engine]/topic in "
+                            'tachyon.conf).'),
             cfg.IntOpt('rpc_timeout', default=60, min=1,
-                       help='Seconds to wait for a call to tachyon-engine.'),
-            cfg.IntOpt('session_ttl', default=3600, min=1,
-                       help='Lifetime of the simulation session an audit '
-                            'gets.'),
+                       help='Seconds to wait for an answer of '
+                            'tachyon-engine.'),
+            cfg.IntOpt('snapshot_timeout', default=300, min=1,
+                       help='Seconds to wait for a whole model from '
+                            'tachyon-engine.'),
+            cfg.StrOpt('rpc_version_cap',
+                       help='Highest RPC API version to send, e.g. "1.2" '
+                            'while tachyon-engines of an older release '
+                            'still run during a rolling upgrade. Unset: the '
+                            'newest this plugin knows.'),
         ]
 
     def __init__(self, config, osc=None):
         super().__init__(config, osc)
-        self._scope = None
+        self._client = None
+        self._client_lock = threading.Lock()
+        watcher_hooks.install(watcher_conf.CONF.collector.collector_plugins)
 
     @property
     def client(self):
-        if self._client is None:
-            transport = messaging.get_rpc_transport(
-                cfg.CONF, allowed_remote_exmods=rpc.ALLOWED_EXMODS)
-            self._client = api.EngineAPI(
-                transport=transport, topic=self.config.topic,
-                timeout=self.config.rpc_timeout)
-        return self._client
+        with self._client_lock:
+            if self._client is None:
+                config = self.config
+                self._client = api.EngineAPI(
+                    transport=_transport(config.transport_url or None),
+                    exchange=config.exchange, topic=config.topic,
+                    version_cap=config.rpc_version_cap or None,
+                    timeout=config.rpc_timeout,
+                    snapshot_timeout=config.snapshot_timeout)
+            return self._client
 
     @property
     def notification_endpoints(self):
         return []
 
-    def get_audit_scope_handler(self, audit_scope):
-        self._scope = _ServerSideScope(audit_scope)
-        return self._scope
+    def execute(self):
+        """Watcher's periodic rebuild: check the engine answers, no more.
+
+        The model Watcher would keep in memory lives in Tachyon; an empty
+        one stands for it (nothing in Watcher reads it but a Guru
+        Meditation report). An engine that does not answer raises, and
+        Watcher marks this collector's model stale until the next round.
+        """
+        self.client.ping()
+        return self._empty_model()
+
+    def _empty_model(self):
+        raise NotImplementedError()
 
 
 class TachyonComputeCollector(_TachyonCollector):
-    """The compute model, from tachyon-engine."""
+    """Watcher's compute model (ModelRoot), from tachyon-engine."""
 
-    def execute(self):
-        # Watcher's periodic refresh: a plain (global) view.
-        return client_model.TachyonClusterModel.load(self.client)
+    MODEL = COMPUTE
+
+    @classmethod
+    def get_config_opts(cls):
+        return super().get_config_opts() + [
+            cfg.IntOpt('session_ttl', default=3600, min=1,
+                       help='Lifetime of the simulation session of an '
+                            "audit's strategy run. The session is closed "
+                            'when the strategy returns; the TTL only ends '
+                            'the session of a decision engine that died '
+                            'meanwhile, so it must exceed the longest '
+                            'strategy run.'),
+            cfg.IntOpt('delta_batch_size', default=100, min=1,
+                       help='Moves a strategy records that are sent to '
+                            'the session in one call.'),
+        ]
+
+    def get_audit_scope_handler(self, audit_scope):
+        handler = ServerSideScope(audit_scope)
+        # For the get_latest_cluster_data_model() call that follows, in
+        # this thread: this collector is shared by concurrent audits.
+        audits.keep_scope(COMPUTE, handler.scope)
+        return handler
+
+    def _empty_model(self):
+        return client_model.TachyonClusterModel()
 
     def get_latest_cluster_data_model(self):
-        session = self.client.create_session(ttl=self.config.session_ttl)
-        scope = self._scope.scope if self._scope else None
-        return client_model.TachyonClusterModel.load(
-            self.client, scope=scope, session_id=session['id'])
+        scope = audits.take_scope(COMPUTE)
+        run = audits.current()
+        client = self.client
+        if run is None:
+            return client_model.TachyonClusterModel.load(
+                client, scope=scope, detached=True)
+        session = client.create_session(ttl=self.config.session_ttl,
+                                        audit_uuid=run.audit_uuid)
+        try:
+            model = client_model.TachyonClusterModel.load(
+                client, scope=scope, session_id=session['id'],
+                batch_size=self.config.delta_batch_size)
+        except Exception:
+            try:
+                client.rollback_session(session['id'])
+            except Exception as exc:
+                LOG.warning('Session %s of audit %s could not be rolled '
+                            'back (%s); its TTL will end it',
+                            session['id'], run.audit_uuid, exc)
+            raise
+        run.opened(model)
+        LOG.info('Audit %s: compute model of session %s (%d nodes, %d '
+                 'instances)', run.audit_uuid, session['id'],
+                 len(model.get_all_compute_nodes()),
+                 len(model.get_all_instances()))
+        return model
 
 
 class TachyonStorageCollector(_TachyonCollector):
-    """The storage model, from tachyon-engine."""
+    """Watcher's storage model (StorageModelRoot), from tachyon-engine.
 
-    def execute(self):
-        return client_model.TachyonStorageModel.load(self.client)
+    Storage strategies read the model and act through Cinder: the model is
+    a fresh snapshot for each caller and its changes stay local. The audit
+    scope is Watcher's own storage scope handler, applied to it as Watcher
+    applies it to its in-memory model.
+    """
+
+    MODEL = 'storage'
+
+    def get_audit_scope_handler(self, audit_scope):
+        return local_scope(storage_scope.StorageScope, audit_scope,
+                           'storage', self.config)
+
+    def _empty_model(self):
+        return client_model.TachyonStorageModel()
 
     def get_latest_cluster_data_model(self):
         return client_model.TachyonStorageModel.load(self.client)
 
 
 class TachyonBaremetalCollector(_TachyonCollector):
-    """The baremetal model, from tachyon-engine."""
+    """Watcher's baremetal model (BaremetalModelRoot), from tachyon-engine.
 
-    def execute(self):
-        return self.get_latest_cluster_data_model()
+    As the storage model: a fresh snapshot for each caller, scoped by
+    Watcher's own baremetal scope handler.
+    """
+
+    MODEL = 'baremetal'
+
+    def get_audit_scope_handler(self, audit_scope):
+        return local_scope(baremetal_scope.BaremetalScope, audit_scope,
+                           'baremetal', self.config)
+
+    def _empty_model(self):
+        return model_root.BaremetalModelRoot()
 
     def get_latest_cluster_data_model(self):
         snapshot = self.client.get_baremetal_snapshot()

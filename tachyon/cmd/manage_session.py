@@ -12,16 +12,15 @@
 
 """tachyon-manage session: look at and end simulation sessions.
 
-    tachyon-manage session list [--status active|committed|...]
+    tachyon-manage session list [--status active|closed|committed|...]
     tachyon-manage session show SESSION_ID
     tachyon-manage session expire SESSION_ID
 """
 
 from tachyon.cmd import manage
 from tachyon.graph import schema
+from tachyon.graph import sessions
 from tachyon.simulation import manager as sim_manager
-
-STATUSES = ('active', 'committed', 'rolled_back', 'expired')
 
 
 _when = manage.format_time
@@ -79,7 +78,8 @@ class SessionCommands(object):
 _ID = (('session_id',), dict(metavar='SESSION_ID'))
 
 manage.register('session', SessionCommands, {
-    'list': [(('--status',), dict(dest='status', choices=STATUSES,
+    'list': [(('--status',), dict(dest='status',
+                                  choices=sessions.STATUSES,
                                   default=None))],
     'show': [_ID],
     'expire': [_ID],

@@ -54,6 +54,10 @@ ACTIVE = 'active'
 COMMITTED = 'committed'
 ROLLED_BACK = 'rolled_back'
 EXPIRED = 'expired'
+#: Ended without being applied, its deltas kept (an audit's session once
+#: its strategy has run).
+CLOSED = 'closed'
+STATUSES = (ACTIVE, COMMITTED, ROLLED_BACK, EXPIRED, CLOSED)
 
 MOVE = 'MOVE'
 ALLOCATE = 'ALLOCATE'
@@ -245,6 +249,13 @@ SET s.status = $status, s.finished_at = $now, s.delta_count = 0
 RETURN s {.*} AS session
 """
 
+# Ends a session and keeps its deltas (purged with the session).
+CLOSE_SESSION = """
+MATCH (s:SimulationSession {id: $id})
+SET s.status = $status, s.finished_at = $now
+RETURN s {.*} AS session
+"""
+
 EXPIRED_SESSIONS = """
 MATCH (s:SimulationSession {status: 'active'})
 WHERE s.expires_at <= $now
@@ -254,6 +265,9 @@ RETURN s.id AS id
 PURGE_FINISHED = """
 MATCH (s:SimulationSession)
 WHERE s.status <> 'active' AND s.finished_at < $before
+OPTIONAL MATCH (s)-[:HAS_DELTA]->(d:SpeculativeDelta)
+WITH s, collect(d) AS deltas
+FOREACH (d IN deltas | DETACH DELETE d)
 DETACH DELETE s
 RETURN count(*) AS n
 """
@@ -429,14 +443,22 @@ def list_sessions(graph, status=None):
     return graph.read(_list, status)
 
 
-def _finish(tx, session_id, status, require_active, now):
+def _finish(tx, session_id, status, require_active, now,
+            keep_deltas=False):
     session = _get_session(tx, session_id, lock=True)
     if require_active and session['status'] != ACTIVE:
         raise exception.InvalidState(
             kind='Simulation session', ident=session_id,
             state=session['status'], reason='it has already ended')
-    return _session(tx.run(FINISH_SESSION, id=session_id, status=status,
+    return _session(tx.run(CLOSE_SESSION if keep_deltas else FINISH_SESSION,
+                           id=session_id, status=status,
                            now=now).single()['session'])
+
+
+def close_session(graph, session_id):
+    """End an active session unapplied, keeping its deltas to be read."""
+    return graph.write(_finish, session_id, CLOSED, True, time.time(),
+                       True)
 
 
 def rollback_session(graph, session_id):

@@ -380,3 +380,7 @@ class EngineManager(object):
 
     def expire_session(self, ctxt, session_id):
         return self.sessions.expire_session(session_id)
+
+    def close_session(self, ctxt, session_id):
+        """(1.3) End an active session unapplied; its deltas are kept."""
+        return self.sessions.close_session(session_id)

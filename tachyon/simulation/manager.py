@@ -149,12 +149,10 @@ class SessionManager(object):
         return sessions.get_session(self.graph, self._session_id(session_id))
 
     def list_sessions(self, status=None):
-        valid = (sessions.ACTIVE, sessions.COMMITTED, sessions.ROLLED_BACK,
-                 sessions.EXPIRED)
-        if status is not None and status not in valid:
+        if status is not None and status not in sessions.STATUSES:
             raise exception.InvalidParameter(
                 field='status', reason='%r is not one of %s' % (
-                    status, ', '.join(valid)))
+                    status, ', '.join(sessions.STATUSES)))
         return sessions.list_sessions(self.graph, status)
 
     def record_deltas(self, session_id, deltas):
@@ -234,6 +232,14 @@ class SessionManager(object):
     def rollback_session(self, session_id):
         return sessions.rollback_session(self.graph,
                                          self._session_id(session_id))
+
+    def close_session(self, session_id):
+        result = sessions.close_session(self.graph,
+                                        self._session_id(session_id))
+        LOG.info('Simulation session %s closed (audit %s, %d deltas)',
+                 session_id, result.get('audit_uuid'),
+                 result.get('delta_count') or 0)
+        return result
 
     def expire_session(self, session_id):
         return sessions.expire_session(self.graph,

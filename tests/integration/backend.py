@@ -59,8 +59,9 @@ class TachyonBackend(fixtures.Fixture):
         self.endpoint = manager.EngineManager(self.conf, self.graph,
                                               host='test')
         server = messaging.get_rpc_server(
-            transport, messaging.Target(topic=topic, server='test'),
-            [self.endpoint], executor='threading')
+            transport, messaging.Target(exchange=self.conf.engine.exchange,
+                                        topic=topic, server='test'),
+            [self.endpoint])
         server.start()
         self.addCleanup(server.wait)
         self.addCleanup(server.stop)

@@ -19,8 +19,10 @@ from oslo_config import cfg
 from watcher.decision_engine.loading import default as loading
 from watcher.tests.unit import base as watcher_base
 
+from tachyon.client import audits
 from tachyon.client import model as client_model
 from tachyon.client import networkx_adapter
+from tachyon.client import watcher_hooks
 from tachyon.client import watcher_plugins
 from tachyon import exception
 from tachyon.graph import compute
@@ -53,8 +55,30 @@ class TestWatcherPlugins(watcher_base.TestCase):
         cfg.CONF.register_opts(opts, group=group)
         cfg.CONF.set_override('topic', self.tachyon.client.client.target.topic,
                               group=group)
-        return loading.ClusterDataModelCollectorLoader().load(
+        self.addCleanup(watcher_hooks.uninstall)
+        collector = loading.ClusterDataModelCollectorLoader().load(
             name, osc=mock.Mock())
+        # The singleton outlives the test: a client of this test's topic.
+        collector._client = None
+        return collector
+
+    def test_outside_an_audit_the_model_is_a_read_view(self):
+        collector = self.load('tachyon_compute')
+        handler = collector.get_audit_scope_handler([])
+        model = handler.get_scoped_model(
+            collector.get_latest_cluster_data_model())
+        self.assertIsNone(model.session_id)
+        self.assertIsNone(model.client)
+        self.assertEqual([], self.tachyon.client.list_sessions())
+        inst = sorted(model.get_all_instances().values(),
+                      key=lambda i: i.uuid)[0]
+        source = model.get_node_by_instance_uuid(inst.uuid)
+        dest = next(n for u, n in sorted(
+            model.get_all_compute_nodes().items()) if u != source.uuid)
+        self.assertTrue(model.migrate_instance(inst, source, dest))
+        # Local only: the global graph did not move.
+        self.assertEqual(source.uuid, compute.get_node_by_instance_uuid(
+            self.graph, inst.uuid).uuid)
 
     def test_compute_collector_opens_a_session_with_the_audit_scope(self):
         collector = self.load('tachyon_compute')
@@ -64,9 +88,42 @@ class TestWatcherPlugins(watcher_base.TestCase):
         excluded = sorted(self.watcher.get_all_instances())[0]
         audit_scope = [{'compute': [{'exclude': [
             {'instances': [{'uuid': excluded}]}]}]}]
-        handler = collector.get_audit_scope_handler(audit_scope)
-        model = handler.get_scoped_model(
-            collector.get_latest_cluster_data_model())
+        with audits.bound('audit-1') as run:
+            handler = collector.get_audit_scope_handler(audit_scope)
+            model = handler.get_scoped_model(
+                collector.get_latest_cluster_data_model())
+            self.assertEqual([model], run.models)
+            session = self.tachyon.client.get_session(model.session_id)
+            self.assertEqual(('audit-1', 'active'),
+                             (session['audit_uuid'], session['status']))
+            self.check_session(model, excluded)
+        # This strategy committed its session itself; the end of the run
+        # leaves it so.
+        session = self.tachyon.client.get_session(model.session_id)
+        self.assertEqual('committed', session['status'])
+
+    def test_the_session_ends_with_the_strategy_run(self):
+        collector = self.load('tachyon_compute')
+        with audits.bound('audit-2'):
+            model = collector.get_latest_cluster_data_model()
+            inst = sorted(model.get_all_instances().values(),
+                          key=lambda i: i.uuid)[0]
+            source = model.get_node_by_instance_uuid(inst.uuid)
+            dest = next(n for u, n in sorted(
+                model.get_all_compute_nodes().items()) if u != source.uuid)
+            self.assertTrue(model.migrate_instance(inst, source, dest))
+            self.assertEqual(1, len(model.pending_deltas))
+        # The move held locally was sent, then the session closed unapplied.
+        session = self.tachyon.client.get_session(model.session_id)
+        self.assertEqual(('closed', 1), (session['status'],
+                                         session['delta_count']))
+        self.assertEqual([inst.uuid], [
+            d['consumer_uuid'] for d in
+            self.tachyon.endpoint.sessions.get_deltas(model.session_id)])
+        self.assertEqual(source.uuid, compute.get_node_by_instance_uuid(
+            self.graph, inst.uuid).uuid)
+
+    def check_session(self, model, excluded):
         self.assertIsInstance(model, client_model.TachyonClusterModel)
         self.assertIsNotNone(model.session_id)
         self.assertEqual(sorted(self.watcher.get_all_compute_nodes()),
