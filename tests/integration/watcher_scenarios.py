@@ -279,6 +279,9 @@ class ScenarioTests(_Scenarios):
     def test_host_maintenance_backup_node(self):
         self.run_scenario('host-maintenance-backup')
 
+    def test_host_maintenance_empty_node(self):
+        self.run_scenario('host-maintenance-empty-node')
+
     def test_host_maintenance_scoped(self):
         self.run_scenario('host-maintenance-scoped')
 
