@@ -15,10 +15,10 @@
 The baseline side of the decision-engine suite: Watcher's own compute
 collector builds each engine's in-memory model from the emulated Nova and
 Placement, the basic strategy reads the Prometheus stub, and the audits
-of :mod:`tests.integration.watcher_scenarios` run on one engine (a SQLite
-database), then on two engines at once (a PostgreSQL database, see
-:mod:`tests.fixtures.watcher.database`), their plans compared with those
-of a third engine, alone on a database of its own.
+of :mod:`tests.integration.watcher_scenarios` run on one engine, then on
+two engines at once, their plans compared with those of a third engine
+alone on a database of its own (PostgreSQL databases: see
+:mod:`tests.fixtures.watcher.database`).
 """
 
 import testtools

@@ -131,7 +131,7 @@ class TestComputeModelDifferential(testtools.TestCase):
         super().setUpClass()
         cls.env = environment.Environment(
             providers.WatcherProvider, cloud=generated_cloud(),
-            metrics=None, sections={
+            metrics=None, database='sqlite', sections={
                 'compute_model': {'enable_extended_attributes': True},
                 'nova': {'api_version': '2.96'}})
         cls.env.setUp()

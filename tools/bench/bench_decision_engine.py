@@ -18,9 +18,10 @@
 
 Side (a), Watcher's own collectors: the emulated Keystone, Nova and
 Placement (tests/fixtures/emulators) serve the cloud from this process; a
-real ``watcher-decision-engine`` (tests/fixtures/watcher: SQLite
-database, the RabbitMQ of ``TACHYON_TRANSPORT_URL`` as ``tools/
-devservices.py env`` exports it) builds its in-memory model with
+real ``watcher-decision-engine`` (tests/fixtures/watcher: a SQLite
+database, enough for oneshot audits one after the other; the RabbitMQ
+of ``TACHYON_TRANSPORT_URL`` as ``tools/devservices.py env`` exports
+it) builds its in-memory model with
 Watcher's compute collector when the first audit needs it. For each audit
 the wall time from its creation and ``trigger_audit`` to its action plan
 ``RECOMMENDED`` is printed, the first one (which builds the model) apart
@@ -157,7 +158,7 @@ def side_a(args):
              time.monotonic() - start), flush=True)
     env = environment.Environment(
         providers.WatcherProvider, cloud=scenarios.Cloud(fake, {}, {}),
-        metrics=None)
+        metrics=None, database='sqlite')
     start = time.monotonic()
     env.setUp()
     try:
