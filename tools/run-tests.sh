@@ -2,7 +2,8 @@
 # Run Tachyon's whole test suite on this machine, from a fresh clone:
 #
 #   1. installs Tachyon and its test requirements with pip,
-#   2. installs rabbitmq-server from Debian's packages when missing (as root),
+#   2. installs rabbitmq-server and postgresql from Debian's packages when
+#      missing (as root; the integration tests start private servers),
 #   3. starts a private Neo4j (provisioned from Maven Central, cached under
 #      ~/.cache/tachyon) and RabbitMQ on 127.0.0.1 with tools/devservices.py,
 #   4. runs the unit tests, then the functional and integration tests (the
@@ -33,6 +34,18 @@ if [ "${TACHYON_SKIP_INSTALL:-0}" != 1 ]; then
         else
             echo "rabbitmq-server is not installed; messaging tests need it" \
                  "(apt-get install rabbitmq-server)." >&2
+        fi
+    fi
+    # Several real Watcher decision engines share a PostgreSQL database.
+    if ! compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+            echo "== Installing postgresql (Debian package)"
+            apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+                postgresql >/dev/null
+        else
+            echo "postgresql is not installed; the multi-engine Watcher" \
+                 "tests need it (apt-get install postgresql)." >&2
         fi
     fi
 fi

@@ -49,8 +49,10 @@ class TestAPIClient(ClientTestCase):
         super().setUp()
         for index in range(4):
             self.cloud.add_compute_node('compute-%d' % index)
-        self.servers = [self.cloud.add_server(host='compute-%d' % (i % 4))
-                        for i in range(23)]
+        created = [self.cloud.add_server(host='compute-%d' % (i % 4))
+                   for i in range(23)]
+        # In the order Nova lists them: the newest first.
+        self.servers = created[::-1]
 
     def test_every_page_followed(self):
         self.flags(group='collectors', page_size=5)
