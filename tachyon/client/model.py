@@ -52,10 +52,12 @@ def _inventory(node, rc):
 
 def compute_node_element(node):
     """Watcher's ComputeNode of a snapshot's node dict."""
+    # A null disabled reason is set to None, as Watcher's collector sets
+    # it from Nova's service; only a model that never had one (Watcher XML
+    # without it: ``watcher_unset``) leaves the field unset.
     fields = {'uuid': node['uuid'], 'hostname': node['hostname'],
-              'status': node['status'], 'state': node['state']}
-    if node.get('disabled_reason') is not None:
-        fields['disabled_reason'] = node['disabled_reason']
+              'status': node['status'], 'state': node['state'],
+              'disabled_reason': node.get('disabled_reason')}
     for rc, (total, reserved, ratio) in (
             (records.VCPU, ('vcpus', 'vcpu_reserved', 'vcpu_ratio')),
             (records.MEMORY_MB, ('memory', 'memory_mb_reserved',

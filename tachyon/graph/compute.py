@@ -858,6 +858,7 @@ def _node_row(node):
         rc for rc in invs if rc not in RESOURCE_CLASSES)
     inventories = [_inventory_row(rc, invs.get(rc), unset, node.placeholder)
                    for rc in classes]
+    unset.extend(node.watcher_unset or ())
     extra_traits = sorted(set(node.traits or []))
     trait_names = sorted({TRAIT_HYPERVISOR, status_trait(node.state)}
                          | set(extra_traits))

@@ -117,6 +117,10 @@ class ComputeNode:
     placeholder: bool = False
     generation: typing.Optional[int] = None
     updated_at: typing.Optional[float] = None
+    # Watcher fields a Watcher model (XML) left unset, beyond those an
+    # absent inventory leaves: a null ``disabled_reason`` is otherwise
+    # set to None, as Watcher's collector sets it from Nova's service.
+    watcher_unset: typing.Tuple[str, ...] = ()
 
     def inventory(self, resource_class):
         return self.inventories.get(resource_class) or Inventory(

@@ -321,6 +321,7 @@ def _parse_node(el):
     if disabled_reason == 'None':
         # What to_xml writes for a null reason (the field is nullable).
         disabled_reason = None
+    unset = () if 'disabled_reason' in el.attrib else ('disabled_reason',)
     return records.ComputeNode(
         uuid=a.string('uuid', required=True),
         hostname=a.string('hostname', required=True),
@@ -328,7 +329,8 @@ def _parse_node(el):
         state=a.string('state', default='up'),
         disabled_reason=disabled_reason,
         inventories=invs,
-        updated_at=None)
+        updated_at=None,
+        watcher_unset=unset)
 
 
 def _parse_instance(el, node_uuid):
@@ -446,7 +448,12 @@ def node_attributes(node, unset=()):
     attrib = collections.OrderedDict()
     for field in NODE_FIELDS:
         value = values[field]
-        if field in unset or value is None:
+        if field in unset:
+            continue
+        if value is None:
+            # Watcher writes a set, null reason as str(None).
+            if field == 'disabled_reason':
+                attrib[field] = 'None'
             continue
         attrib[field] = _text(value)
     return attrib

@@ -23,7 +23,8 @@ Versions, as Nova's and Ironic's RPC APIs keep them:
   allows and hands back the dicts of 1.0 either way.
 * **1.3** -- ``close_session``: an audit's session ends without being
   applied (status ``closed``; its deltas are kept for inspection until
-  the reaper purges the session).
+  the reaper purges the session); ``get_session_deltas``: a session's
+  deltas, in order.
 
 The target names its exchange (``[engine]/exchange``) on both sides: a
 client inside another service (watcher-decision-engine, whose default
@@ -241,4 +242,8 @@ class EngineAPI(object):
 
     def close_session(self, session_id):
         return self._call('close_session', version='1.3',
+                          session_id=session_id)
+
+    def get_session_deltas(self, session_id):
+        return self._call('get_session_deltas', version='1.3',
                           session_id=session_id)

@@ -384,3 +384,7 @@ class EngineManager(object):
     def close_session(self, ctxt, session_id):
         """(1.3) End an active session unapplied; its deltas are kept."""
         return self.sessions.close_session(session_id)
+
+    def get_session_deltas(self, ctxt, session_id):
+        """(1.3) The session's deltas, in order (any status)."""
+        return self.sessions.get_deltas(session_id)

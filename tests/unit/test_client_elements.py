@@ -322,7 +322,8 @@ def _snapshot(model):
         nodes.append(dict(data, inventories=inventories, watcher_unset=[
             f for f in ('vcpus', 'memory', 'disk', 'vcpu_reserved',
                         'memory_mb_reserved', 'disk_gb_reserved',
-                        'vcpu_ratio', 'memory_ratio', 'disk_ratio')
+                        'vcpu_ratio', 'memory_ratio', 'disk_ratio',
+                        'disabled_reason')
             if f not in data]))
     names = sorted(element.Instance.fields) + ['watcher_unset']
     rows, mapping = [], {}

@@ -342,8 +342,14 @@ class TestParsing(base.TestCase):
         self.assertEqual(sorted(['memory', 'memory_mb_reserved',
                                  'memory_ratio', 'disk', 'disk_gb_reserved',
                                  'disk_ratio', 'vcpu_reserved',
-                                 'vcpu_ratio']),
+                                 'vcpu_ratio', 'disabled_reason']),
                          row['props']['watcher_unset'])
+        # Given, even as Watcher writes a null one, it is set.
+        _kind, given = watcher_xml.parse_model(_doc(
+            '<ComputeNode uuid="n1" hostname="h" vcpus="4" memory="1" '
+            'disk="1" disabled_reason="None"/>'))
+        self.assertNotIn('disabled_reason', compute._node_row(
+            given.nodes[0])['props']['watcher_unset'])
         row = compute._instance_row(parsed.instances[0])
         self.assertEqual(['disk', 'memory', 'metadata', 'name', 'vcpus'],
                          row['props']['watcher_unset'])
