@@ -30,6 +30,7 @@ import dataclasses
 import fixtures
 from oslo_messaging import NotificationResult
 from watcher.decision_engine.model.collector import ironic as w_ironic
+from watcher.decision_engine.model.notification import nova as w_nova
 
 from tests import base
 from tests.fixtures.notifications import catalog
@@ -532,6 +533,33 @@ class TestCinder(CorpusTestCase):
             scene.apply(note)
             self.assertEqual(before, scene.volume(vol.uuid).as_dict(),
                              note.event_type)
+
+
+class TestSpecIsWatchers(CorpusTestCase):
+
+    def test_watcher_mappings(self):
+        # spec's "Watcher 17" column is Watcher's own mapping and filters.
+        self.assertEqual(
+            set(w_nova.VersionedNotification.notification_mapping),
+            WATCHER_NOVA)
+        scene = watcher_replay.StorageScene()
+        filtered = set()
+        for endpoint in scene.endpoints:
+            rule = endpoint.filter_rule
+            for event_type in spec.EVENTS:
+                if rule.match({}, 'volume.host@b#p' if event_type.startswith(
+                        'volume.') else 'capacity.host', event_type, {}, {}):
+                    filtered.add(event_type)
+        self.assertEqual(WATCHER_CINDER, filtered)
+        for event_type in WATCHER_NOVA | WATCHER_CINDER:
+            name = spec.EVENTS[event_type].watcher.rsplit('.', 1)[-1]
+            if event_type in WATCHER_NOVA:
+                self.assertEqual(
+                    name, w_nova.VersionedNotification.notification_mapping[
+                        event_type].__name__)
+            else:
+                self.assertIn(name, {type(e).__name__
+                                     for e in scene.endpoints})
 
 
 class TestIronic(CorpusTestCase):
