@@ -621,7 +621,10 @@ class TestSpec(base.TestCase):
             for event_type in finding.events:
                 self.assertIn(event_type, spec.EVENTS)
 
-    def test_draft_doc_is_the_spec(self):
-        path = os.path.join(REPO, 'doc', 'drafts', 'notifications-events.rst')
-        with open(path) as draft:
-            self.assertEqual(spec.rst(), draft.read())
+    def test_draft_docs_are_the_spec(self):
+        for name, render in (('notifications-events.rst', spec.rst),
+                             ('notifications-findings.rst',
+                              spec.findings_rst)):
+            path = os.path.join(REPO, 'doc', 'drafts', name)
+            with open(path) as draft:
+                self.assertEqual(render(), draft.read(), name)
