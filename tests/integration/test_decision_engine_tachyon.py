@@ -23,18 +23,24 @@ the same cloud (a baseline deployment on the same emulated APIs), and
 after each scenario Tachyon must hold no active session.
 """
 
+import dataclasses
+import json
+import subprocess
+import sys
 import time
 
+import kombu
 from oslo_config import cfg
 import oslo_messaging as messaging
 import testtools
 
+from tests.fixtures.notifications import nova
+from tests.fixtures.notifications import nova_objects
 from tests.fixtures.watcher import deployment as wdeployment
 from tests.fixtures.watcher import providers
 from tests.fixtures.watcher import tachyon
 from tests.integration import test_decision_engine
 from tests.integration import watcher_scenarios
-from tests import notification_payloads as payloads
 
 
 class TestOneEngineOnTachyon(test_decision_engine.TestOneEngine):
@@ -57,7 +63,7 @@ class TestOneEngineOnTachyon(test_decision_engine.TestOneEngine):
         self.assertTrue(moves)
         self.assertEqual(len(moves), session['delta_count'])
         self.assertEqual(
-            sorted(a['resource_id'] for a in moves),
+            sorted(a['input_parameters']['resource_id'] for a in moves),
             sorted(d['consumer_uuid'] for d in
                    self.env.provider.client.get_session_deltas(
                        session['id'])))
@@ -72,11 +78,12 @@ class TestOneEngineOnTachyon(test_decision_engine.TestOneEngine):
         nodes, instances = self._model()
         uuid = sorted(u for u, i in instances.items()
                       if i['state'] == 'active')[0]
-        host = instances[uuid]['host']
-        self._notify(uuid, host, 'stopped')
-        # The other scenarios compare plans with Watcher's: as it was.
+        # The other scenarios compare plans with Watcher's: the graph as
+        # the APIs have it again, by a full sync.
         self.addCleanup(self._wait_state, uuid, 'active')
-        self.addCleanup(self._notify, uuid, host, 'active')
+        self.addCleanup(self.env.provider.manage, 'sync', 'run')
+        self._publish(nova.instance('instance.power_off.end', self._server(
+            uuid, state='stopped', power_state='shutdown')))
         self._wait_state(uuid, 'stopped')
         # Read views: no session for the data model API.
         self.assertEqual([], self.env.provider.sessions('active'))
@@ -89,25 +96,79 @@ class TestOneEngineOnTachyon(test_decision_engine.TestOneEngine):
             time.sleep(0.5)
         self.assertEqual(state, self._model()[1][uuid]['state'])
 
-    def _notify(self, uuid, host, state):
-        server = self.cloud.fake.servers[uuid]
-        flavor = server['flavor']
-        nova = cfg.ConfigOpts()
-        nova([], project='nova-test')
-        messaging.TransportURL(nova)   # registers control_exchange
-        nova.set_override('control_exchange', 'nova')
+    def _server(self, uuid, **changes):
+        """The corpus' Server of the emulated cloud's server ``uuid``."""
+        fake = self.cloud.fake.servers[uuid]
+        spec = fake['flavor']
+        flavor = nova_objects.Flavor(
+            name=spec['original_name'], flavorid=spec['original_name'],
+            vcpus=spec['vcpus'], memory_mb=spec['ram'],
+            root_gb=spec['disk'], ephemeral_gb=spec['ephemeral'],
+            swap=spec['swap'], extra_specs=dict(spec['extra_specs']))
+        server = nova_objects.Server(
+            uuid=uuid, name=fake['name'], host=fake['host'],
+            node=fake['hypervisor_hostname'], state=fake['vm_state'],
+            flavor=flavor, image_uuid=fake['image_id'] or '',
+            project_id=fake['project_id'], availability_zone=fake['zone'],
+            metadata=dict(fake['metadata']), locked=fake['locked'])
+        return dataclasses.replace(server, **changes)
+
+    def _publish(self, note):
+        """``note`` on Nova's exchange and topic, as nova-compute sends it."""
+        nova_conf = cfg.ConfigOpts()
+        nova_conf([], project='nova-test')
+        messaging.TransportURL(nova_conf)   # registers control_exchange
+        nova_conf.set_override('control_exchange', note.target[0])
         transport = messaging.get_notification_transport(
-            nova, url=self.env.provider.url)
+            nova_conf, url=self.env.provider.url)
         self.addCleanup(transport.cleanup)
         notifier = messaging.Notifier(
-            transport, publisher_id='nova-compute:%s' % host,
-            driver='messagingv2', topics=['versioned_notifications'])
-        event = ('instance.power_off.end' if state == 'stopped'
-                 else 'instance.power_on.end')
-        notifier.info({}, event, payloads.nova_instance(
-            uuid, host=host, state=state, vcpus=flavor['vcpus'],
-            memory_mb=flavor['ram'], root_gb=flavor['disk'],
-            name=server['name']))
+            transport, publisher_id=note.publisher_id,
+            driver='messagingv2', topics=[note.target[1]])
+        getattr(notifier, note.priority)({}, note.event_type, note.payload)
+
+    def test_notifications_are_consumed_by_tachyon_only(self):
+        # Watcher's engine listens to notifications in a pool named after
+        # its host, for the collectors it runs; with Tachyon's, it has no
+        # such queue: Tachyon consumes them, once for every engine.
+        def has_queue(name):
+            url = self.env.provider.url.replace('rabbit://', 'amqp://', 1)
+            with kombu.Connection(url) as conn:
+                try:
+                    conn.channel().queue_declare(name, passive=True)
+                except kombu.exceptions.ChannelError:
+                    return False
+                return True
+
+        self.assertTrue(has_queue('ref-1'))     # Watcher's own collectors
+        self.assertFalse(has_queue('de-1'))
+        self.assertTrue(has_queue('tachyon'))   # tachyon-engine's pool
+
+    def watcher_status(self, deployment, host):
+        result = subprocess.run(
+            [sys.executable, '-m', 'tachyon.cmd.watcher_status',
+             '--config-file', deployment.path('%s.conf' % host), 'upgrade',
+             'check', '--json'], capture_output=True, text=True,
+            timeout=120)
+        checks = {c['check']: (c['result'], c['details'] or '')
+                  for c in json.loads(result.stdout)['checks']}
+        return result.returncode, checks
+
+    def test_watcher_status_says_the_engine_routes_to_tachyon(self):
+        rc, checks = self.watcher_status(self.env.deployment, 'de-1')
+        self.assertEqual(0, rc, checks)
+        self.assertEqual((0, 'Tachyon serves the compute, storage models; '
+                          "Watcher's own collectors serve baremetal."),
+                         checks['Tachyon collectors selected'])
+        code, details = checks['tachyon-engine reachable']
+        self.assertEqual(0, code)
+        self.assertIn('tachyon_compute: engine tachyon-', details)
+        # The baseline's engine runs on Watcher's own collectors.
+        rc, checks = self.watcher_status(self.env.baseline, 'ref-1')
+        self.assertEqual(2, rc, checks)
+        code, details = checks['Tachyon collectors selected']
+        self.assertEqual(2, code)
+        self.assertIn('lists no Tachyon collector', details)
 
     def test_data_model_api_of_a_scoped_audit(self):
         super().test_data_model_api_of_a_scoped_audit()
