@@ -43,12 +43,6 @@ cat > "$conf" <<EOF
 [DEFAULT]
 transport_url = ${TACHYON_TRANSPORT_URL:-}
 
-[engine]
-topic = tachyon
-
-[notifications]
-enable_listener = false
-
 [collectors]
 enabled_collectors =
 

@@ -163,9 +163,13 @@ class TestPluginPhases(base.TestCase):
         self.assertEqual('tachyon_compute,tachyon_storage',
                          watcher[('collector', 'collector_plugins')])
         for plugin in ('tachyon_compute', 'tachyon_storage'):
-            self.assertEqual('tachyon', watcher[(
-                'watcher_cluster_data_model_collectors.' + plugin,
-                'topic')])
+            for option in ('exchange', 'topic'):
+                self.assertEqual(conf[('engine', option)], watcher[(
+                    'watcher_cluster_data_model_collectors.' + plugin,
+                    option)])
+        self.assertEqual(('tachyon', 'tachyon-engine'),
+                         (conf[('engine', 'exchange')],
+                          conf[('engine', 'topic')]))
 
     def test_watcher_configuration_can_be_turned_off(self):
         calls = self.phase('stack', 'post-config',
