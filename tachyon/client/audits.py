@@ -27,6 +27,9 @@ strategy returns, or raises, every session the run opened is settled:
   reaper purges it);
 * the strategy raised: the session is rolled back.
 
+Either way the model's content is dropped afterwards and its memory given
+back (:mod:`tachyon.common.memory`).
+
 So no session outlives the strategy run of its audit, whatever the
 outcome; a decision engine that dies mid-audit leaves its session to the
 session TTL.
@@ -41,6 +44,8 @@ import threading
 
 from oslo_context import context as oslo_context
 from oslo_log import log as logging
+
+from tachyon.common import memory
 
 LOG = logging.getLogger(__name__)
 
@@ -64,10 +69,19 @@ class AuditRun(object):
         return list(self._opened)
 
     def end(self, failed):
-        """Send what is pending, then close (or roll back) each session."""
+        """Send what is pending, then close (or roll back) each session.
+
+        The models' content is then dropped (Watcher's planner works from
+        the strategy's solution, never from the model) and the memory it
+        took handed back to the system: a decision engine keeps no model
+        between audits.
+        """
         opened, self._opened = self._opened, []
         for model in opened:
             _settle(model, self.audit_uuid, failed)
+            model.release()
+        if opened:
+            memory.release()
 
 
 def _settle(model, audit_uuid, failed):

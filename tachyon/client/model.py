@@ -287,6 +287,16 @@ class TachyonClusterModel(model_root.ModelRoot):
         self.flush()
         return self.client.commit_session(self.session_id)
 
+    def release(self):
+        """Drop the model's content once its strategy has run.
+
+        The model is empty afterwards (nodes, instances, the used-resources
+        cache); its session, if any, is left as it is.
+        """
+        self.discard_pending()
+        nx.DiGraph.clear(self)
+        self._node_resource_cache = {}
+
     def discard_pending(self):
         """Forget the deltas not sent yet; wait for those in flight."""
         self._pending = []

@@ -57,6 +57,9 @@ class FakeModel(object):
     def discard_pending(self):
         self.events.append('discard')
 
+    def release(self):
+        self.events.append('release')
+
 
 class TestAuditRun(base.TestCase):
 
@@ -88,7 +91,14 @@ class TestAuditRun(base.TestCase):
 
         self.assertRaises(RuntimeError, run_strategy)
         self.assertEqual([('rollback_session', 's1')], client.calls)
-        self.assertEqual(['discard'], model.events)
+        self.assertEqual(['discard', 'release'], model.events)
+
+    def test_the_models_are_released_after_their_sessions(self):
+        client = FakeClient()
+        model = FakeModel(client, 's1')
+        with audits.bound('audit-1') as run:
+            run.opened(model)
+        self.assertEqual(['flush', 'release'], model.events)
 
     def test_refused_moves_still_close_the_session(self):
         client = FakeClient()
