@@ -75,6 +75,15 @@ def pool_uuid(name):
     return str(uuid_lib.uuid5(_TACHYON_NS, 'pool:' + name))
 
 
+def capacity(total, reserved, allocation_ratio):
+    """Watcher's capacity of an inventory: (total - reserved) * ratio.
+
+    The one place Tachyon computes it; the graph, the simulation and the
+    records all call this.
+    """
+    return (total - reserved) * allocation_ratio
+
+
 @dataclasses.dataclass
 class Inventory:
     """One resource class's inventory on a provider, as Placement has it."""
@@ -90,7 +99,7 @@ class Inventory:
     @property
     def capacity(self):
         """Watcher's capacity: (total - reserved) * allocation_ratio."""
-        return (self.total - self.reserved) * self.allocation_ratio
+        return capacity(self.total, self.reserved, self.allocation_ratio)
 
 
 @dataclasses.dataclass
