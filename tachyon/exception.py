@@ -14,9 +14,15 @@
 client.
 
 Every error carries a ``code`` (HTTP-like, for operators reading logs) and a
-message built from ``msg_fmt`` and keyword arguments. The RPC layer sends the
-class name and the keyword arguments across the wire so that the client raises
-the same class again (see :mod:`tachyon.rpc.errors`).
+message built from ``msg_fmt`` and keyword arguments. The RPC server
+declares them as expected exceptions and clients allow this module's
+exceptions back (:data:`tachyon.rpc.ALLOWED_EXMODS`), so oslo.messaging
+raises the same class again on the client side.
+
+:class:`MalformedField` and its subclasses are the errors of
+:mod:`tachyon.common.fields`, the reader of data from outside Tachyon (API
+answers, notifications); they are ValueErrors, caught where the data
+is read, and never cross the RPC border.
 """
 
 
@@ -160,7 +166,46 @@ class UpstreamAuthFailed(UpstreamError):
     transient = False
 
 
-#: Classes the RPC layer may recreate on the client side, by name.
+class MalformedField(ValueError):
+    """A field of data read from outside Tachyon cannot be used.
+
+    ``field`` names the field (None when the whole value is at fault) and
+    ``reason`` says what is wrong.
+    """
+
+    def __init__(self, reason, field=None, message=None):
+        self.reason = reason
+        self.field = field
+        super().__init__(reason if message is None else message)
+
+
+class MalformedEntity(MalformedField):
+    """One entity of an API answer cannot be turned into a record.
+
+    ``kind`` and ``ident`` name the entity (``ident`` None when it has no
+    readable id); the collectors log it, skip it and count it.
+    """
+
+    def __init__(self, kind, ident, reason, field=None):
+        self.kind = kind
+        self.ident = ident
+        super().__init__(reason, field, '%s %s: %s' % (
+            kind, ident or '<no id>', reason))
+
+
+class MalformedPayload(MalformedField):
+    """A notification cannot be read.
+
+    Missing keys, wrong types, an unknown payload version. Never
+    transient: the notification is dropped.
+    """
+
+    def __init__(self, event_type, reason, field=None):
+        self.event_type = event_type
+        super().__init__(reason, field, '%s: %s' % (event_type, reason))
+
+
+#: The TachyonException classes, by name.
 WIRE_EXCEPTIONS = {
     cls.__name__: cls for cls in (
         TachyonException, NotFound, Conflict, InvalidState, InvalidParameter,

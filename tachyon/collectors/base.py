@@ -41,7 +41,6 @@ import typing
 from oslo_log import log as logging
 
 from tachyon.collectors import clients
-from tachyon.collectors import payloads
 from tachyon import exception
 from tachyon.graph import syncs
 
@@ -184,7 +183,7 @@ class BaseCollector(object, metaclass=abc.ABCMeta):
         """
         try:
             record = build(entity, *args, **kwargs)
-        except payloads.MalformedEntity as exc:
+        except exception.MalformedEntity as exc:
             batch.skip(exc, exc.ident)
             return None
         return record

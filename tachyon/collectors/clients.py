@@ -382,8 +382,8 @@ class NovaAPI(object):
                 '/resource_providers/%s/inventories' % provider_uuid,
                 allow_404=True)
         except MalformedResponse as exc:
-            raise payloads.MalformedEntity('resource provider',
-                                           provider_uuid, str(exc))
+            raise exception.MalformedEntity('resource provider',
+                                            provider_uuid, str(exc))
         if body is None:
             return None
         return payloads.inventories_from_placement(body, provider_uuid)
@@ -394,8 +394,8 @@ class NovaAPI(object):
                 '/resource_providers/%s/traits' % provider_uuid,
                 allow_404=True)
         except MalformedResponse as exc:
-            raise payloads.MalformedEntity('resource provider',
-                                           provider_uuid, str(exc))
+            raise exception.MalformedEntity('resource provider',
+                                            provider_uuid, str(exc))
         if body is None:
             return []
         return payloads.traits_from_placement(body, provider_uuid)
@@ -494,7 +494,7 @@ class ComputeNodeLookup(LazyAPI):
         for body in bodies:
             try:
                 result.append(payloads.aggregate(body))
-            except payloads.MalformedEntity as exc:
+            except exception.MalformedEntity as exc:
                 LOG.warning('Ignoring aggregate: %s', exc)
         return result
 
@@ -524,7 +524,7 @@ class ComputeNodeLookup(LazyAPI):
             return payloads.compute_node(
                 hyp, inventories, traits, services.get(service_host),
                 aggregates.get(service_host, []), updated_at=observed_at)
-        except payloads.MalformedEntity as exc:
+        except exception.MalformedEntity as exc:
             LOG.warning('Cannot read compute node %(name)s from the APIs: '
                         '%(err)s', {'name': name_or_uuid, 'err': exc})
             return None

@@ -26,6 +26,7 @@ from oslo_log import log as logging
 from tachyon.collectors import base
 from tachyon.collectors import clients
 from tachyon.collectors import payloads
+from tachyon import exception
 from tachyon.graph import compute
 
 LOG = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ class NovaCollector(base.BaseCollector):
                     continue
                 ident = payloads.ident(hyp)
                 if not (ident and clients.is_uuid(ident)):
-                    nodes.skip(payloads.MalformedEntity(
+                    nodes.skip(exception.MalformedEntity(
                         'hypervisor', ident,
                         'no uuid id (compute microversion 2.53 or later '
                         'needed)'))
@@ -95,7 +96,7 @@ class NovaCollector(base.BaseCollector):
                 try:
                     inventories, traits = self._wait(providers[node_uuid],
                                                      deadline)
-                except payloads.MalformedEntity as exc:
+                except exception.MalformedEntity as exc:
                     nodes.skip(exc, node_uuid)
                     continue
                 svc = hyp.get('service')

@@ -16,13 +16,15 @@ Every function takes the decoded JSON of one entity as the API returns it
 and gives back a record of :mod:`tachyon.model.records`, with the same
 fields and numbers as Watcher's collectors (``watcher.decision_engine.
 model.collector``) produce. An entity that lacks a field the record needs,
-or has one of the wrong type, raises :class:`MalformedEntity`; the
-collectors log it with the entity's id, skip it and count it.
+or has one of the wrong type, raises
+:class:`tachyon.exception.MalformedEntity`; the collectors log it with the
+entity's id, skip it and count it.
 """
 
 import math
-import uuid as uuid_lib
 
+from tachyon.common import fields
+from tachyon import exception
 from tachyon.model import records
 
 # Nova microversion from which servers carry pinned_availability_zone.
@@ -33,16 +35,6 @@ PINNED_AZ_MICROVERSION = (2, 96)
 _IRONIC_GOOD_PROVISION_STATES = ('available', None)
 #: Power states that make a node's resources unavailable.
 _IRONIC_BAD_POWER_STATES = ('error', None)
-
-
-class MalformedEntity(ValueError):
-    """One entity of an API answer cannot be turned into a record."""
-
-    def __init__(self, kind, ident, reason):
-        self.kind = kind
-        self.ident = ident
-        self.reason = reason
-        super().__init__('%s %s: %s' % (kind, ident or '<no id>', reason))
 
 
 def ident(entity, *keys):
@@ -56,84 +48,17 @@ def ident(entity, *keys):
     return None
 
 
-class _Reader(object):
+class EntityReader(fields.Reader):
     """Typed access to one entity's fields, raising MalformedEntity."""
 
     def __init__(self, kind, entity, id_keys=('id',)):
         self.kind = kind
         self.ident = ident(entity, *id_keys)
-        if not isinstance(entity, dict):
-            raise MalformedEntity(kind, self.ident,
-                                  'expected an object, got %s'
-                                  % type(entity).__name__)
-        self.entity = entity
+        super().__init__(entity, self._malformed)
 
-    def fail(self, reason):
-        raise MalformedEntity(self.kind, self.ident, reason)
-
-    def _check(self, key, value, types, what):
-        if isinstance(value, bool) and bool not in types:
-            self.fail('field %r must be %s, got %r' % (key, what, value))
-        if not isinstance(value, types):
-            self.fail('field %r must be %s, got %s' % (
-                key, what, type(value).__name__))
-        return value
-
-    def get(self, key, types, what, default=None, source=None):
-        """An optional field (None or absent gives ``default``)."""
-        source = self.entity if source is None else source
-        value = source.get(key)
-        if value is None:
-            return default
-        return self._check(key, value, types, what)
-
-    def require(self, key, types, what, source=None):
-        """A field that must be there and must not be null."""
-        source = self.entity if source is None else source
-        if key not in source:
-            self.fail('missing field %r' % key)
-        value = source[key]
-        if value is None:
-            self.fail('field %r is null' % key)
-        return self._check(key, value, types, what)
-
-    def string(self, key, required=True, default=None, source=None):
-        if required:
-            return self.require(key, (str,), 'a string', source)
-        return self.get(key, (str,), 'a string', default, source)
-
-    def integer(self, key, required=True, default=None, source=None):
-        if required:
-            return self.require(key, (int,), 'an integer', source)
-        return self.get(key, (int,), 'an integer', default, source)
-
-    def number(self, key, required=True, default=None, source=None):
-        if required:
-            return self.require(key, (int, float), 'a number', source)
-        return self.get(key, (int, float), 'a number', default, source)
-
-    def boolean(self, key, required=True, default=None, source=None):
-        if required:
-            return self.require(key, (bool,), 'a boolean', source)
-        return self.get(key, (bool,), 'a boolean', default, source)
-
-    def mapping(self, key, required=True, default=None, source=None):
-        if required:
-            return self.require(key, (dict,), 'an object', source)
-        return self.get(key, (dict,), 'an object', default, source)
-
-    def sequence(self, key, required=True, default=None, source=None):
-        if required:
-            return self.require(key, (list,), 'a list', source)
-        return self.get(key, (list,), 'a list', default, source)
-
-    def uuid(self, key='id'):
-        value = self.require(key, (str,), 'a UUID string')
-        try:
-            uuid_lib.UUID(value)
-        except ValueError:
-            self.fail('field %r is not a UUID: %r' % (key, value))
-        return value
+    def _malformed(self, reason, field=None):
+        return exception.MalformedEntity(self.kind, self.ident, reason,
+                                         field)
 
 
 def parse_microversion(value):
@@ -148,7 +73,7 @@ def parse_microversion(value):
 
 def inventories_from_placement(body, provider_uuid):
     """``GET /resource_providers/{uuid}/inventories`` -> {rc: Inventory}."""
-    reader = _Reader('resource provider', {'id': provider_uuid})
+    reader = EntityReader('resource provider', {'id': provider_uuid})
     if not isinstance(body, dict):
         reader.fail('inventories answer is not an object')
     invs = reader.mapping('inventories', source=body)
@@ -171,7 +96,7 @@ def inventories_from_placement(body, provider_uuid):
 
 def traits_from_placement(body, provider_uuid):
     """``GET /resource_providers/{uuid}/traits`` -> sorted trait names."""
-    reader = _Reader('resource provider', {'id': provider_uuid})
+    reader = EntityReader('resource provider', {'id': provider_uuid})
     if not isinstance(body, dict):
         reader.fail('traits answer is not an object')
     traits = reader.sequence('traits', source=body)
@@ -208,7 +133,7 @@ def compute_node(hypervisor, inventories=None, traits=None, service=None,
         ``GET /os-services`` (its availability zone), or None.
     :param aggregates: [{'id': .., 'name': ..}] the host belongs to.
     """
-    r = _Reader('hypervisor', hypervisor)
+    r = EntityReader('hypervisor', hypervisor)
     node_uuid = r.uuid('id')
     hypervisor_hostname = r.string('hypervisor_hostname')
     svc = r.mapping('service', required=False, default={})
@@ -250,11 +175,11 @@ def compute_node(hypervisor, inventories=None, traits=None, service=None,
 
 def aggregate(agg):
     """One element of ``GET /os-aggregates`` -> {'id', 'name', 'hosts'}."""
-    r = _Reader('aggregate', agg)
+    r = EntityReader('aggregate', agg)
     hosts = r.sequence('hosts', False, [])
     if not all(isinstance(h, str) for h in hosts):
         r.fail('hosts must be strings')
-    return {'id': r.require('id', (int, str), 'an id'),
+    return {'id': r.get('id', (int, str), what='an id'),
             'name': r.string('name'),
             'hosts': list(hosts)}
 
@@ -308,7 +233,7 @@ def instance(server, node_uuid=None, updated_at=None,
     counts it: the flavor's root disk unless it boots from a volume, plus
     ephemeral, plus swap rounded up to whole GB.
     """
-    r = _Reader('server', server)
+    r = EntityReader('server', server)
     server_uuid = r.uuid('id')
     flavor = r.mapping('flavor')
     if 'vcpus' not in flavor:
@@ -380,7 +305,7 @@ def storage_node(service, types_by_backend=None, updated_at=None):
     ``volume_backend_name`` extra spec is the backend part of the host
     (``host@backend``).
     """
-    r = _Reader('storage service', service, id_keys=('host', 'id'))
+    r = EntityReader('storage service', service, id_keys=('host', 'id'))
     host = r.string('host')
     backend = host.split('@', 1)[1] if '@' in host else ''
     return records.StorageNode(
@@ -410,7 +335,7 @@ def _capacity(reader, caps, key, required=True, default=None):
 
 def pool(pool_body, updated_at=None):
     """One element of ``GET /scheduler-stats/get_pools?detail=True``."""
-    r = _Reader('pool', pool_body, id_keys=('name',))
+    r = EntityReader('pool', pool_body, id_keys=('name',))
     name = r.string('name')
     caps = r.mapping('capabilities')
     total = _capacity(r, caps, 'total_capacity_gb')
@@ -451,7 +376,7 @@ def _bootable(reader, volume):
 
 def volume(volume_body, updated_at=None):
     """One element of ``GET /volumes/detail?all_tenants=1`` -> Volume."""
-    r = _Reader('volume', volume_body)
+    r = EntityReader('volume', volume_body)
     vol_uuid = r.uuid('id')
     attachments = []
     for att in r.sequence('attachments', False, []):
@@ -502,7 +427,7 @@ def ironic_inventories(resource_class, power_state, provision_state,
 
 def ironic_node(node, updated_at=None):
     """One element of ``GET /v1/nodes/detail`` -> records.IronicNode."""
-    r = _Reader('ironic node', node, id_keys=('uuid',))
+    r = EntityReader('ironic node', node, id_keys=('uuid',))
     node_uuid = r.uuid('uuid')
     power_state = r.string('power_state', False)
     provision_state = r.string('provision_state', False)

@@ -43,22 +43,10 @@ import abc
 import dataclasses
 import datetime
 import typing
-import uuid as uuid_lib
 
+from tachyon.common import fields
+from tachyon import exception
 from tachyon.model import changes
-
-
-class MalformedPayload(ValueError):
-    """A notification cannot be read.
-
-    Missing keys, wrong types, an unknown payload version. Never
-    transient: the notification is dropped.
-    """
-
-    def __init__(self, event_type, reason):
-        self.event_type = event_type
-        self.reason = reason
-        super().__init__('%s: %s' % (event_type, reason))
 
 
 @dataclasses.dataclass
@@ -99,38 +87,28 @@ def parse_timestamp(value):
     return moment.timestamp()
 
 
-class Payload(object):
-    """Typed access to a payload's fields, raising MalformedPayload."""
+class Payload(fields.Reader):
+    """Typed access to a payload's fields, raising MalformedPayload.
 
-    _MISSING = object()
+    ``where`` names the part of the notification read ("payload",
+    "payload data", ...) in messages.
+    """
+
+    NOT_OBJECT = 'is not an object'
+    MISSING = 'has no %(key)r'
+    NULL = '%(key)r is null'
+    WRONG_TYPE = '%(key)r must be %(types)s, got %(value)r'
+    WRONG_BOOL = WRONG_TYPE
+    NOT_UUID = '%(key)r is not a uuid: %(value)r'
 
     def __init__(self, notification, data, where='payload'):
         self.event_type = notification.event_type
         self.where = where
-        if not isinstance(data, dict):
-            self.fail('is not an object')
-        self.data = data
+        super().__init__(data, self._malformed)
 
-    def fail(self, reason):
-        raise MalformedPayload(self.event_type,
-                               '%s %s' % (self.where, reason))
-
-    def get(self, key, types, required=True, default=None):
-        value = self.data.get(key, self._MISSING)
-        if value is self._MISSING or value is None:
-            if required and value is self._MISSING:
-                self.fail('has no %r' % key)
-            if required and value is None:
-                self.fail('%r is null' % key)
-            return default
-        if isinstance(value, bool) and bool not in types:
-            self.fail('%r must be %s, got %r' % (key, _names(types), value))
-        if not isinstance(value, types):
-            self.fail('%r must be %s, got %r' % (key, _names(types), value))
-        return value
-
-    def string(self, key, required=True, default=None):
-        return self.get(key, (str,), required, default)
+    def _malformed(self, reason, field=None):
+        return exception.MalformedPayload(
+            self.event_type, '%s %s' % (self.where, reason), field)
 
     def integer(self, key, required=True, default=None):
         value = self.get(key, (int, str), required, default)
@@ -139,38 +117,14 @@ class Payload(object):
             try:
                 return int(value)
             except ValueError:
-                self.fail('%r must be an integer, got %r' % (key, value))
-        return value
-
-    def boolean(self, key, required=True, default=None):
-        return self.get(key, (bool,), required, default)
-
-    def mapping(self, key, required=True, default=None):
-        return self.get(key, (dict,), required, default)
-
-    def sequence(self, key, required=True, default=None):
-        return self.get(key, (list,), required, default)
-
-    def uuid(self, key):
-        value = self.string(key)
-        try:
-            uuid_lib.UUID(value)
-        except ValueError:
-            self.fail('%r is not a uuid: %r' % (key, value))
+                self.fail('%r must be an integer, got %r' % (key, value),
+                          key)
         return value
 
     def child(self, key, where=None):
-        return Payload(_Source(self.event_type), self.mapping(key),
+        """The payload of the object field ``key``."""
+        return Payload(self, self.mapping(key),
                        where or '%s.%s' % (self.where, key))
-
-
-@dataclasses.dataclass
-class _Source:
-    event_type: str
-
-
-def _names(types):
-    return ' or '.join(t.__name__ for t in types)
 
 
 def versioned(notification, namespace, known_majors=(1, 2)):
@@ -218,7 +172,7 @@ class NotificationHandler(object, metaclass=abc.ABCMeta):
         """The changes one :class:`Notification` reports.
 
         :returns: a list of :class:`tachyon.model.changes.Change`.
-        :raises: :class:`MalformedPayload`.
+        :raises: :class:`tachyon.exception.MalformedPayload`.
         """
 
     def change(self, notification, kind, action, key, **kwargs):

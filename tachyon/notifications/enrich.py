@@ -74,7 +74,7 @@ class CinderLookup(clients.LazyAPI):
             if isinstance(body, dict) and body.get('name') in wanted:
                 try:
                     pool = payloads.pool(body, updated_at=time.time())
-                except payloads.MalformedEntity as exc:
+                except exception.MalformedEntity as exc:
                     LOG.warning('Ignoring pool: %s', exc)
                     continue
                 found[pool.name] = pool
@@ -90,7 +90,7 @@ class CinderLookup(clients.LazyAPI):
                 try:
                     node = payloads.storage_node(svc, types,
                                                  updated_at=time.time())
-                except payloads.MalformedEntity as exc:
+                except exception.MalformedEntity as exc:
                     LOG.warning('Ignoring storage service: %s', exc)
                     continue
                 found[node.host] = node
@@ -123,7 +123,7 @@ class Enricher(object):
             return None
         try:
             return func(*args)
-        except (exception.TachyonException, payloads.MalformedEntity,
+        except (exception.TachyonException, exception.MalformedEntity,
                 OSError) as exc:
             self._memo.failed((what, key))
             LOG.warning('Cannot look up %(what)s %(key)s in the APIs: '

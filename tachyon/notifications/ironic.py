@@ -22,6 +22,7 @@ power state, maintenance and its reason, extra, resource class and the
 """
 
 from tachyon.collectors import payloads
+from tachyon import exception
 from tachyon.model import changes
 from tachyon.notifications import base
 
@@ -60,7 +61,7 @@ class IronicHandler(base.NotificationHandler):
                                 changes.DELETE, data.uuid('uuid'))]
         try:
             record = payloads.ironic_node(data.data)
-        except payloads.MalformedEntity as exc:
+        except exception.MalformedEntity as exc:
             data.fail(exc.reason)
         return [self.change(notification, changes.IRONIC_NODE,
                             changes.UPSERT, record.uuid, record=record)]

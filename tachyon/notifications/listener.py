@@ -156,7 +156,7 @@ class Processor(object):
                 continue
             try:
                 result.extend(handler.parse(notification))
-            except (base.MalformedPayload, ValueError) as exc:
+            except (exception.MalformedPayload, ValueError) as exc:
                 self._count('malformed')
                 LOG.warning('Dropping malformed %(event)s notification '
                             '%(id)s from %(publisher)s: %(err)s',

@@ -88,9 +88,7 @@ ALWAYS_KEPT = ('watcher_exclude', 'pinned_az')
 def _flavor(data):
     flavor = data.child('flavor')
     # FlavorPayload is itself a versioned object.
-    return base.Payload(base._Source(data.event_type),
-                        flavor.mapping('nova_object.data'),
-                        'payload flavor data')
+    return flavor.child('nova_object.data', 'payload flavor data')
 
 
 def _disk_gb(data, flavor):

@@ -83,7 +83,7 @@ class TestHandlers(base.TestCase):
                       'unknown payload version 9.1'))
         cases.append(([], 'payload is not an object'))
         for payload, message in cases:
-            exc = self.assertRaises(nbase.MalformedPayload, self.parse,
+            exc = self.assertRaises(exception.MalformedPayload, self.parse,
                                     'nova', 'instance.update', payload)
             self.assertIn(message, str(exc))
             self.assertEqual('instance.update', exc.event_type)
@@ -99,7 +99,7 @@ class TestHandlers(base.TestCase):
                          (vol.record.size, vol.record.attachments))
         self.assertEqual('t-1', vol.fields['volume_type_id'])
         self.assertIn('volume_type', vol.keep)
-        exc = self.assertRaises(nbase.MalformedPayload, self.parse,
+        exc = self.assertRaises(exception.MalformedPayload, self.parse,
                                 'cinder', 'capacity.pool',
                                 p.cinder_capacity('no-hash'))
         self.assertIn('not a pool name', str(exc))

@@ -16,6 +16,7 @@ build (same fields, same numbers)."""
 import copy
 
 from tachyon.collectors import payloads
+from tachyon import exception
 from tachyon.model import records
 from tests import base
 
@@ -123,14 +124,14 @@ class TestComputeNode(base.TestCase):
 
     def test_old_microversion_id_is_malformed(self):
         hyp = dict(HYPERVISOR, id=3)
-        exc = self.assertRaises(payloads.MalformedEntity,
+        exc = self.assertRaises(exception.MalformedEntity,
                                 payloads.compute_node, hyp)
         self.assertEqual('3', exc.ident)
 
     def test_missing_state(self):
         hyp = dict(HYPERVISOR)
         del hyp['state']
-        exc = self.assertRaises(payloads.MalformedEntity,
+        exc = self.assertRaises(exception.MalformedEntity,
                                 payloads.compute_node, hyp)
         self.assertEqual(NODE_UUID, exc.ident)
         self.assertIn("'state'", str(exc))
@@ -140,7 +141,7 @@ class TestComputeNode(base.TestCase):
                      {'inventories': {'VCPU': {'total': 'many'}}},
                      {'inventories': {'VCPU': {'reserved': 1}}},
                      {'inventories': {'VCPU': {'total': True}}}):
-            self.assertRaises(payloads.MalformedEntity,
+            self.assertRaises(exception.MalformedEntity,
                               payloads.inventories_from_placement, body,
                               NODE_UUID)
 
@@ -148,7 +149,7 @@ class TestComputeNode(base.TestCase):
         self.assertEqual(['A', 'B'], payloads.traits_from_placement(
             {'traits': ['B', 'A'], 'resource_provider_generation': 1},
             NODE_UUID))
-        self.assertRaises(payloads.MalformedEntity,
+        self.assertRaises(exception.MalformedEntity,
                           payloads.traits_from_placement, {'traits': [1]},
                           NODE_UUID)
 
@@ -166,7 +167,7 @@ class TestComputeNode(base.TestCase):
                                  {'id': 2, 'name': 'b'}],
                           'h2': [{'id': 2, 'name': 'b'}]},
                          payloads.aggregates_by_host(aggs))
-        self.assertRaises(payloads.MalformedEntity, payloads.aggregate,
+        self.assertRaises(exception.MalformedEntity, payloads.aggregate,
                           {'id': 4, 'hosts': []})
 
 
@@ -226,7 +227,7 @@ class TestInstance(base.TestCase):
 
     def test_flavor_not_embedded(self):
         server = dict(SERVER, flavor={'id': '1', 'links': []})
-        exc = self.assertRaises(payloads.MalformedEntity,
+        exc = self.assertRaises(exception.MalformedEntity,
                                 payloads.instance, server)
         self.assertIn('2.47', str(exc))
         self.assertEqual(SERVER_UUID, exc.ident)
@@ -236,13 +237,13 @@ class TestInstance(base.TestCase):
                        {'locked': 'yes'}, {'metadata': []},
                        {'OS-EXT-STS:vm_state': None}):
             server = dict(SERVER, **change)
-            self.assertRaises(payloads.MalformedEntity, payloads.instance,
+            self.assertRaises(exception.MalformedEntity, payloads.instance,
                               server)
         server = copy.deepcopy(SERVER)
         server['flavor']['vcpus'] = '2'
-        self.assertRaises(payloads.MalformedEntity, payloads.instance,
+        self.assertRaises(exception.MalformedEntity, payloads.instance,
                           server)
-        self.assertRaises(payloads.MalformedEntity, payloads.instance,
+        self.assertRaises(exception.MalformedEntity, payloads.instance,
                           ['not', 'a', 'server'])
 
     def test_deleted(self):
@@ -282,7 +283,7 @@ class TestCinder(base.TestCase):
         self.assertEqual([], node.volume_type)
 
     def test_storage_node_missing_host(self):
-        self.assertRaises(payloads.MalformedEntity, payloads.storage_node,
+        self.assertRaises(exception.MalformedEntity, payloads.storage_node,
                           {'zone': 'nova', 'status': 'enabled',
                            'state': 'up'})
 
@@ -314,7 +315,7 @@ class TestCinder(base.TestCase):
                       'infinite'},
                      {'free_capacity_gb': 1},
                      {'total_capacity_gb': -1, 'free_capacity_gb': 1}):
-            exc = self.assertRaises(payloads.MalformedEntity, payloads.pool,
+            exc = self.assertRaises(exception.MalformedEntity, payloads.pool,
                                     {'name': 'h@b#p', 'capabilities': caps})
             self.assertEqual('h@b#p', exc.ident)
 
@@ -356,7 +357,7 @@ class TestCinder(base.TestCase):
         good = {'id': VOLUME_UUID, 'size': 1, 'status': 'available'}
         for change in ({'size': '1'}, {'size': None}, {'bootable': 'maybe'},
                        {'attachments': ['x']}, {'id': 'nope'}):
-            self.assertRaises(payloads.MalformedEntity, payloads.volume,
+            self.assertRaises(exception.MalformedEntity, payloads.volume,
                               dict(good, **change))
 
 
@@ -405,7 +406,7 @@ class TestIronic(base.TestCase):
     def test_malformed(self):
         for change in ({'uuid': None}, {'maintenance': 'no'},
                        {'extra': 'x'}):
-            self.assertRaises(payloads.MalformedEntity,
+            self.assertRaises(exception.MalformedEntity,
                               payloads.ironic_node,
                               dict(self.NODE, **change))
 
