@@ -60,7 +60,7 @@ def ping(client):
 
 def load_sample(conf):
     from tachyon.graph import driver
-    from tachyon.model import watcher_xml
+    from tachyon import watcher_xml
     with open(_sample_path()) as xml:
         text = xml.read()
     graph = driver.Graph.from_conf(conf)

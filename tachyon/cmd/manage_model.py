@@ -27,7 +27,8 @@ import sys
 from tachyon.cmd import manage
 from tachyon import exception
 from tachyon.graph import schema
-from tachyon.model import watcher_xml
+from tachyon import watcher_xml
+from tachyon.watcher_xml import common as xml_common
 
 
 def _read(path):
@@ -85,7 +86,7 @@ class ModelCommands(object):
 # "import" is a keyword: the action is bound under its name here.
 setattr(ModelCommands, 'import', ModelCommands.import_file)
 
-_KINDS = list(watcher_xml.KINDS)
+_KINDS = list(xml_common.KINDS)
 
 manage.register('model', ModelCommands, {
     'import': [
@@ -101,7 +102,7 @@ manage.register('model', ModelCommands, {
     ],
     'export': [
         (('--model',), dict(dest='model', choices=_KINDS,
-                            default=watcher_xml.KIND_COMPUTE,
+                            default=xml_common.KIND_COMPUTE,
                             help='Which model (default: compute).')),
         (('--output',), dict(dest='output', metavar='FILE', default=None,
                              help='Write to FILE instead of standard '

@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 
-from tachyon.model import watcher_xml
+from tachyon import watcher_xml
 from tachyon.simulation import manager
 from tests.functional import base
 from tests import watcher_models

@@ -24,7 +24,7 @@ from tachyon.graph import common
 from tachyon.graph import compute
 from tachyon.graph import storage
 from tachyon.model import records
-from tachyon.model import watcher_xml
+from tachyon import watcher_xml
 from tests.functional import base
 
 DATA = os.path.join(os.path.dirname(model_root.__file__), '..', '..',

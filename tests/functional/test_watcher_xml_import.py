@@ -29,7 +29,7 @@ from tachyon import exception
 from tachyon.graph import common
 from tachyon.graph import compute
 from tachyon.graph import schema
-from tachyon.model import watcher_xml
+from tachyon import watcher_xml
 from tests.fixtures import services
 from tests.functional import base
 from tests import watcher_models

@@ -27,7 +27,7 @@ from watcher.decision_engine.model import model_root
 
 from tachyon.client import model as client_model
 from tachyon import conf as tachyon_conf
-from tachyon.model import watcher_xml
+from tachyon import watcher_xml
 from tachyon import rpc
 from tachyon.rpc import api
 from tachyon.rpc import manager

@@ -35,7 +35,7 @@ from watcher.tests.unit.decision_engine.model import faker_cluster_state
 from tachyon.graph import compute
 from tachyon.graph import storage
 from tachyon.model import records
-from tachyon.model import watcher_xml
+from tachyon import watcher_xml
 from tachyon.notifications import base
 from tachyon.notifications import enrich
 from tachyon.notifications import listener

@@ -26,7 +26,7 @@ from tachyon.client import watcher_hooks
 from tachyon.client import watcher_plugins
 from tachyon import exception
 from tachyon.graph import compute
-from tachyon.model import watcher_xml
+from tachyon import watcher_xml
 from tests.integration import backend
 from tests import watcher_models
 

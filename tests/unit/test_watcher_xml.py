@@ -25,7 +25,9 @@ from watcher.decision_engine.model import model_root
 from tachyon import exception
 from tachyon.graph import compute
 from tachyon.model import records
-from tachyon.model import watcher_xml
+from tachyon import watcher_xml
+from tachyon.watcher_xml import common as xml_common
+from tachyon.watcher_xml import compute as xml_compute
 from tests import base
 from tests import watcher_models
 
@@ -94,7 +96,7 @@ class TestComputeScenarios(base.TestCase):
     def check_written_back_isomorphic(self, filename):
         data = watcher_models.load_data(filename)
         _kind, parsed = watcher_xml.parse_model(data)
-        text = watcher_xml.compute_to_xml(_as_graph_model(parsed))
+        text = xml_compute.compute_to_xml(_as_graph_model(parsed))
         self.assertTrue(watcher_models.isomorphic(data, text))
 
     def check_reads_watcher_to_xml(self, filename):
@@ -103,7 +105,7 @@ class TestComputeScenarios(base.TestCase):
         model = watcher_models.watcher_model(filename)
         dump = model.to_xml()
         _kind, parsed = watcher_xml.parse_model(dump)
-        text = watcher_xml.compute_to_xml(_as_graph_model(parsed))
+        text = xml_compute.compute_to_xml(_as_graph_model(parsed))
         self.assertTrue(model_root.ModelRoot.is_isomorphic(
             model, model_root.ModelRoot.from_xml(text)))
 
@@ -114,7 +116,7 @@ class TestComputeScenarios(base.TestCase):
         theirs = etree.fromstring(model.to_xml().encode())
         _kind, parsed = watcher_xml.parse_model(
             watcher_models.load_data(filename))
-        ours = etree.fromstring(watcher_xml.compute_to_xml(
+        ours = etree.fromstring(xml_compute.compute_to_xml(
             _as_graph_model(parsed)).encode())
         self.assertEqual([e.tag for e in theirs.iter()],
                          [e.tag for e in ours.iter()])
@@ -134,19 +136,19 @@ class TestOtherKinds(base.TestCase):
 
     def test_storage_detected(self):
         for name in watcher_models.STORAGE_SCENARIOS:
-            root = watcher_xml.parse_document(watcher_models.load_data(name))
-            self.assertEqual('storage', watcher_xml.detect_kind(root))
+            root = xml_common.parse_document(watcher_models.load_data(name))
+            self.assertEqual('storage', xml_common.detect_kind(root))
 
     def test_baremetal_detected(self):
         for name in watcher_models.BAREMETAL_SCENARIOS:
-            root = watcher_xml.parse_document(watcher_models.load_data(name))
-            self.assertEqual('baremetal', watcher_xml.detect_kind(root))
+            root = xml_common.parse_document(watcher_models.load_data(name))
+            self.assertEqual('baremetal', xml_common.detect_kind(root))
 
     def test_aliases(self):
-        root = watcher_xml.parse_document('<StorageModelRoot/>')
-        self.assertEqual('storage', watcher_xml.detect_kind(root))
-        root = watcher_xml.parse_document('<ModelRoot/>')
-        self.assertEqual('compute', watcher_xml.detect_kind(root))
+        root = xml_common.parse_document('<StorageModelRoot/>')
+        self.assertEqual('storage', xml_common.detect_kind(root))
+        root = xml_common.parse_document('<ModelRoot/>')
+        self.assertEqual('compute', xml_common.detect_kind(root))
 
 
 class TestDispatch(base.TestCase):
@@ -289,12 +291,12 @@ class TestBadInput(base.TestCase):
     def test_dangling_reference(self):
         # An instance can only refer to a node by nesting: records that
         # name a node the document does not define are refused.
-        root = watcher_xml.parse_document(_doc(NODE % ('', '')))
-        parsed = watcher_xml.parse_compute(root)
+        root = xml_common.parse_document(_doc(NODE % ('', '')))
+        parsed = xml_compute.parse_compute(root)
         self.assertEqual(['n1'], [n.uuid for n in parsed.nodes])
         bad = etree.fromstring(_doc(NODE % ('', INSTANCE % ('i1', ''))))
         del bad[0].attrib['uuid']
-        self.assertRaises(exception.InvalidModel, watcher_xml.parse_compute,
+        self.assertRaises(exception.InvalidModel, xml_compute.parse_compute,
                           bad)
 
     def test_forced_kind_must_match(self):
@@ -355,7 +357,7 @@ class TestParsing(base.TestCase):
                          row['props']['watcher_unset'])
         row = compute._instance_row(records.Instance(uuid='i2'))
         self.assertIsNone(row['props']['watcher_unset'])
-        text = watcher_xml.compute_to_xml(_as_graph_model(parsed))
+        text = xml_compute.compute_to_xml(_as_graph_model(parsed))
         root = etree.fromstring(text.encode())
         self.assertEqual({'hostname', 'status', 'state', 'vcpus', 'uuid'},
                          set(root[0].attrib))
@@ -380,7 +382,7 @@ class TestParsing(base.TestCase):
         model.add_instance(inst)
         model.map_instance(inst, node)
         _kind, parsed = watcher_xml.parse_model(model.to_xml())
-        text = watcher_xml.compute_to_xml(_as_graph_model(parsed))
+        text = xml_compute.compute_to_xml(_as_graph_model(parsed))
         back = model_root.ModelRoot.from_xml(text)
         self.assertTrue(model_root.ModelRoot.is_isomorphic(model, back))
         self.assertTrue(back.get_instance_by_uuid('i1').locked)
@@ -390,5 +392,5 @@ class TestParsing(base.TestCase):
         data = watcher_models.load_data('scenario_3_with_2_nodes.xml')
         _kind, parsed = watcher_xml.parse_model(data)
         parsed.instances[0].vcpus += 1
-        text = watcher_xml.compute_to_xml(_as_graph_model(parsed))
+        text = xml_compute.compute_to_xml(_as_graph_model(parsed))
         self.assertFalse(watcher_models.isomorphic(data, text))

@@ -189,7 +189,7 @@ def run(graph, n_nodes, n_instances, args):
     from watcher.decision_engine.model import model_root
 
     from tachyon.graph import compute
-    from tachyon.model import watcher_xml
+    from tachyon import watcher_xml
 
     print('== Cloud: %d nodes, %d instances' % (n_nodes, n_instances))
     nodes, instances = generate(n_nodes, n_instances, args.seed)

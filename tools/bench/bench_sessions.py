@@ -62,7 +62,7 @@ def _conf():
 
 def run(graph, conf, n_nodes, n_instances, with_commit, seed):
     from tachyon.graph import sessions
-    from tachyon.model import watcher_xml
+    from tachyon import watcher_xml
     from tachyon.simulation import manager
 
     nodes, instances = cloudgen.generate(n_nodes, n_instances, seed)

@@ -40,7 +40,7 @@ def load_cloud(n_nodes, n_instances, seed, settle=5.0):
     (garbage collection, checkpoint) for a while after it commits, and
     what the benchmarks time is the steady state.
     """
-    from tachyon.model import watcher_xml
+    from tachyon import watcher_xml
     graph = cloudgen._graph()
     try:
         graph.run_autocommit(WIPE)
@@ -54,7 +54,7 @@ def load_cloud(n_nodes, n_instances, seed, settle=5.0):
 
 def load_storage(xml_text):
     """Import a Watcher storage model (XML) into the graph."""
-    from tachyon.model import watcher_xml
+    from tachyon import watcher_xml
     graph = cloudgen._graph()
     try:
         watcher_xml.import_model(graph, xml_text, kind='storage',

@@ -26,7 +26,7 @@ from tachyon import exception
 from tachyon import rpc
 from tachyon.graph import compute
 from tachyon.graph import sessions
-from tachyon.model import watcher_xml
+from tachyon import watcher_xml
 from tachyon.rpc import api
 from tests.fixtures import services
 from tests.functional import base

@@ -25,7 +25,7 @@ from tachyon import exception
 from tachyon.graph import compute
 from tachyon.graph import sessions
 from tachyon.model import records
-from tachyon.model import watcher_xml
+from tachyon import watcher_xml
 from tachyon.simulation import manager
 from tests.functional import base
 from tests import watcher_models

@@ -23,10 +23,10 @@ import collections
 from lxml import etree
 
 from tachyon import exception
-from tachyon.graph import baremetal
-from tachyon.graph import common
+from tachyon.graph import baremetal as baremetal_graph
+from tachyon.graph import common as graph_common
 from tachyon.model import records
-from tachyon.model import watcher_xml
+from tachyon.watcher_xml import common
 
 BaremetalModel = collections.namedtuple('BaremetalModel', ['nodes'])
 
@@ -36,7 +36,7 @@ def _extra(el):
     for child in el:
         if child.tag != 'extra':
             raise exception.InvalidModel(
-                element=watcher_xml.describe(child),
+                element=common.describe(child),
                 reason='an IronicNode holds an <extra> element only')
         for item in child:
             extra[item.tag] = (item.text or '').strip()
@@ -48,13 +48,13 @@ def parse(root):
     for el in root:
         if el.tag != 'IronicNode':
             raise exception.InvalidModel(
-                element=watcher_xml.describe(el),
+                element=common.describe(el),
                 reason='a baremetal model holds IronicNode elements')
-        a = watcher_xml._Attrs(el)
+        a = common.attributes(el)
         uuid = a.string('uuid', required=True)
         if uuid in seen:
             raise exception.InvalidModel(
-                element=watcher_xml.describe(el),
+                element=common.describe(el),
                 reason='duplicate ironic node %s' % uuid)
         seen.add(uuid)
         reason = a.string('maintenance_reason')
@@ -69,19 +69,19 @@ def parse(root):
 
 
 def write(graph, parsed, replace=False):
-    counts = common.SyncCounts()
+    counts = graph_common.SyncCounts()
     if replace:
         keep = {n.uuid for n in parsed.nodes}
-        counts.deleted += baremetal.delete_ironic_nodes(
-            graph, [u for u in baremetal.get_all_ironic_nodes(graph)
+        counts.deleted += baremetal_graph.delete_ironic_nodes(
+            graph, [u for u in baremetal_graph.get_all_ironic_nodes(graph)
                     if u not in keep])
-    counts.add(baremetal.upsert_ironic_nodes(graph, parsed.nodes))
+    counts.add(baremetal_graph.upsert_ironic_nodes(graph, parsed.nodes))
     return counts
 
 
 def export(graph):
-    root = etree.Element(watcher_xml.ROOT_TAG)
-    for node in baremetal.get_baremetal_model(graph)['nodes']:
+    root = etree.Element(common.ROOT_TAG)
+    for node in baremetal_graph.get_baremetal_model(graph)['nodes']:
         node_el = etree.SubElement(root, 'IronicNode', attrib={
             'uuid': node.uuid, 'human_id': node.human_id or '',
             'power_state': node.power_state or '',

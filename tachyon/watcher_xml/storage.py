@@ -27,10 +27,10 @@ import json
 from lxml import etree
 
 from tachyon import exception
-from tachyon.graph import common
-from tachyon.graph import storage
+from tachyon.graph import common as graph_common
+from tachyon.graph import storage as storage_graph
 from tachyon.model import records
-from tachyon.model import watcher_xml
+from tachyon.watcher_xml import common
 
 StorageModel = collections.namedtuple('StorageModel',
                                       ['nodes', 'pools', 'volumes'])
@@ -52,11 +52,11 @@ def _literal(attrs, attr, kind):
         except (ValueError, SyntaxError, TypeError, MemoryError,
                 RecursionError):
             return value if kind is str else attrs.fail(
-                attr, 'neither JSON nor a Python literal')
+                'neither JSON nor a Python literal', attr)
     if kind is str:
         return value
     if not isinstance(data, kind):
-        attrs.fail(attr, 'not a %s' % kind.__name__)
+        attrs.fail('not a %s' % kind.__name__, attr)
     return data
 
 
@@ -75,11 +75,11 @@ def _none(value):
 
 
 def _parse_volume(el, pool_name):
-    a = watcher_xml._Attrs(el)
+    a = common.attributes(el)
     attachments = _literal(a, 'attachments', list) or []
     for item in attachments:
         if not isinstance(item, dict):
-            a.fail('attachments', 'each attachment must be a mapping')
+            a.fail('each attachment must be a mapping', 'attachments')
     size = a.integer('size', required=True)
     return records.Volume(
         uuid=a.string('uuid', required=True),
@@ -108,13 +108,13 @@ def parse(root):
     def once(kind, key, el):
         if (kind, key) in seen:
             raise exception.InvalidModel(
-                element=watcher_xml.describe(el),
+                element=common.describe(el),
                 reason='duplicate %s %s' % (kind, key))
         seen.add((kind, key))
 
     for el in root:
         if el.tag == 'StorageNode':
-            a = watcher_xml._Attrs(el)
+            a = common.attributes(el)
             host = a.string('host', required=True)
             once('storage node', host, el)
             nodes.append(records.StorageNode(
@@ -125,9 +125,9 @@ def parse(root):
             for pool_el in el:
                 if pool_el.tag != 'Pool':
                     raise exception.InvalidModel(
-                        element=watcher_xml.describe(pool_el),
+                        element=common.describe(pool_el),
                         reason='a StorageNode holds Pool elements only')
-                pa = watcher_xml._Attrs(pool_el)
+                pa = common.attributes(pool_el)
                 name = pa.string('name', required=True)
                 once('pool', name, pool_el)
                 fields = {f: pa.integer(f) or 0 for f in POOL_INT_FIELDS}
@@ -136,7 +136,7 @@ def parse(root):
                 for vol_el in pool_el:
                     if vol_el.tag != 'Volume':
                         raise exception.InvalidModel(
-                            element=watcher_xml.describe(vol_el),
+                            element=common.describe(vol_el),
                             reason='a Pool holds Volume elements only')
                     vol = _parse_volume(vol_el, name)
                     once('volume', vol.uuid, vol_el)
@@ -147,7 +147,7 @@ def parse(root):
             volumes.append(vol)
         else:
             raise exception.InvalidModel(
-                element=watcher_xml.describe(el),
+                element=common.describe(el),
                 reason='a storage model holds StorageNode and Volume '
                        'elements')
     return StorageModel(nodes, pools, volumes)
@@ -159,24 +159,24 @@ def write(graph, parsed, replace=False):
     With ``replace``, storage entities absent from the document are
     deleted first.
     """
-    counts = common.SyncCounts()
+    counts = graph_common.SyncCounts()
     if replace:
-        current = storage.get_storage_model(graph)
+        current = storage_graph.get_storage_model(graph)
         keep_vols = {v.uuid for v in parsed.volumes}
         keep_pools = {p.uuid for p in parsed.pools}
         keep_nodes = {n.uuid for n in parsed.nodes}
-        counts.deleted += storage.delete_volumes(
+        counts.deleted += storage_graph.delete_volumes(
             graph, [v.uuid for v in current['volumes']
                     if v.uuid not in keep_vols])
-        counts.deleted += storage.delete_pools(
+        counts.deleted += storage_graph.delete_pools(
             graph, [p.uuid for p in current['pools']
                     if p.uuid not in keep_pools])
-        counts.deleted += storage.delete_storage_nodes(
+        counts.deleted += storage_graph.delete_storage_nodes(
             graph, [n.uuid for n in current['nodes']
                     if n.uuid not in keep_nodes])
-    counts.add(storage.upsert_storage_nodes(graph, parsed.nodes))
-    counts.add(storage.upsert_pools(graph, parsed.pools))
-    counts.add(storage.upsert_volumes(graph, parsed.volumes))
+    counts.add(storage_graph.upsert_storage_nodes(graph, parsed.nodes))
+    counts.add(storage_graph.upsert_pools(graph, parsed.pools))
+    counts.add(storage_graph.upsert_volumes(graph, parsed.volumes))
     return counts
 
 
@@ -207,11 +207,11 @@ def _types_attr(types):
 
 def export(graph):
     """The graph's storage model as Watcher's XML text."""
-    model = storage.get_storage_model(graph)
+    model = storage_graph.get_storage_model(graph)
     pools = {p.name: p for p in model['pools']}
     volumes = {v.uuid: v for v in model['volumes']}
     mapped = set()
-    root = etree.Element(watcher_xml.ROOT_TAG)
+    root = etree.Element(common.ROOT_TAG)
     for node in sorted(model['nodes'], key=lambda n: n.host):
         node_el = etree.SubElement(root, 'StorageNode', attrib={
             'host': node.host, 'zone': node.zone or '',
