@@ -86,8 +86,8 @@ def main(argv):
             return 0
         client = api.EngineAPI(conf, timeout=30)
         if args.strategy:
-            from tachyon.client import demo
-            demo.run(client, sys.stdout)
+            import watcher_demo
+            watcher_demo.run(client, sys.stdout)
             return 0
         ping(client)
     except exception.TachyonException as exc:

@@ -28,11 +28,10 @@ options (see :mod:`tachyon.conf.clients`). On top of it:
 * Keystone refusing the credentials, or a service refusing the token,
   raises :class:`~tachyon.exception.UpstreamAuthFailed` naming the service.
 
-:class:`ComputeNodeLookup` is the entry point the notification handlers use
-to complete a compute node they meet for the first time.
+:mod:`tachyon.collectors.lookups` builds on these clients to fetch single
+entities on demand.
 """
 
-import threading
 import time
 import urllib.parse
 import uuid as uuid_lib
@@ -435,103 +434,3 @@ class IronicAPI(object):
     def nodes(self):
         return self.ironic.list('/v1/nodes/detail', 'nodes',
                                 next_key='next')
-
-
-class LazyAPI(object):
-    """Holds one API client, built on first use, shared by threads."""
-
-    #: The API class (NovaAPI, CinderAPI...) built from ``conf``.
-    api_class = None
-
-    def __init__(self, conf):
-        self.conf = conf
-        self._api = None
-        self._lock = threading.Lock()
-
-    @property
-    def api(self):
-        with self._lock:
-            if self._api is None:
-                self._api = self.api_class(self.conf)
-            return self._api
-
-
-class ComputeNodeLookup(LazyAPI):
-    """Fetch one compute node from Nova and Placement, on demand.
-
-    The notification handlers call :meth:`lookup` when a notification names
-    a compute node the graph does not have yet::
-
-        lookup = ComputeNodeLookup(conf)
-        node = lookup.lookup('compute-1')     # hostname or hypervisor uuid
-
-    Thread-safe; the keystoneauth session (and its token) is kept between
-    calls.
-    """
-
-    api_class = NovaAPI
-
-    def _find_hypervisor(self, name_or_uuid):
-        api = self.api
-        if is_uuid(name_or_uuid):
-            return api.hypervisor(name_or_uuid)
-        candidates = api.hypervisors_named(name_or_uuid)
-        # The pattern is a fuzzy match: prefer the exact hypervisor name,
-        # then the compute service's host.
-        for key in ('hypervisor_hostname', 'service_host'):
-            for hyp in candidates:
-                if not isinstance(hyp, dict):
-                    continue
-                value = (hyp.get(key) if key == 'hypervisor_hostname'
-                         else (hyp.get('service') or {}).get('host'))
-                if value == name_or_uuid:
-                    return hyp
-        return None
-
-    @staticmethod
-    def _aggregates(bodies):
-        result = []
-        for body in bodies:
-            try:
-                result.append(payloads.aggregate(body))
-            except exception.MalformedEntity as exc:
-                LOG.warning('Ignoring aggregate: %s', exc)
-        return result
-
-    def lookup(self, name_or_uuid):
-        """The compute node named (hostname) or identified (uuid).
-
-        Returns a :class:`~tachyon.model.records.ComputeNode` (its
-        ``updated_at`` the time of the lookup), or None when Nova does not
-        know it (or it is a bare metal node). Raises
-        :class:`~tachyon.exception.UpstreamError` (or its subclass
-        ``UpstreamAuthFailed``) when the APIs fail.
-        """
-        observed_at = time.time()
-        api = self.api
-        hyp = self._find_hypervisor(name_or_uuid)
-        if hyp is None or payloads.is_baremetal_hypervisor(hyp):
-            return None
-        try:
-            node_uuid = hyp.get('id')
-            inventories = api.inventories(node_uuid)
-            traits = api.traits(node_uuid)
-            service_host = (hyp.get('service') or {}).get('host')
-            services = payloads.services_by_host(
-                api.compute_services(service_host)) if service_host else {}
-            aggregates = payloads.aggregates_by_host(
-                self._aggregates(api.aggregates()))
-            return payloads.compute_node(
-                hyp, inventories, traits, services.get(service_host),
-                aggregates.get(service_host, []), updated_at=observed_at)
-        except exception.MalformedEntity as exc:
-            LOG.warning('Cannot read compute node %(name)s from the APIs: '
-                        '%(err)s', {'name': name_or_uuid, 'err': exc})
-            return None
-
-    #: The name the graph-model issue gives this call.
-    get_compute_node = lookup
-
-
-#: Alias: the notification handlers' "ComputeAPI".
-ComputeAPI = ComputeNodeLookup

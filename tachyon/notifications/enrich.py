@@ -33,8 +33,7 @@ import time
 
 from oslo_log import log as logging
 
-from tachyon.collectors import clients
-from tachyon.collectors import payloads
+from tachyon.collectors import lookups
 from tachyon import exception
 from tachyon.graph import events
 from tachyon.model import changes as ch
@@ -61,48 +60,6 @@ class _Memo(object):
             self._failed[key] = time.monotonic()
 
 
-class CinderLookup(clients.LazyAPI):
-    """Pools, storage nodes and volume type names from the Cinder API."""
-
-    api_class = clients.CinderAPI
-
-    def pools(self, names):
-        """{name: records.Pool} of the pools named that Cinder lists."""
-        wanted = set(names)
-        found = {}
-        for body in self.api.pools():
-            if isinstance(body, dict) and body.get('name') in wanted:
-                try:
-                    pool = payloads.pool(body, updated_at=time.time())
-                except exception.MalformedEntity as exc:
-                    LOG.warning('Ignoring pool: %s', exc)
-                    continue
-                found[pool.name] = pool
-        return found
-
-    def storage_nodes(self, hosts):
-        """{host: records.StorageNode} of the hosts Cinder lists."""
-        wanted = set(hosts)
-        types = payloads.volume_types_by_backend(self.api.volume_types())
-        found = {}
-        for svc in self.api.volume_services():
-            if isinstance(svc, dict) and svc.get('host') in wanted:
-                try:
-                    node = payloads.storage_node(svc, types,
-                                                 updated_at=time.time())
-                except exception.MalformedEntity as exc:
-                    LOG.warning('Ignoring storage service: %s', exc)
-                    continue
-                found[node.host] = node
-        return found
-
-    def volume_types(self):
-        """{type id: type name}."""
-        return {t['id']: t['name'] for t in self.api.volume_types()
-                if isinstance(t, dict) and isinstance(t.get('id'), str)
-                and isinstance(t.get('name'), str)}
-
-
 class Enricher(object):
     """Complete a list of changes from the APIs (see the module doc)."""
 
@@ -111,8 +68,8 @@ class Enricher(object):
         self.graph = graph
         opts = conf.notifications
         self.enabled = opts.enrich_from_apis
-        self.compute = compute_lookup or clients.ComputeNodeLookup(conf)
-        self.cinder = cinder_lookup or CinderLookup(conf)
+        self.compute = compute_lookup or lookups.ComputeNodeLookup(conf)
+        self.cinder = cinder_lookup or lookups.CinderLookup(conf)
         self._memo = _Memo(opts.lookup_retry_interval)
         self._types = {}
         self._types_lock = threading.Lock()

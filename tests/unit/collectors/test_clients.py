@@ -23,6 +23,7 @@ import time
 import fixtures
 
 from tachyon.collectors import clients
+from tachyon.collectors import lookups
 from tachyon import exception
 from tests import base
 from tests.fixtures import emulators
@@ -336,7 +337,7 @@ class TestComputeNodeLookup(ClientTestCase):
         self.cloud.add_aggregate('gpu', ['compute-1'])
         self.cloud.add_compute_node('ironic-host', hypervisor_type='ironic',
                                     hypervisor_hostname='bm-node-1')
-        self.lookup = clients.ComputeNodeLookup(self.conf)
+        self.lookup = lookups.ComputeNodeLookup(self.conf)
 
     def test_by_hostname(self):
         before = time.time()
@@ -354,7 +355,7 @@ class TestComputeNodeLookup(ClientTestCase):
     def test_by_hypervisor_hostname_and_uuid(self):
         self.assertEqual(self.node, self.lookup.lookup(
             'compute-1.example.org').uuid)
-        self.assertEqual(self.node, self.lookup.get_compute_node(
+        self.assertEqual(self.node, self.lookup.lookup(
             self.node).uuid)
 
     def test_unknown(self):
@@ -376,4 +377,4 @@ class TestComputeNodeLookup(ClientTestCase):
             r'^/v3/auth/tokens$', method='POST')))
 
     def test_alias(self):
-        self.assertIs(clients.ComputeAPI, clients.ComputeNodeLookup)
+        self.assertIs(lookups.ComputeAPI, lookups.ComputeNodeLookup)

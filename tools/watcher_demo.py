@@ -12,7 +12,9 @@
 
 """Run one of Watcher's strategies on the Tachyon-backed model.
 
-Used by ``tools/demo_strategy.py`` (the end of ``tools/tachyon-local.sh``):
+Used by ``tools/demo_strategy.py`` (the end of ``tools/tachyon-local.sh``),
+outside the package because it needs Watcher's test fixtures (its fake
+metrics):
 a simulation session is opened, Watcher's server consolidation strategy
 (``basic``) runs on the session's TachyonClusterModel with Watcher's own
 fake metrics (no Gnocchi here), and its action plan is printed with each
