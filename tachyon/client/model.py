@@ -265,6 +265,10 @@ class TachyonClusterModel(model_root.ModelRoot):
     def pending_deltas(self):
         return list(self._pending)
 
+    def add_pending_delta(self, delta):
+        """Keep one session delta locally; the next batch or flush sends it."""
+        self._pending.append(delta)
+
     # Server-side queries (they see every delta: flush first) -------------
 
     def get_utilization(self, resource_class):

@@ -59,7 +59,7 @@ class TachyonNetworkXAdapter(nx.DiGraph):
         super().remove_edge(u, v)
         inst, node = self._placement(u, v)
         if inst is not None and self._simulating():
-            self.model._pending.append({
+            self.model.add_pending_delta({
                 'type': 'DEALLOCATE', 'consumer_uuid': inst.uuid,
                 'source_uuid': node.uuid})
 
@@ -67,7 +67,7 @@ class TachyonNetworkXAdapter(nx.DiGraph):
         super().add_edge(u, v, **attr)
         inst, node = self._placement(u, v)
         if inst is not None and self._simulating():
-            self.model._pending.append({
+            self.model.add_pending_delta({
                 'type': 'ALLOCATE', 'consumer_uuid': inst.uuid,
                 'destination_uuid': node.uuid, 'check_capacity': False,
                 'resources': {records.VCPU: inst.vcpus,
