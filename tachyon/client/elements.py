@@ -57,8 +57,13 @@ from watcher.objects import fields as watcher_fields
 _MISSING = object()
 
 
+def _attrname(name):
+    """Where an oslo.versionedobjects object keeps field ``name``."""
+    return '_obj_' + name
+
+
 def _getter(name):
-    attrname = ovo_base._get_attrname(name)
+    attrname = _attrname(name)
 
     def get(self):
         value = getattr(self, attrname, _MISSING)
@@ -160,7 +165,7 @@ def _plan(cls):
     setters = {}
     for name, field in cls.fields.items():
         kept, test = _KEPT.get(type(field), (None, None))
-        setters[name] = (ovo_base._get_attrname(name), field, kept, test)
+        setters[name] = (_attrname(name), field, kept, test)
     # What Watcher's Element.__init__ fills in when not given: the
     # coerced default, kept when coerce() hands the default itself back
     # (Watcher's objects then share it too), else coerced every time.

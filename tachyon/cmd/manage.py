@@ -29,7 +29,8 @@ from tachyon.graph import schema
 CONF = config.CONF
 
 
-def _graph():
+def open_graph():
+    """The graph of the configuration parsed (a context manager)."""
     return graph_driver.Graph.from_conf(CONF)
 
 
@@ -38,7 +39,7 @@ class DbCommands(object):
 
     def sync(self):
         """Create or upgrade the schema (idempotent)."""
-        with _graph() as graph:
+        with open_graph() as graph:
             old, new = schema.sync(graph)
             constraints, indexes = schema.describe(graph)
         if old == new:
@@ -50,7 +51,7 @@ class DbCommands(object):
 
     def version(self):
         """Print the schema version recorded in the graph."""
-        with _graph() as graph:
+        with open_graph() as graph:
             version = schema.current_version(graph)
         print(version if version is not None else 'none')
 

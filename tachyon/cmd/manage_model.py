@@ -59,7 +59,7 @@ class ModelCommands(object):
         # Parse and validate before touching the graph: a bad file writes
         # nothing.
         watcher_xml.parse_model(data, model)
-        with manage._graph() as graph:
+        with manage.open_graph() as graph:
             schema.check(graph)
             kind, counts = watcher_xml.import_model(graph, data, kind=model,
                                                     replace=replace)
@@ -68,7 +68,7 @@ class ModelCommands(object):
 
     def export(self, model='compute', output=None):
         """Export a model in Watcher's XML format."""
-        with manage._graph() as graph:
+        with manage.open_graph() as graph:
             schema.check(graph)
             text = watcher_xml.export_model(graph, model)
         if output in (None, '-'):

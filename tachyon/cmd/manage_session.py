@@ -36,7 +36,7 @@ class SessionCommands(object):
 
     def list(self, status=None):
         """List sessions (all, or those of one status)."""
-        with manage._graph() as graph:
+        with manage.open_graph() as graph:
             found = _manager(graph).list_sessions(status)
         if not found:
             print('No simulation session.')
@@ -52,7 +52,7 @@ class SessionCommands(object):
 
     def show(self, session_id):
         """Show one session and its deltas in order."""
-        with manage._graph() as graph:
+        with manage.open_graph() as graph:
             mgr = _manager(graph)
             s = mgr.get_session(session_id)
             deltas = mgr.get_deltas(session_id)
@@ -70,7 +70,7 @@ class SessionCommands(object):
 
     def expire(self, session_id):
         """End an active session now; its deltas are dropped."""
-        with manage._graph() as graph:
+        with manage.open_graph() as graph:
             s = _manager(graph).expire_session(session_id)
         print('Session %s is %s.' % (s['id'], s['status']))
 

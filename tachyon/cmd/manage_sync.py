@@ -32,7 +32,7 @@ class SyncCommands(object):
 
     def run(self, collector=None):
         """Run a full sync now: every enabled collector, or the one named."""
-        with manage._graph() as graph:
+        with manage.open_graph() as graph:
             schema.check(graph)
             mgr = collector_manager.CollectorManager(manage.CONF, graph)
             names = [collector] if collector else mgr.names
@@ -43,7 +43,7 @@ class SyncCommands(object):
 
     def history(self, collector=None, limit=20):
         """Print the last recorded sync runs."""
-        with manage._graph() as graph:
+        with manage.open_graph() as graph:
             runs = syncs.last_sync_runs(graph, collector, limit)
         if not runs:
             print('No sync recorded.')
