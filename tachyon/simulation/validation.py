@@ -46,6 +46,7 @@ def check_optional_ident(field, value):
 
 
 def check_amount(field, value):
+    """A count or amount: a non-negative integer (not a bool)."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise exception.InvalidParameter(
             field=field, reason='%r is not an integer' % (value,))
@@ -56,6 +57,7 @@ def check_amount(field, value):
 
 
 def check_flag(field, value):
+    """True or false, nothing else."""
     if not isinstance(value, bool):
         raise exception.InvalidParameter(field=field,
                                          reason='must be true or false')
@@ -63,6 +65,7 @@ def check_flag(field, value):
 
 
 def check_resource_class(field, value):
+    """One of the compute resource classes (VCPU, MEMORY_MB, DISK_GB)."""
     if value not in deltas.RESOURCE_CLASSES:
         raise exception.InvalidParameter(
             field=field, reason='%r is not one of %s' % (
@@ -71,6 +74,7 @@ def check_resource_class(field, value):
 
 
 def check_resources(field, value):
+    """{resource class: amount}, the classes not given set to 0."""
     if not isinstance(value, dict) or not value:
         raise exception.InvalidParameter(
             field=field, reason='must map resource classes to amounts')
@@ -82,6 +86,12 @@ def check_resources(field, value):
 
 
 def check_delta(index, spec):
+    """The delta request at ``deltas[index]``, cleaned.
+
+    Each type takes the uuids it needs (a MOVE its source and
+    destination, an ALLOCATE its destination, a DEALLOCATE or RESIZE its
+    source) and, for ALLOCATE and RESIZE, ``resources``.
+    """
     prefix = 'deltas[%d]' % index
     if not isinstance(spec, dict):
         raise exception.InvalidParameter(field=prefix,
