@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""Simulation sessions: ordered deltas over the compute graph.
+"""Simulation sessions in the graph: how sessions and deltas are stored.
 
 Shape::
 
@@ -25,24 +25,26 @@ Shape::
                                          destination_generation})
 
 ``resources`` and ``old_resources`` are JSON maps of resource class to
-amount. The effect of a delta on a provider follows from the delta alone
-(a MOVE takes ``resources`` off its source and puts them on its
-destination; ALLOCATE adds them to the destination; DEALLOCATE takes them
-off the source; RESIZE adds ``resources - old_resources`` where the
-consumer sits), so the virtual usage of one node is its global usage plus
-the deltas touching it: an indexed lookup whose cost grows with those
-deltas, not with the graph.
+amount; the loaders here hand them back decoded. Deltas are indexed by
+consumer, source and destination, so the deltas touching one node are an
+indexed lookup whose cost grows with those deltas, not with the graph.
+
+This module stores and loads only. What a delta means -- its effect on
+usage, the checks before it is recorded, the conflicts of a commit -- is
+:mod:`tachyon.simulation`'s, which runs its rules inside the transactions
+it opens with the transaction-level functions below (those taking ``tx``).
+The functions taking ``graph`` are whole units of work of their own.
 
 A delta is recorded in a write transaction that first takes the session
-node's write lock, so concurrent writers on one session are serialised and
-sequence numbers are unique and gapless. The ``*_generation`` properties
-keep the generations the touched entities had when the delta was recorded;
-a commit compares them (and their ``updated_at`` with the session's
-creation time) with the current graph to find conflicts.
+node's write lock (:func:`load_session` with ``lock``), so concurrent
+writers on one session are serialised and sequence numbers are unique and
+gapless. The ``*_generation`` properties keep the generations the touched
+entities had when the delta was recorded; a commit compares them (and
+their ``updated_at`` with the session's creation time) with the current
+graph to find conflicts.
 """
 
 import json
-import math
 import time
 
 from tachyon import exception
@@ -59,13 +61,10 @@ EXPIRED = 'expired'
 CLOSED = 'closed'
 STATUSES = (ACTIVE, COMMITTED, ROLLED_BACK, EXPIRED, CLOSED)
 
-MOVE = 'MOVE'
-ALLOCATE = 'ALLOCATE'
-DEALLOCATE = 'DEALLOCATE'
-RESIZE = 'RESIZE'
-DELTA_TYPES = (MOVE, ALLOCATE, DEALLOCATE, RESIZE)
 RESOURCE_CLASSES = records.COMPUTE_RESOURCE_CLASSES
-KEYS = records.WATCHER_RESOURCE_KEYS
+
+#: Placements written per APPLY_PLACEMENTS statement of a commit.
+PLACEMENT_BATCH = 1000
 
 # ---------------------------------------------------------------------------
 # Cypher
@@ -272,8 +271,9 @@ DETACH DELETE s
 RETURN count(*) AS n
 """
 
+
 # ---------------------------------------------------------------------------
-# Helpers
+# Row mapping
 # ---------------------------------------------------------------------------
 
 
@@ -297,7 +297,24 @@ def _delta(row):
     return delta
 
 
-def _get_session(tx, session_id, lock=False):
+def _consumer(row):
+    """An instance's global state: its node, amounts and generation."""
+    return {'node_uuid': row['node_uuid'],
+            'resources': {records.VCPU: int(row['vcpus'] or 0),
+                          records.MEMORY_MB: int(row['memory'] or 0),
+                          records.DISK_GB: int(row['disk'] or 0)},
+            'generation': row['generation']}
+
+
+# ---------------------------------------------------------------------------
+# Transaction-level reads
+# ---------------------------------------------------------------------------
+
+def load_session(tx, session_id, lock=False):
+    """The session's properties; ``lock`` takes its write lock first.
+
+    :raises: NotFound when there is no such session.
+    """
     row = tx.run(LOCK_SESSION if lock else GET_SESSION,
                  id=session_id).single()
     if row is None:
@@ -305,111 +322,136 @@ def _get_session(tx, session_id, lock=False):
     return _session(row['session'])
 
 
-def _require_active(session, now):
-    if session['status'] != ACTIVE:
-        raise exception.InvalidState(
-            kind='Simulation session', ident=session['id'],
-            state=session['status'], reason='only an active session can '
-            'take deltas, answer queries or be committed')
-    if session['expires_at'] <= now:
-        raise exception.SessionExpired(session_id=session['id'])
+def consumer_state(tx, uuid):
+    """{'node_uuid', 'resources', 'generation'} of an instance, globally.
 
-
-def _amounts(state):
-    return {records.VCPU: int(state['vcpus'] or 0),
-            records.MEMORY_MB: int(state['memory'] or 0),
-            records.DISK_GB: int(state['disk'] or 0)}
-
-
-def _global_consumer(tx, uuid):
+    ``resources`` maps each compute resource class to the amount the
+    instance asks for. None when there is no such instance.
+    """
     row = tx.run(CONSUMER_STATE, uuid=uuid).single()
     if row is None:
         return None
-    return {'node_uuid': row['node_uuid'], 'resources': _amounts(row),
-            'generation': row['generation']}
+    return _consumer(row)
 
 
-def _apply_to_consumer(state, delta):
-    kind = delta['type']
-    if kind in (MOVE, ALLOCATE):
-        state['node_uuid'] = delta['destination_uuid']
-    if kind == ALLOCATE or kind == RESIZE:
-        state['resources'] = dict(delta['resources'])
-    if kind == DEALLOCATE:
-        state['node_uuid'] = None
-    return state
+def consumer_deltas(tx, session_id, uuid):
+    """The session's deltas of one consumer, in order."""
+    return [_delta(row['delta']) for row in tx.run(
+        DELTAS_OF_CONSUMER, id=session_id, uuid=uuid)]
 
 
-def virtual_consumer(tx, session_id, uuid):
-    """Where an instance is and what it uses, with the session applied.
+def provider_deltas(tx, session_id, node_uuid):
+    """The session's deltas from or to one node (in no order)."""
+    return [_delta(delta) for delta in tx.run(
+        DELTAS_OF_PROVIDER, id=session_id, uuid=node_uuid).single()['deltas']]
 
-    None when the instance does not exist in the global graph.
+
+def session_deltas(tx, session_id):
+    """Every delta of the session, in order (the session is not checked)."""
+    return [_delta(row['delta'])
+            for row in tx.run(ALL_DELTAS, id=session_id)]
+
+
+def delta_context(tx, session_id, wanted):
+    """What checking each delta of a batch needs, in one round trip.
+
+    ``wanted``: one dict per delta, in order, with ``uuid`` (the consumer),
+    ``source``, ``dest`` and ``check`` (the node whose room is checked, or
+    None). One dict per delta comes back, in the same order: ``exists``
+    and ``consumer`` (as :func:`consumer_state`) of the instance, the
+    session's ``deltas`` of it, ``source_found``/``source_generation`` and
+    ``dest_found``/``dest_generation`` of the nodes, and the global
+    ``check_usage`` ({rc: (inventory, used)}) and touching
+    ``check_deltas`` of the checked node. Deltas not recorded yet are not
+    in it.
     """
-    state = _global_consumer(tx, uuid)
-    if state is None:
-        return None
-    for row in tx.run(DELTAS_OF_CONSUMER, id=session_id, uuid=uuid):
-        _apply_to_consumer(state, _delta(row['delta']))
-    return state
+    specs = [dict(spec, index=index) for index, spec in enumerate(wanted)]
+    found = {}
+    for row in tx.run(PREPARE_DELTAS, id=session_id, specs=specs):
+        found.setdefault(row['index'], row)
+    result = []
+    for index in range(len(specs)):
+        row = found[index]
+        result.append({
+            'exists': row['exists'], 'consumer': _consumer(row),
+            'deltas': [_delta(d) for d in row['deltas']],
+            'source_found': row['source_found'],
+            'source_generation': row['source_generation'],
+            'dest_found': row['dest_found'],
+            'dest_generation': row['dest_generation'],
+            'check_usage': compute.usage_from_rows(row['check_usage']),
+            'check_deltas': [_delta(d) for d in row['check_deltas']]})
+    return result
 
 
-def _effect(delta, node_uuid):
-    """{resource class: change} a delta makes to one node's usage."""
-    kind, res = delta['type'], delta['resources']
-    change = dict.fromkeys(RESOURCE_CLASSES, 0)
-    if kind == MOVE:
-        sign = ((delta['destination_uuid'] == node_uuid)
-                - (delta['source_uuid'] == node_uuid))
-        for rc in RESOURCE_CLASSES:
-            change[rc] += sign * res.get(rc, 0)
-    elif kind == ALLOCATE and delta['destination_uuid'] == node_uuid:
-        for rc in RESOURCE_CLASSES:
-            change[rc] += res.get(rc, 0)
-    elif kind == DEALLOCATE and delta['source_uuid'] == node_uuid:
-        for rc in RESOURCE_CLASSES:
-            change[rc] -= res.get(rc, 0)
-    elif kind == RESIZE and delta['source_uuid'] == node_uuid:
-        for rc in RESOURCE_CLASSES:
-            change[rc] += res.get(rc, 0) - delta['old_resources'].get(rc, 0)
-    return change
+def current_state(tx, uuids):
+    """Consumers or providers as the graph has them now.
+
+    :returns: [{'uuid', 'generation', 'updated_at', 'exists'}].
+    """
+    return [{'uuid': row['uuid'], 'generation': row['generation'],
+             'updated_at': row['updated_at'], 'exists': row['exists']}
+            for row in tx.run(CURRENT_STATE, uuids=list(uuids))]
 
 
-def _overlay(usage, deltas, node_uuid):
-    """{rc: (inventory, used)} of a node with ``deltas`` applied."""
-    used = {rc: usage[rc][1] if rc in usage else 0
-            for rc in RESOURCE_CLASSES}
-    for delta in deltas:
-        for rc, change in _effect(_delta(delta), node_uuid).items():
-            used[rc] += change
-    return {rc: (usage[rc][0], used[rc]) for rc in usage}
-
-
-def _node_usage(tx, session_id, node_uuid):
-    """{rc: (inventory, used)} of a node with the session applied."""
-    usage = compute.node_usage(tx, node_uuid)
-    if session_id is None:
-        return usage
-    return _overlay(usage, tx.run(DELTAS_OF_PROVIDER, id=session_id,
-                                  uuid=node_uuid).single()['deltas'],
-                    node_uuid)
-
-
-def _capacity(inv):
-    return (inv['total'] - inv['reserved']) * inv['allocation_ratio']
-
-
-def _used_keys(usage):
-    return {KEYS[rc]: usage[rc][1] if rc in usage else 0
-            for rc in RESOURCE_CLASSES}
-
-
-def _free_keys(usage):
-    return {KEYS[rc]: (_capacity(usage[rc][0]) - usage[rc][1])
-            if rc in usage else 0.0 for rc in RESOURCE_CLASSES}
+def consumer_records(tx, uuids):
+    """{uuid: the consumer's stored record, a dict} of existing consumers."""
+    return {row['uuid']: json.loads(row['record'] or '{}')
+            for row in tx.run(GET_RECORDS, uuids=list(uuids))}
 
 
 # ---------------------------------------------------------------------------
-# Session lifecycle
+# Transaction-level writes
+# ---------------------------------------------------------------------------
+
+def insert_deltas(tx, session_id, deltas, now):
+    """Store checked deltas under the session; advance its counters.
+
+    ``deltas``: dicts with every delta field, ``sequence`` included.
+    """
+    wire = [dict(delta, resources=json.dumps(delta['resources'],
+                                             sort_keys=True),
+                 old_resources=json.dumps(delta['old_resources'],
+                                          sort_keys=True))
+            for delta in deltas]
+    tx.run(INSERT_DELTAS, id=session_id, deltas=wire, now=now).consume()
+
+
+def store_commit(tx, session_id, placements, providers, now):
+    """Write a commit's outcome and end the session committed.
+
+    ``placements``: one dict per consumer, with ``uuid``, ``node_uuid``
+    (None: on no node), ``resources`` ({rc: amount}) and ``record`` (the
+    consumer's record dict, its amounts already updated). ``providers``:
+    the nodes whose generation moves.
+
+    :returns: the global generation after the commit (moved only when a
+        consumer was placed).
+    """
+    rows = []
+    for placement in placements:
+        res = placement['resources']
+        rows.append({'uuid': placement['uuid'],
+                     'node_uuid': placement['node_uuid'],
+                     'vcpus': res[records.VCPU],
+                     'memory': res[records.MEMORY_MB],
+                     'disk': res[records.DISK_GB],
+                     'record': json.dumps(placement['record'],
+                                          sort_keys=True),
+                     'consumes': [[rc, res[rc]] for rc in RESOURCE_CLASSES]})
+    for start in range(0, len(rows), PLACEMENT_BATCH):
+        tx.run(APPLY_PLACEMENTS,
+               rows=rows[start:start + PLACEMENT_BATCH]).consume()
+    compute.bump_providers(tx, providers)
+    generation = (common.bump_global_generation(tx) if rows
+                  else common.global_generation(tx))
+    tx.run(FINISH_SESSION, id=session_id, status=COMMITTED,
+           now=now).consume()
+    return generation
+
+
+# ---------------------------------------------------------------------------
+# Session lifecycle (units of work)
 # ---------------------------------------------------------------------------
 
 def _create(tx, session_id, ttl, audit_uuid, max_active, now):
@@ -431,7 +473,7 @@ def create_session(graph, session_id, ttl, audit_uuid=None,
 
 
 def get_session(graph, session_id):
-    return graph.read_one(_get_session, session_id)
+    return graph.read_one(load_session, session_id)
 
 
 def _list(tx, status):
@@ -445,7 +487,7 @@ def list_sessions(graph, status=None):
 
 def _finish(tx, session_id, status, require_active, now,
             keep_deltas=False):
-    session = _get_session(tx, session_id, lock=True)
+    session = load_session(tx, session_id, lock=True)
     if require_active and session['status'] != ACTIVE:
         raise exception.InvalidState(
             kind='Simulation session', ident=session_id,
@@ -489,370 +531,14 @@ def reap_sessions(graph, retention, now=None):
                        float(retention))
 
 
-# ---------------------------------------------------------------------------
-# Deltas
-# ---------------------------------------------------------------------------
-
-def _check_room(usage, node_uuid, need, uuid):
-    short = []
-    for rc in RESOURCE_CLASSES:
-        if not need.get(rc):
-            continue
-        free = _capacity(usage[rc][0]) - usage[rc][1] if rc in usage else 0
-        if need[rc] > free:
-            short.append('%s needs %s, %s free' % (rc, need[rc], free))
-    if short:
-        raise exception.Conflict(
-            reason='no room for instance %s on compute node %s: %s' % (
-                uuid, node_uuid, '; '.join(short)),
-            conflicts=[node_uuid])
-
-
-def _checked_node(spec):
-    """The node whose room ``spec`` needs checked, or None."""
-    if not spec.get('check_capacity', True):
-        return None
-    kind = spec['type']
-    source, dest = spec.get('source_uuid'), spec.get('destination_uuid')
-    if kind in (MOVE, ALLOCATE) and source != dest:
-        return dest
-    if kind == RESIZE:
-        return source
-    return None
-
-
-def _prepare_all(tx, session_id, specs):
-    """The PREPARE_DELTAS row of each spec, in order."""
-    wanted = [{'index': index, 'uuid': spec['consumer_uuid'],
-               'source': spec.get('source_uuid'),
-               'dest': spec.get('destination_uuid'),
-               'check': _checked_node(spec)}
-              for index, spec in enumerate(specs)]
-    found = {}
-    for row in tx.run(PREPARE_DELTAS, id=session_id, specs=wanted):
-        found.setdefault(row['index'], row)
-    return [found[index] for index in range(len(specs))]
-
-
-def _prepare(spec, found, sequence, pending):
-    """Validate one delta against the virtual state; return its row."""
-    check = _checked_node(spec)
-    uuid = spec['consumer_uuid']
-    kind = spec['type']
-    source, dest = spec.get('source_uuid'), spec.get('destination_uuid')
-    if not found['exists']:
-        raise exception.NotFound(kind='instance', ident=uuid)
-    for uuid_, present in ((source, found['source_found']),
-                           (dest, found['dest_found'])):
-        if uuid_ is not None and not present:
-            raise exception.NotFound(kind='compute node', ident=uuid_)
-    state = {'node_uuid': found['node_uuid'], 'resources': _amounts(found),
-             'generation': found['generation']}
-    for delta in found['deltas']:
-        _apply_to_consumer(state, _delta(delta))
-    # Deltas earlier in the same batch are not in the graph yet.
-    for earlier in pending:
-        if earlier['consumer_uuid'] == uuid:
-            _apply_to_consumer(state, earlier)
-    source_gen = found['source_generation'] if source else None
-    dest_gen = found['dest_generation'] if dest else None
-    row = {'sequence': sequence, 'type': kind, 'consumer_uuid': uuid,
-           'source_uuid': source, 'destination_uuid': dest,
-           'consumer_generation': state['generation'],
-           'source_generation': source_gen,
-           'destination_generation': dest_gen,
-           'resources': dict(state['resources']), 'old_resources': {}}
-    if kind in (MOVE, DEALLOCATE, RESIZE):
-        if state['node_uuid'] != source:
-            raise exception.Conflict(
-                reason='instance %s is not on compute node %s in this '
-                       'session (it is on %s)' % (
-                           uuid, source, state['node_uuid'] or 'no node'),
-                conflicts=[uuid])
-    if kind == ALLOCATE:
-        if state['node_uuid'] is not None:
-            raise exception.Conflict(
-                reason='instance %s already runs on %s in this session'
-                       % (uuid, state['node_uuid']), conflicts=[uuid])
-        row['resources'] = dict(spec['resources'])
-    if kind == RESIZE:
-        row['old_resources'] = dict(state['resources'])
-        row['resources'] = dict(spec['resources'])
-    if check is not None:
-        if kind == RESIZE:
-            need = {rc: row['resources'].get(rc, 0)
-                    - row['old_resources'].get(rc, 0)
-                    for rc in RESOURCE_CLASSES}
-        else:
-            need = dict(row['resources'])
-        # The batch's earlier deltas count against the node too.
-        for earlier in pending:
-            for rc, change in _effect(earlier, check).items():
-                need[rc] = need.get(rc, 0) + change
-        usage = compute.usage_from_rows(found['check_usage'])
-        _check_room(_overlay(usage, found['check_deltas'], check), check,
-                    need, uuid)
-    return row
-
-
-def _record(tx, session_id, specs, max_deltas, now):
-    session = _get_session(tx, session_id, lock=True)
-    _require_active(session, now)
-    if session['delta_count'] + len(specs) > max_deltas:
-        raise exception.LimitExceeded(
-            limit='deltas per simulation session', maximum=max_deltas,
-            reason='session %s holds %d' % (
-                session_id, session['delta_count']))
-    rows = []
-    sequence = session['next_sequence']
-    for spec, found in zip(specs, _prepare_all(tx, session_id, specs)):
-        rows.append(_prepare(spec, found, sequence, rows))
-        sequence += 1
-    wire = [dict(row, resources=json.dumps(row['resources'],
-                                           sort_keys=True),
-                 old_resources=json.dumps(row['old_resources'],
-                                          sort_keys=True))
-            for row in rows]
-    tx.run(INSERT_DELTAS, id=session_id, deltas=wire, now=now).consume()
-    return [row['sequence'] for row in rows]
-
-
-def record_deltas(graph, session_id, specs, max_deltas=10000):
-    """Validate and record deltas in order, all or none.
-
-    ``specs``: dicts with ``type``, ``consumer_uuid``, ``source_uuid``,
-    ``destination_uuid``, ``resources`` ({resource class: amount}, for
-    ALLOCATE and RESIZE) and ``check_capacity`` (default true).
-
-    :returns: the sequence numbers given to the deltas.
-    """
-    return graph.write(_record, session_id, list(specs), max_deltas,
-                       time.time())
-
-
 def _deltas(tx, session_id):
-    _get_session(tx, session_id)
-    return [_delta(r['delta']) for r in tx.run(ALL_DELTAS, id=session_id)]
+    load_session(tx, session_id)
+    return session_deltas(tx, session_id)
 
 
 def get_deltas(graph, session_id):
+    """The session's deltas in order, whatever its status.
+
+    :raises: NotFound when there is no such session.
+    """
     return graph.read(_deltas, session_id)
-
-
-# ---------------------------------------------------------------------------
-# Virtual-state queries
-# ---------------------------------------------------------------------------
-
-def _check_session(tx, session_id):
-    if session_id is not None:
-        _require_active(_get_session(tx, session_id), time.time())
-
-
-def _location(tx, session_id, uuid):
-    _check_session(tx, session_id)
-    state = virtual_consumer(tx, session_id, uuid)
-    if state is None:
-        raise exception.NotFound(kind='instance', ident=uuid)
-    return state['node_uuid']
-
-
-def get_consumer_location(graph, session_id, uuid):
-    """The compute node an instance is on in the session (None: none)."""
-    return graph.read(_location, session_id, uuid)
-
-
-def _used(tx, session_id, node_uuid, free):
-    _check_session(tx, session_id)
-    usage = _node_usage(tx, session_id, node_uuid)
-    return _free_keys(usage) if free else _used_keys(usage)
-
-
-def _reader(graph, session_id):
-    # Without a session these reads are one statement.
-    return graph.read if session_id is not None else graph.read_one
-
-
-def get_node_used_resources(graph, session_id, node_uuid):
-    return _reader(graph, session_id)(_used, session_id, node_uuid, False)
-
-
-def get_node_free_resources(graph, session_id, node_uuid):
-    return _reader(graph, session_id)(_used, session_id, node_uuid, True)
-
-
-def _node_instances(tx, session_id, node_uuid):
-    _check_session(tx, session_id)
-    instances = {i.uuid: i for i in compute.node_instances(tx, node_uuid)}
-    if session_id is None:
-        return sorted(instances.values(), key=lambda i: i.uuid)
-    touched = {delta['consumer_uuid'] for delta in tx.run(
-        DELTAS_OF_PROVIDER, id=session_id, uuid=node_uuid).single()['deltas']}
-    for uuid in sorted(touched):
-        state = virtual_consumer(tx, session_id, uuid)
-        here = state is not None and state['node_uuid'] == node_uuid
-        if not here:
-            instances.pop(uuid, None)
-            continue
-        inst = instances.get(uuid) or compute.instance(tx, uuid)
-        inst.vcpus = state['resources'][records.VCPU]
-        inst.memory = state['resources'][records.MEMORY_MB]
-        inst.disk = state['resources'][records.DISK_GB]
-        inst.node_uuid = node_uuid
-        instances[uuid] = inst
-    return sorted(instances.values(), key=lambda i: i.uuid)
-
-
-def get_node_instances(graph, session_id, node_uuid):
-    """The instances on a node in the session, sorted by uuid."""
-    return _reader(graph, session_id)(_node_instances, session_id,
-                                      node_uuid)
-
-
-def _all_usage(tx, session_id):
-    _check_session(tx, session_id)
-    capacity = compute.all_capacity(tx)
-    used = {uuid: dict(values) for uuid, values in
-            compute.all_usage(tx).items()}
-    if session_id is not None:
-        for row in tx.run(ALL_DELTAS, id=session_id):
-            delta = _delta(row['delta'])
-            for node in {delta['source_uuid'], delta['destination_uuid']}:
-                if node is None or node not in used:
-                    continue
-                for rc, change in _effect(delta, node).items():
-                    used[node][KEYS[rc]] += change
-    return capacity, used
-
-
-def get_all_nodes_usage(graph, session_id):
-    """{node_uuid: {'vcpu', 'memory', 'disk'}} used, session applied."""
-    return graph.read(_all_usage, session_id)[1]
-
-
-def get_utilization(graph, session_id, resource_class):
-    """{node_uuid: used / capacity} for one resource class."""
-    capacity, used = graph.read(_all_usage, session_id)
-    key = KEYS[resource_class]
-    return {uuid: (used[uuid][key] / capacity[uuid][key]
-                   if capacity.get(uuid, {}).get(key) else 0.0)
-            for uuid in used}
-
-
-def get_balance_score(graph, session_id, resource_class):
-    """Mean and standard deviation of the nodes' utilization."""
-    values = list(get_utilization(graph, session_id,
-                                  resource_class).values())
-    if not values:
-        return {'mean': 0.0, 'stddev': 0.0, 'nodes': 0}
-    mean = sum(values) / len(values)
-    var = sum((v - mean) ** 2 for v in values) / len(values)
-    return {'mean': mean, 'stddev': math.sqrt(var), 'nodes': len(values)}
-
-
-def _destinations(tx, session_id, uuid, limit):
-    _check_session(tx, session_id)
-    state = virtual_consumer(tx, session_id, uuid)
-    if state is None:
-        raise exception.NotFound(kind='instance', ident=uuid)
-    capacity, used = _all_usage(tx, session_id)
-    need = {KEYS[rc]: state['resources'][rc] for rc in RESOURCE_CLASSES}
-    ranked = []
-    for node, caps in capacity.items():
-        if node == state['node_uuid']:
-            continue
-        free = {key: caps[key] - used[node][key] for key in caps}
-        if all(free[key] >= need[key] for key in need):
-            ranked.append((-(free['vcpu'] - need['vcpu']),
-                           -(free['memory'] - need['memory']), node, free))
-    ranked.sort()
-    return [{'node_uuid': node, 'free': free}
-            for _v, _m, node, free in ranked[:limit]]
-
-
-def find_destinations(graph, session_id, uuid, limit=10):
-    """Nodes with room for the instance, ranked.
-
-    Most free VCPU left after the move first, then most free memory.
-    """
-    return graph.read(_destinations, session_id, uuid, limit)
-
-
-# ---------------------------------------------------------------------------
-# Commit
-# ---------------------------------------------------------------------------
-
-def _conflicts(tx, session, deltas):
-    """Touched uuids changed since the session saw them (sorted)."""
-    first = {}
-    for delta in deltas:
-        for field, gen_field in (('consumer_uuid', 'consumer_generation'),
-                                 ('source_uuid', 'source_generation'),
-                                 ('destination_uuid',
-                                  'destination_generation')):
-            uuid = delta[field]
-            if uuid is not None and uuid not in first:
-                first[uuid] = delta[gen_field]
-    conflicts = []
-    for row in tx.run(CURRENT_STATE, uuids=sorted(first)):
-        changed_after = (row['updated_at'] is not None
-                         and row['updated_at'] > session['created_at'])
-        if (not row['exists'] or row['generation'] != first[row['uuid']]
-                or changed_after):
-            conflicts.append(row['uuid'])
-    return sorted(conflicts)
-
-
-def _commit(tx, session_id, now):
-    session = _get_session(tx, session_id, lock=True)
-    _require_active(session, now)
-    deltas = [_delta(r['delta']) for r in tx.run(ALL_DELTAS, id=session_id)]
-    if (deltas and common.global_generation(tx)
-            != session['base_generation']):
-        conflicts = _conflicts(tx, session, deltas)
-        if conflicts:
-            raise exception.Conflict(
-                reason='simulation session %s: %d consumers or providers '
-                       'changed since it began' % (session_id,
-                                                   len(conflicts)),
-                conflicts=conflicts)
-    final, providers = {}, set()
-    for delta in deltas:
-        uuid = delta['consumer_uuid']
-        if uuid not in final:
-            final[uuid] = _global_consumer(tx, uuid)
-            providers.add(final[uuid]['node_uuid'])
-        _apply_to_consumer(final[uuid], delta)
-        providers.update((delta['source_uuid'], delta['destination_uuid']))
-    records_json = {r['uuid']: r['record'] for r in tx.run(
-        GET_RECORDS, uuids=sorted(final))}
-    rows = []
-    for uuid, state in sorted(final.items()):
-        res = state['resources']
-        record = json.loads(records_json.get(uuid) or '{}')
-        record.update({'vcpus': res[records.VCPU],
-                       'memory': res[records.MEMORY_MB],
-                       'disk': res[records.DISK_GB]})
-        rows.append({'uuid': uuid, 'node_uuid': state['node_uuid'],
-                     'vcpus': res[records.VCPU],
-                     'memory': res[records.MEMORY_MB],
-                     'disk': res[records.DISK_GB],
-                     'record': json.dumps(record, sort_keys=True),
-                     'consumes': [[rc, res[rc]] for rc in RESOURCE_CLASSES]})
-    for batch in [rows[i:i + 1000] for i in range(0, len(rows), 1000)]:
-        tx.run(APPLY_PLACEMENTS, rows=batch).consume()
-    compute.bump_providers(tx, providers)
-    generation = (common.bump_global_generation(tx) if rows
-                  else common.global_generation(tx))
-    tx.run(FINISH_SESSION, id=session_id, status=COMMITTED,
-           now=now).consume()
-    return {'generation': generation, 'applied': len(deltas),
-            'consumers': len(rows)}
-
-
-def commit_session(graph, session_id):
-    """Apply every delta to the global graph in one transaction.
-
-    :raises: Conflict (with the uuids) when something the session touches
-        changed since it began; nothing is applied then.
-    """
-    return graph.write(_commit, session_id, time.time())

@@ -106,6 +106,12 @@ class EngineAPI(object):
         return self._call('get_generation')
 
     def list_compute_nodes(self, session_id=None):
+        """Every compute node, sorted by uuid.
+
+        A session sees the same nodes (its deltas move instances only);
+        naming one that is unknown or no longer active raises NotFound,
+        InvalidState or SessionExpired, as the other session calls do.
+        """
         return self._call('list_compute_nodes', session_id=session_id)
 
     def get_compute_node(self, uuid):

@@ -61,9 +61,9 @@ def _conf():
 
 
 def run(graph, conf, n_nodes, n_instances, with_commit, seed):
-    from tachyon.graph import sessions
     from tachyon import watcher_xml
     from tachyon.simulation import manager
+    from tachyon.simulation import virtual
 
     nodes, instances = cloudgen.generate(n_nodes, n_instances, seed)
     graph.run_autocommit('MATCH (n) WHERE NOT n:TachyonSchema '
@@ -114,7 +114,7 @@ def run(graph, conf, n_nodes, n_instances, with_commit, seed):
     usage_s = []
     for _ in range(5):
         start = time.perf_counter()
-        sessions.get_all_nodes_usage(graph, sid)
+        virtual.get_all_nodes_usage(graph, sid)
         usage_s.append(time.perf_counter() - start)
     one_node = []
     for node_uuid in rnd.sample(node_ids, 50):

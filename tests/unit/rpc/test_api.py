@@ -18,6 +18,8 @@ from tachyon import exception
 from tachyon.model import records
 from tachyon.rpc import api
 from tachyon.rpc import manager
+from tachyon.simulation import audit_scope
+from tachyon.simulation import validation
 from tests import base
 from tests.fixtures import services
 
@@ -79,7 +81,8 @@ class TestScope(base.TestCase):
             'generation': 4}
 
     def scoped(self, **scope):
-        model = manager.apply_scope(self.model, manager.check_scope(scope))
+        model = audit_scope.apply_scope(self.model,
+                                        validation.check_scope(scope))
         return ([n.uuid for n in model['nodes']],
                 sorted(model['mapping']))
 
@@ -97,20 +100,20 @@ class TestScope(base.TestCase):
                          self.scoped(host_aggregates=['*']))
 
     def test_excluded_instances_stay_marked(self):
-        model = manager.apply_scope(self.model, manager.check_scope(
+        model = audit_scope.apply_scope(self.model, validation.check_scope(
             {'exclude_projects': ['p1'], 'exclude_instances': ['i2']}))
         self.assertEqual({'i1': True, 'i2': True, 'i3': True},
                          {i.uuid: i.watcher_exclude
                           for i in model['instances']})
-        model = manager.apply_scope(self.fresh(), manager.check_scope(
+        model = audit_scope.apply_scope(self.fresh(), validation.check_scope(
             {'compute_nodes': ['h1']}))
         self.assertEqual(['i1'], [i.uuid for i in model['instances']])
 
     def test_bad_scope_names_the_key(self):
         exc = self.assertRaises(exception.InvalidParameter,
-                                manager.check_scope, {'zones': []})
+                                validation.check_scope, {'zones': []})
         self.assertEqual('scope.zones', exc.kwargs['field'])
         exc = self.assertRaises(exception.InvalidParameter,
-                                manager.check_scope,
+                                validation.check_scope,
                                 {'compute_nodes': 'h1'})
         self.assertEqual('scope.compute_nodes', exc.kwargs['field'])
