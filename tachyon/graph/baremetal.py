@@ -34,22 +34,14 @@ from tachyon.model import records
 KIND = records.KIND_BAREMETAL
 TRAIT_BAREMETAL = 'COMPUTE_BAREMETAL'
 
-WRITE_NODES = """
-UNWIND $rows AS row
-MERGE (rp:ResourceProvider {uuid: row.uuid})
-ON CREATE SET rp.kind = 'baremetal', rp.generation = 0
-WITH rp, row
-WHERE rp.kind = 'baremetal'
-  AND (row.updated_at IS NULL OR rp.updated_at IS NULL
-       OR rp.updated_at <= row.updated_at)
+WRITE_NODES = upsert.fresh_merge(
+    'rp', upsert.PROVIDER, KIND) + """\
 SET rp.name = row.human_id, rp.human_id = row.human_id,
     rp.power_state = row.power_state, rp.maintenance = row.maintenance,
     rp.maintenance_reason = row.maintenance_reason, rp.extra = row.extra,
     rp.resource_class = row.resource_class,
     rp.provision_state = row.provision_state,
-    rp.fingerprint = row.fingerprint,
-    rp.updated_at = coalesce(row.updated_at, rp.updated_at),
-    rp.generation = rp.generation + 1
+""" + upsert.fresh_tail('rp') + """\
 MERGE (t:Trait {name: 'COMPUTE_BAREMETAL'})
 MERGE (rp)-[:HAS_TRAIT]->(t)
 WITH rp, row
@@ -123,10 +115,8 @@ def write_ironic_nodes(tx, graph, nodes):
 
 def upsert_ironic_nodes(graph, nodes):
     """Create or update Ironic nodes (records.IronicNode) in bulk."""
-    rows = [ironic_node_row(n) for n in upsert.dedupe(nodes)]
-    if not rows:
-        return common.SyncCounts()
-    return graph.write(upsert.upsert, graph, IRONIC_NODE, rows)
+    return upsert.upsert_records(graph, ironic_node_row, nodes,
+                                 upsert.upsert, IRONIC_NODE)
 
 
 def remove_ironic_nodes(tx, uuids, deleted_at=None):
@@ -136,9 +126,7 @@ def remove_ironic_nodes(tx, uuids, deleted_at=None):
 
 def delete_ironic_nodes(graph, uuids, deleted_at=None):
     """Delete Ironic nodes and their inventories; they leave tombstones."""
-    if not uuids:
-        return 0
-    return graph.write(remove_ironic_nodes, uuids, deleted_at)
+    return upsert.delete_records(graph, IRONIC_NODE, uuids, deleted_at)
 
 
 def prune_ironic_nodes(graph, keep_uuids, before):

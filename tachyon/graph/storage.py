@@ -55,19 +55,11 @@ TYPE_TRAIT_PREFIX = 'STORAGE_TYPE_'
 # Cypher
 # ---------------------------------------------------------------------------
 
-WRITE_STORAGE_NODES = """
-UNWIND $rows AS row
-MERGE (rp:ResourceProvider {uuid: row.uuid})
-ON CREATE SET rp.kind = 'storage', rp.generation = 0
-WITH rp, row
-WHERE rp.kind = 'storage'
-  AND (row.updated_at IS NULL OR rp.updated_at IS NULL
-       OR rp.updated_at <= row.updated_at)
+WRITE_STORAGE_NODES = upsert.fresh_merge(
+    'rp', upsert.PROVIDER, KIND_NODE) + """\
 SET rp.name = row.host, rp.zone = row.zone, rp.status = row.status,
     rp.state = row.state, rp.volume_types = row.volume_types,
-    rp.fingerprint = row.fingerprint,
-    rp.updated_at = coalesce(row.updated_at, rp.updated_at),
-    rp.generation = rp.generation + 1
+""" + upsert.fresh_tail('rp') + """\
 WITH rp, row
 CALL (rp, row) {
   OPTIONAL MATCH (rp)-[old:HAS_TRAIT]->(t:Trait)
@@ -98,14 +90,8 @@ CALL (rp, row) {
 RETURN rp.uuid AS uuid, old_azs
 """
 
-WRITE_POOLS = """
-UNWIND $rows AS row
-MERGE (rp:ResourceProvider {uuid: row.uuid})
-ON CREATE SET rp.kind = 'pool', rp.generation = 0
-WITH rp, row
-WHERE rp.kind = 'pool'
-  AND (row.updated_at IS NULL OR rp.updated_at IS NULL
-       OR rp.updated_at <= row.updated_at)
+WRITE_POOLS = upsert.fresh_merge(
+    'rp', upsert.PROVIDER, KIND_POOL) + """\
 SET rp.name = row.name, rp.node_host = row.node_host,
     rp.total_volumes = row.total_volumes,
     rp.total_capacity_gb = row.total_capacity_gb,
@@ -113,9 +99,7 @@ SET rp.name = row.name, rp.node_host = row.node_host,
     rp.provisioned_capacity_gb = row.provisioned_capacity_gb,
     rp.allocated_capacity_gb = row.allocated_capacity_gb,
     rp.virtual_free = row.virtual_free,
-    rp.fingerprint = row.fingerprint,
-    rp.updated_at = coalesce(row.updated_at, rp.updated_at),
-    rp.generation = rp.generation + 1
+""" + upsert.fresh_tail('rp') + """\
 MERGE (inv:Inventory {provider_uuid: row.uuid, resource_class: 'DISK_GB'})
 SET inv.total = row.total_capacity_gb, inv.reserved = 0,
     inv.allocation_ratio = 1.0, inv.min_unit = 1,
@@ -141,23 +125,15 @@ CALL (row, inv) {
 RETURN rp.uuid AS uuid
 """
 
-WRITE_VOLUMES = """
-UNWIND $rows AS row
-MERGE (c:Consumer {uuid: row.uuid})
-ON CREATE SET c.type = 'volume', c.generation = 0
-WITH c, row
-WHERE c.type = 'volume'
-  AND (row.updated_at IS NULL OR c.updated_at IS NULL
-       OR c.updated_at <= row.updated_at)
+WRITE_VOLUMES = upsert.fresh_merge(
+    'c', upsert.CONSUMER, TYPE_VOLUME) + """\
 SET c.name = row.name, c.size = row.size, c.status = row.status,
     c.attachments = row.attachments, c.multiattach = row.multiattach,
     c.snapshot_id = row.snapshot_id, c.project_id = row.project_id,
     c.metadata = row.metadata, c.bootable = row.bootable,
     c.volume_type = row.volume_type, c.created_at = row.created_at,
     c.host = row.host, c.pool_name = row.pool_name,
-    c.fingerprint = row.fingerprint,
-    c.updated_at = coalesce(row.updated_at, c.updated_at),
-    c.generation = c.generation + 1
+""" + upsert.fresh_tail('c') + """\
 WITH c, row
 CALL (c) {
   OPTIONAL MATCH (c)-[old:CONSUMES]->()
@@ -384,16 +360,10 @@ def write_volumes(tx, graph, volumes):
     return upsert.upsert(tx, graph, VOLUME, [volume_row(v) for v in volumes])
 
 
-def _upsert(graph, entity, to_row, items):
-    rows = [to_row(item) for item in upsert.dedupe(items)]
-    if not rows:
-        return common.SyncCounts()
-    return graph.write(upsert.upsert, graph, entity, rows)
-
-
 def upsert_storage_nodes(graph, nodes):
     """Create or update storage nodes (records.StorageNode) in bulk."""
-    return _upsert(graph, STORAGE_NODE, storage_node_row, nodes)
+    return upsert.upsert_records(graph, storage_node_row, nodes, upsert.upsert,
+                                 STORAGE_NODE)
 
 
 def upsert_pools(graph, pools):
@@ -402,7 +372,8 @@ def upsert_pools(graph, pools):
     Each pool gets its DISK_GB inventory; volumes already known to live in
     a pool are mapped to it.
     """
-    return _upsert(graph, POOL, pool_row, pools)
+    return upsert.upsert_records(graph, pool_row, pools, upsert.upsert,
+                                 POOL)
 
 
 def upsert_volumes(graph, volumes):
@@ -412,7 +383,8 @@ def upsert_volumes(graph, volumes):
     ``pool_name``; a changed size or pool moves the consumption (and bumps
     both pools' generations through the volume's own).
     """
-    return _upsert(graph, VOLUME, volume_row, volumes)
+    return upsert.upsert_records(graph, volume_row, volumes, upsert.upsert,
+                                 VOLUME)
 
 
 def remove_volumes(tx, uuids, deleted_at=None):
@@ -420,25 +392,19 @@ def remove_volumes(tx, uuids, deleted_at=None):
     return upsert.delete(tx, VOLUME, uuids, deleted_at)
 
 
-def _delete(graph, entity, uuids, deleted_at):
-    if not uuids:
-        return 0
-    return graph.write(upsert.delete, entity, uuids, deleted_at)
-
-
 def delete_storage_nodes(graph, uuids, deleted_at=None):
     """Delete storage nodes by uuid (their pools stay until deleted)."""
-    return _delete(graph, STORAGE_NODE, uuids, deleted_at)
+    return upsert.delete_records(graph, STORAGE_NODE, uuids, deleted_at)
 
 
 def delete_pools(graph, uuids, deleted_at=None):
     """Delete pools and their inventory; their volumes stay, unmapped."""
-    return _delete(graph, POOL, uuids, deleted_at)
+    return upsert.delete_records(graph, POOL, uuids, deleted_at)
 
 
 def delete_volumes(graph, uuids, deleted_at=None):
     """Delete volumes; they leave tombstones."""
-    return _delete(graph, VOLUME, uuids, deleted_at)
+    return upsert.delete_records(graph, VOLUME, uuids, deleted_at)
 
 
 def prune_storage_nodes(graph, keep_uuids, before):
@@ -498,7 +464,7 @@ def volume_record(row):
 
 
 def _read(graph, query, convert, **params):
-    return _read(graph, query, convert, **params)
+    return graph.read(common.read_all, query, convert, **params)
 
 
 def _read_one(graph, query, convert, kind, ident, **params):

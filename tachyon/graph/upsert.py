@@ -90,37 +90,35 @@ RETURN uuid, c IS NOT NULL AS exists, c.type AS kind,
 """,
 }
 
-TOUCH = {
-    PROVIDER: """
-UNWIND $rows AS row
-MATCH (rp:ResourceProvider {uuid: row.uuid})
-USING INDEX rp:ResourceProvider(uuid)
-WHERE rp.updated_at IS NULL OR rp.updated_at < row.updated_at
-SET rp.updated_at = row.updated_at
-""",
-    CONSUMER: """
-UNWIND $rows AS row
-MATCH (c:Consumer {uuid: row.uuid})
-USING INDEX c:Consumer(uuid)
-WHERE c.updated_at IS NULL OR c.updated_at < row.updated_at
-SET c.updated_at = row.updated_at
-""",
+# Each of $rows ({uuid, ...} maps) or of $uuids, by its uuid.
+_EACH = {
+    'rows': 'UNWIND $rows AS row\nMATCH (%(v)s:%(label)s {uuid: row.uuid})\n',
+    'uuids': 'UNWIND $uuids AS uuid\nMATCH (%(v)s:%(label)s {uuid: uuid})\n',
 }
 
-BUMP = {
-    PROVIDER: """
-UNWIND $uuids AS uuid
-MATCH (rp:ResourceProvider {uuid: uuid})
-USING INDEX rp:ResourceProvider(uuid)
-SET rp.generation = coalesce(rp.generation, 0) + 1
-""",
-    CONSUMER: """
-UNWIND $uuids AS uuid
-MATCH (c:Consumer {uuid: uuid})
-USING INDEX c:Consumer(uuid)
-SET c.generation = coalesce(c.generation, 0) + 1
-""",
-}
+
+def _by_uuid(var, label, param):
+    return (_EACH[param] + 'USING INDEX %(v)s:%(label)s(uuid)\n') % {
+        'v': var, 'label': label}
+
+
+def _touch(var, label):
+    return _by_uuid(var, label, 'rows') + (
+        'WHERE %(v)s.updated_at IS NULL OR %(v)s.updated_at < row.updated_at\n'
+        'SET %(v)s.updated_at = row.updated_at\n' % {'v': var})
+
+
+def _bump_statement(var, label):
+    return _by_uuid(var, label, 'uuids') + (
+        'SET %(v)s.generation = coalesce(%(v)s.generation, 0) + 1\n'
+        % {'v': var})
+
+
+# Move ``updated_at`` forward ($rows: {uuid, updated_at}).
+TOUCH = {PROVIDER: _touch('rp', PROVIDER), CONSUMER: _touch('c', CONSUMER)}
+# Bump generations ($uuids).
+BUMP = {PROVIDER: _bump_statement('rp', PROVIDER),
+        CONSUMER: _bump_statement('c', CONSUMER)}
 
 # What a full sync that began at $before and listed $keep no longer
 # finds. A placeholder provider it did not list goes too: the APIs name
@@ -157,29 +155,21 @@ DETACH DELETE rp
 RETURN uuid, azs
 """
 
-DELETE_ORPHAN_PROJECTS = """
+_ORPHAN = """
 UNWIND $keys AS key
-MATCH (p:Project {external_id: key})
-USING INDEX p:Project(external_id)
-WHERE NOT EXISTS { (p)--() }
-DELETE p
+MATCH (%(v)s:%(label)s {%(key)s: key})
+USING INDEX %(v)s:%(label)s(%(key)s)
+WHERE NOT EXISTS { (%(v)s)--() }
+DELETE %(v)s
 """
 
-DELETE_ORPHAN_AZS = """
-UNWIND $keys AS key
-MATCH (az:AvailabilityZone {name: key})
-USING INDEX az:AvailabilityZone(name)
-WHERE NOT EXISTS { (az)--() }
-DELETE az
-"""
-
-DELETE_ORPHAN_AGGREGATES = """
-UNWIND $keys AS key
-MATCH (a:Aggregate {name: key})
-USING INDEX a:Aggregate(name)
-WHERE NOT EXISTS { (a)--() }
-DELETE a
-"""
+# Delete the given ($keys) projects, zones, aggregates nothing uses.
+DELETE_ORPHAN_PROJECTS = _ORPHAN % {'v': 'p', 'label': 'Project',
+                                    'key': 'external_id'}
+DELETE_ORPHAN_AZS = _ORPHAN % {'v': 'az', 'label': 'AvailabilityZone',
+                               'key': 'name'}
+DELETE_ORPHAN_AGGREGATES = _ORPHAN % {'v': 'a', 'label': 'Aggregate',
+                                      'key': 'name'}
 
 DELETE_ORPHAN_FLAVORS = """
 UNWIND $keys AS key
@@ -242,6 +232,38 @@ def column_refs(var, columns, stored):
         '    %(v)s.generation = %(v)s.generation + 1') % {
             't': refs['updated_at'], 'v': var, 'props': refs['set_props']}
     return refs
+
+
+def fresh_merge(var, label, kind):
+    """Cypher: each of ``$rows`` (maps) merged by uuid as ``var``.
+
+    A new entity gets ``kind`` (a provider's ``kind``, a consumer's
+    ``type``) and generation 0. Only the rows of that kind and at least
+    as new as the stored state go on (the staleness guard: it repeats
+    for a concurrent writer what the classification decided); a ``SET``
+    follows, ended by :func:`fresh_tail`.
+    """
+    return ('UNWIND $rows AS row\n'
+            'MERGE (%(v)s:%(label)s {uuid: row.uuid})\n'
+            "ON CREATE SET %(v)s.%(prop)s = '%(kind)s', %(v)s.generation = 0\n"
+            'WITH %(v)s, row\n'
+            "WHERE %(v)s.%(prop)s = '%(kind)s'\n"
+            '  AND (row.updated_at IS NULL OR %(v)s.updated_at IS NULL\n'
+            '       OR %(v)s.updated_at <= row.updated_at)\n') % {
+                'v': var, 'label': label, 'kind': kind,
+                'prop': 'kind' if label == PROVIDER else 'type'}
+
+
+def fresh_tail(var):
+    """Cypher: the end of a :func:`fresh_merge` ``SET``.
+
+    The row's fingerprint and time (kept when the row has none), and the
+    generation up by one.
+    """
+    return ('    %(v)s.fingerprint = row.fingerprint,\n'
+            '    %(v)s.updated_at = coalesce(row.updated_at,'
+            ' %(v)s.updated_at),\n'
+            '    %(v)s.generation = %(v)s.generation + 1\n') % {'v': var}
 
 
 def fingerprint(data):
@@ -397,6 +419,32 @@ def upsert(tx, graph, entity, rows, bump=True):
                 old_projects.update(result.get('old_projects') or ())
     return finish(tx, graph, plan, bump, projects=old_projects,
                   azs=old_azs)
+
+
+def upsert_records(graph, to_row, records, write_rows, *args):
+    """Upsert records in one transaction of their own.
+
+    The last record of each uuid becomes a row (``to_row``) before the
+    transaction; ``write_rows(tx, graph, *args, rows)`` writes them.
+    :returns: :class:`~tachyon.graph.common.SyncCounts`.
+    """
+    rows = [to_row(record) for record in dedupe(records)]
+    if not rows:
+        return common.SyncCounts()
+    return graph.write(write_rows, graph, *args, rows)
+
+
+def delete_records(graph, entity, uuids, deleted_at=None):
+    """:func:`delete` in one transaction of its own; :returns: how many.
+
+    ``deleted_at`` defaults to the time of the call.
+    """
+    uuids = sorted(set(uuids))
+    if not uuids:
+        return 0
+    if deleted_at is None:
+        deleted_at = time.time()
+    return graph.write(delete, entity, uuids, float(deleted_at))
 
 
 def delete(tx, entity, uuids, deleted_at=None, bump=True):

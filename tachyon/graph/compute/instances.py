@@ -25,8 +25,6 @@ nodes whose usage changed.
 ``upsert_*``, ``delete_*`` and ``prune_*`` functions run their own.
 """
 
-import time
-
 from oslo_log import log as logging
 
 from tachyon.graph import common
@@ -335,10 +333,8 @@ def upsert_instances(graph, instances):
 
     :returns: :class:`~tachyon.graph.common.SyncCounts`.
     """
-    rows = [compute_rows.instance_row(i) for i in upsert.dedupe(instances)]
-    if not rows:
-        return common.SyncCounts()
-    return graph.write(write_instance_rows, graph, rows)
+    return upsert.upsert_records(graph, compute_rows.instance_row,
+                                 instances, write_instance_rows)
 
 
 def remove_instances(tx, uuids, deleted_at, bump=True):
@@ -357,12 +353,7 @@ def delete_instances(graph, uuids, deleted_at=None):
     an instance the graph does not know yet, so that an older create
     arriving late cannot bring it back. :returns: how many were deleted.
     """
-    uuids = sorted(set(uuids))
-    if not uuids:
-        return 0
-    if deleted_at is None:
-        deleted_at = time.time()
-    return graph.write(remove_instances, uuids, float(deleted_at))
+    return upsert.delete_records(graph, INSTANCE, uuids, deleted_at)
 
 
 def prune_instances(graph, keep_uuids, before):

@@ -23,9 +23,6 @@ onto them): its instances stay, unmapped, their generations bumped.
 ``upsert_*``, ``delete_*`` and ``prune_*`` functions run their own.
 """
 
-import time
-
-from tachyon.graph import common
 from tachyon.graph.compute import rows as compute_rows
 from tachyon.graph import tombstones
 from tachyon.graph import upsert
@@ -223,10 +220,8 @@ def upsert_compute_nodes(graph, nodes):
 
     :returns: :class:`~tachyon.graph.common.SyncCounts`.
     """
-    rows = [compute_rows.node_row(n) for n in upsert.dedupe(nodes)]
-    if not rows:
-        return common.SyncCounts()
-    return graph.write(write_node_rows, graph, rows)
+    return upsert.upsert_records(graph, compute_rows.node_row, nodes,
+                                 write_node_rows)
 
 
 def remove_nodes(tx, uuids, deleted_at, bump=True):
@@ -241,12 +236,7 @@ def delete_compute_nodes(graph, uuids, deleted_at=None):
     uuid (``deleted_at``, default now) so that a late update cannot bring
     a node back. :returns: how many nodes were deleted.
     """
-    uuids = sorted(set(uuids))
-    if not uuids:
-        return 0
-    if deleted_at is None:
-        deleted_at = time.time()
-    return graph.write(remove_nodes, uuids, deleted_at)
+    return upsert.delete_records(graph, NODE, uuids, deleted_at)
 
 
 def prune_compute_nodes(graph, keep_uuids, before):
