@@ -102,9 +102,7 @@ def ironic_node_row(node):
            'resource_class': node.resource_class,
            'provision_state': node.provision_state,
            'inventories': inventories}
-    row['fingerprint'] = upsert.fingerprint(row)
-    row['updated_at'] = node.updated_at
-    return row
+    return upsert.stamp(row, node.updated_at)
 
 
 def write_ironic_nodes(tx, graph, nodes):

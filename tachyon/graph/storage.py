@@ -297,9 +297,7 @@ def storage_node_row(node):
            'volume_types': types,
            'traits': sorted({TRAIT_BACKEND}
                             | {type_trait(t) for t in types})}
-    row['fingerprint'] = upsert.fingerprint(row)
-    row['updated_at'] = node.updated_at
-    return row
+    return upsert.stamp(row, node.updated_at)
 
 
 def pool_row(pool):
@@ -313,9 +311,7 @@ def pool_row(pool):
                   'provisioned_capacity_gb', 'allocated_capacity_gb',
                   'virtual_free'):
         row[field] = int(getattr(pool, field) or 0)
-    row['fingerprint'] = upsert.fingerprint(row)
-    row['updated_at'] = pool.updated_at
-    return row
+    return upsert.stamp(row, pool.updated_at)
 
 
 def volume_row(vol):
@@ -335,9 +331,7 @@ def volume_row(vol):
            'server_ids': sorted({a['server_id'] for a in attachments
                                  if isinstance(a, dict)
                                  and a.get('server_id')})}
-    row['fingerprint'] = upsert.fingerprint(row)
-    row['updated_at'] = vol.updated_at
-    return row
+    return upsert.stamp(row, vol.updated_at)
 
 
 # ---------------------------------------------------------------------------

@@ -273,6 +273,17 @@ def fingerprint(data):
     return hashlib.sha1(text.encode('utf-8')).hexdigest()
 
 
+def stamp(row, updated_at):
+    """``row`` with its ``fingerprint`` (of its values) and ``updated_at``.
+
+    The fingerprint leaves the time out: a record observed again, later,
+    with the same values, only touches the stored one.
+    """
+    row['fingerprint'] = fingerprint(row)
+    row['updated_at'] = updated_at
+    return row
+
+
 def newer(stored, incoming):
     """-1: incoming older (skip); 0: same observation; 1: apply."""
     if incoming is None or stored is None:

@@ -87,6 +87,12 @@ class TestHelpers(base.TestCase):
         self.assertNotEqual(upsert.fingerprint({'a': 1}),
                             upsert.fingerprint({'a': 2}))
 
+    def test_stamp_leaves_the_time_out_of_the_fingerprint(self):
+        a = upsert.stamp({'uuid': 'a', 'v': 1}, 1.0)
+        b = upsert.stamp({'uuid': 'a', 'v': 1}, 2.0)
+        self.assertEqual(a['fingerprint'], b['fingerprint'])
+        self.assertEqual(2.0, b['updated_at'])
+
     def test_dedupe_keeps_the_last_in_first_seen_order(self):
         items = [Item('a', 1), Item('b', 2), Item('a', 3)]
         self.assertEqual([Item('a', 3), Item('b', 2)],
