@@ -22,35 +22,26 @@ Shape::
       -[:HAS_INVENTORY]->(:Inventory {resource_class: 'CUSTOM_*', total})
                            -[:OF_CLASS]->(:ResourceClass)
 
-Staleness and tombstones follow :mod:`tachyon.graph.compute`.
+Staleness and tombstones follow :mod:`tachyon.graph.upsert`.
 """
 
 from tachyon import exception
 from tachyon.graph import common
-from tachyon.graph import compute
-from tachyon.graph import storage
 from tachyon.graph import tombstones
+from tachyon.graph import upsert
 from tachyon.model import records
 
 KIND = records.KIND_BAREMETAL
 TRAIT_BAREMETAL = 'COMPUTE_BAREMETAL'
 
-WRITE_NODES = """
-UNWIND $rows AS row
-MERGE (rp:ResourceProvider {uuid: row.uuid})
-ON CREATE SET rp.kind = 'baremetal', rp.generation = 0
-WITH rp, row
-WHERE rp.kind = 'baremetal'
-  AND (row.updated_at IS NULL OR rp.updated_at IS NULL
-       OR rp.updated_at <= row.updated_at)
+WRITE_NODES = upsert.fresh_merge(
+    'rp', upsert.PROVIDER, KIND) + """\
 SET rp.name = row.human_id, rp.human_id = row.human_id,
     rp.power_state = row.power_state, rp.maintenance = row.maintenance,
     rp.maintenance_reason = row.maintenance_reason, rp.extra = row.extra,
     rp.resource_class = row.resource_class,
     rp.provision_state = row.provision_state,
-    rp.fingerprint = row.fingerprint,
-    rp.updated_at = coalesce(row.updated_at, rp.updated_at),
-    rp.generation = rp.generation + 1
+""" + upsert.fresh_tail('rp') + """\
 MERGE (t:Trait {name: 'COMPUTE_BAREMETAL'})
 MERGE (rp)-[:HAS_TRAIT]->(t)
 WITH rp, row
@@ -90,7 +81,13 @@ WHERE rp.kind = 'baremetal'
 """ + _NODE_RETURN
 
 
-def _row(node):
+IRONIC_NODE = upsert.Entity(kind=KIND,
+                            tombstone_kind=tombstones.KIND_IRONIC_NODE,
+                            write=WRITE_NODES)
+
+
+def ironic_node_row(node):
+    """The row a write sends of an IronicNode record."""
     inventories = []
     for rc, inv in sorted((node.inventories or {}).items()):
         inventories.append([rc, int(inv.total or 0), int(inv.reserved or 0),
@@ -105,40 +102,37 @@ def _row(node):
            'resource_class': node.resource_class,
            'provision_state': node.provision_state,
            'inventories': inventories}
-    row['fingerprint'] = compute._fingerprint(row)
-    row['updated_at'] = node.updated_at
-    return row
+    return upsert.stamp(row, node.updated_at)
+
+
+def write_ironic_nodes(tx, graph, nodes):
+    """Upsert IronicNode records inside ``tx``; :returns: SyncCounts."""
+    return upsert.upsert(tx, graph, IRONIC_NODE,
+                         [ironic_node_row(n) for n in nodes])
 
 
 def upsert_ironic_nodes(graph, nodes):
     """Create or update Ironic nodes (records.IronicNode) in bulk."""
-    rows = [_row(n) for n in {n.uuid: n for n in nodes}.values()]
-    if not rows:
-        return common.SyncCounts()
-    return graph.write(storage.upsert_rows, graph, rows,
-                       storage.CLASSIFY_PROVIDERS,
-                       tombstones.KIND_IRONIC_NODE, KIND, WRITE_NODES,
-                       storage.TOUCH_PROVIDERS)
+    return upsert.upsert_records(graph, ironic_node_row, nodes,
+                                 upsert.upsert, IRONIC_NODE)
+
+
+def remove_ironic_nodes(tx, uuids, deleted_at=None):
+    """Delete Ironic nodes inside ``tx``; they leave tombstones."""
+    return upsert.delete(tx, IRONIC_NODE, uuids, deleted_at)
 
 
 def delete_ironic_nodes(graph, uuids, deleted_at=None):
     """Delete Ironic nodes and their inventories; they leave tombstones."""
-    if not uuids:
-        return 0
-    return graph.write(storage.delete_providers, KIND,
-                       tombstones.KIND_IRONIC_NODE, uuids, deleted_at)
+    return upsert.delete_records(graph, IRONIC_NODE, uuids, deleted_at)
 
 
 def prune_ironic_nodes(graph, keep_uuids, before):
     """Delete the Ironic nodes a full sync no longer finds."""
-    return graph.write(
-        storage.prune_with, storage.PRUNE_PROVIDER_CANDIDATES,
-        lambda tx, uuids: storage.delete_providers(
-            tx, KIND, tombstones.KIND_IRONIC_NODE, uuids, None),
-        keep_uuids, before, kind=KIND)
+    return graph.write(upsert.prune, IRONIC_NODE, keep_uuids, before)
 
 
-def _node(row):
+def ironic_node_record(row):
     inventories = {}
     for inv in row['inventories']:
         inventories[inv['resource_class']] = records.Inventory(
@@ -159,19 +153,20 @@ def _node(row):
 
 def get_all_ironic_nodes(graph):
     """{uuid: IronicNode}."""
-    return {n.uuid: n for n in graph.read(storage.read_all, ALL_NODES,
-                                          _node)}
+    return {n.uuid: n for n in graph.read(common.read_all, ALL_NODES,
+                                          ironic_node_record)}
 
 
 def get_node_by_uuid(graph, uuid):
-    found = graph.read(storage.read_all, NODE_BY_UUID, _node, uuid=uuid)
+    found = graph.read(common.read_all, NODE_BY_UUID, ironic_node_record,
+                       uuid=uuid)
     if not found:
         raise exception.NotFound(kind='ironic node', ident=uuid)
     return found[0]
 
 
 def _model(tx):
-    return {'nodes': storage.read_all(tx, ALL_NODES, _node),
+    return {'nodes': common.read_all(tx, ALL_NODES, ironic_node_record),
             'generation': common.global_generation(tx)}
 
 

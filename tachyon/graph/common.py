@@ -44,6 +44,11 @@ def global_generation(tx):
     return tx.run(GET_GLOBAL_GENERATION).single()['generation']
 
 
+def read_all(tx, query, convert, **params):
+    """``convert`` of each record ``query`` answers inside ``tx``."""
+    return [convert(row) for row in tx.run(query, **params)]
+
+
 def dicts(result):
     """A result's records as plain dicts.
 

@@ -37,30 +37,12 @@ from tachyon.graph import baremetal
 from tachyon.graph import common
 from tachyon.graph import compute
 from tachyon.graph import storage
-from tachyon.graph import tombstones
+from tachyon.graph import upsert
 from tachyon.model import changes as ch
 
 # ---------------------------------------------------------------------------
 # Cypher: the stored state of the entities a batch of changes names
 # ---------------------------------------------------------------------------
-
-COMPUTE_NODES_BY_NAME = """
-UNWIND $names AS name
-MATCH (rp:ResourceProvider {name: name})
-USING INDEX rp:ResourceProvider(name)
-WHERE rp.kind = 'compute'
-WITH rp ORDER BY rp.uuid
-""" + compute._NODE_PROJECTION
-
-INSTANCES_BY_UUID = """
-UNWIND $uuids AS uuid
-MATCH (c:Consumer {uuid: uuid})
-USING INDEX c:Consumer(uuid)
-WHERE c.type = 'instance'
-OPTIONAL MATCH (c)-[:CONSUMES {resource_class: 'VCPU'}]->(:Inventory)
-      <-[:HAS_INVENTORY]-(rp:ResourceProvider)
-RETURN %s AS c, rp.uuid AS node_uuid, rp.name AS node_name
-""" % compute._C
 
 # The names no provider of a kind has (one record back, not one per
 # name: decoding records costs more than the lookups).
@@ -73,23 +55,6 @@ WITH name WHERE NOT EXISTS {
 }
 RETURN collect(name) AS missing
 """
-
-POOLS_BY_NAME = """
-UNWIND $names AS name
-MATCH (rp:ResourceProvider {name: name})
-USING INDEX rp:ResourceProvider(name)
-WHERE rp.kind = 'pool'
-""" + storage._POOL_RETURN
-
-VOLUMES_BY_UUID = """
-UNWIND $uuids AS uuid
-MATCH (c:Consumer {uuid: uuid})
-USING INDEX c:Consumer(uuid)
-WHERE c.type = 'volume'
-OPTIONAL MATCH (c)-[:CONSUMES]->(:Inventory)
-               <-[:HAS_INVENTORY]-(pool:ResourceProvider)
-""" + storage._VOLUME_RETURN
-
 
 # When each consumer / provider was last changed.
 CONSUMER_TIMES = """
@@ -144,18 +109,11 @@ def missing_pools(graph, names):
 
 def _stored_nodes(tx, names):
     nodes = {}
-    for node in compute._nodes_from(tx.run(COMPUTE_NODES_BY_NAME,
-                                           names=names)):
+    for node in compute.nodes_by_name(tx, names):
         # Several nodes of one name (a placeholder beside the node a sync
         # found): the lowest uuid, as get_node_by_name answers.
         nodes.setdefault(node.hostname, node)
     return nodes
-
-
-def _stored_instances(tx, uuids):
-    return {r['c'][0]: compute._instance_record(r['c'], r['node_uuid'],
-                                                r['node_name'])
-            for r in tx.run(INSTANCES_BY_UUID, uuids=uuids)}
 
 
 def _merge(record, stored, keep, timestamp):
@@ -185,12 +143,11 @@ def _apply_node_updates(tx, graph, updates, counts):
         records.append(dataclasses.replace(
             node, updated_at=change.timestamp, **change.fields))
     if records:
-        counts.add(compute._upsert_nodes(
-            tx, graph, [compute._node_row(n) for n in records]))
+        counts.add(compute.write_nodes(tx, graph, records))
 
 
 def _apply_instances(tx, graph, upserts, counts):
-    stored = _stored_instances(tx, sorted({c.key for c in upserts}))
+    stored = compute.instances_by_uuid(tx, sorted({c.key for c in upserts}))
     records = []
     for change in upserts:
         old = stored.get(change.key)
@@ -199,14 +156,12 @@ def _apply_instances(tx, graph, upserts, counts):
                 and not record.node_uuid and not record.node_name):
             record = dataclasses.replace(record, node_uuid=old.node_uuid)
         records.append(record)
-    counts.add(compute._upsert_instances(
-        tx, graph, [compute._instance_row(i) for i in records]))
+    counts.add(compute.write_instances(tx, graph, records))
 
 
 def _apply_pool_updates(tx, graph, updates, counts):
     names = sorted({c.key for c in updates})
-    stored = {p.name: p for p in storage.read_all(
-        tx, POOLS_BY_NAME, storage._pool, names=names)}
+    stored = {p.name: p for p in storage.pools_by_name(tx, names)}
     records = []
     for change in updates:
         pool = stored.get(change.key) or change.record
@@ -216,17 +171,12 @@ def _apply_pool_updates(tx, graph, updates, counts):
         records.append(dataclasses.replace(
             pool, updated_at=change.timestamp, **change.fields))
     if records:
-        counts.add(storage.upsert_rows(
-            tx, graph, [storage._pool_row(p) for p in records],
-            storage.CLASSIFY_PROVIDERS, tombstones.KIND_POOL,
-            storage.KIND_POOL, storage.WRITE_POOLS,
-            storage.TOUCH_PROVIDERS))
+        counts.add(storage.write_pools(tx, graph, records))
 
 
 def _apply_volumes(tx, graph, upserts, counts):
-    stored = {v.uuid: v for v in storage.read_all(
-        tx, VOLUMES_BY_UUID, storage._volume,
-        uuids=sorted({c.key for c in upserts}))}
+    stored = {v.uuid: v for v in storage.volumes_by_uuid(
+        tx, sorted({c.key for c in upserts}))}
     records = []
     for change in upserts:
         old = stored.get(change.key)
@@ -235,11 +185,7 @@ def _apply_volumes(tx, graph, upserts, counts):
                 and not record.pool_name):
             record = dataclasses.replace(record, pool_name=old.pool_name)
         records.append(record)
-    counts.add(storage.upsert_rows(
-        tx, graph, [storage._volume_row(v) for v in records],
-        storage.CLASSIFY_CONSUMERS, tombstones.KIND_VOLUME,
-        storage.TYPE_VOLUME, storage.WRITE_VOLUMES,
-        storage.TOUCH_CONSUMERS))
+    counts.add(storage.write_volumes(tx, graph, records))
 
 
 def _deleted_at(change):
@@ -264,8 +210,7 @@ def _apply_deletes(tx, deletes, counts):
                          if c.kind == ch.COMPUTE_NODE})
     nodes = {}
     if node_names:
-        for node in compute._nodes_from(tx.run(COMPUTE_NODES_BY_NAME,
-                                               names=node_names)):
+        for node in compute.nodes_by_name(tx, node_names):
             nodes.setdefault(node.hostname, []).append(node)
     consumers = _times(tx, CONSUMER_TIMES, sorted(
         {c.key for c in deletes if c.kind in (ch.INSTANCE, ch.VOLUME)}))
@@ -275,24 +220,24 @@ def _apply_deletes(tx, deletes, counts):
         at = _deleted_at(change)
         if change.kind == ch.COMPUTE_NODE:
             uuids = [n.uuid for n in nodes.get(change.key, [])
-                     if compute._newer(n.updated_at, at) >= 0]
+                     if upsert.newer(n.updated_at, at) >= 0]
             if uuids:
-                counts.deleted += compute._delete_nodes(tx, uuids, at)
+                counts.deleted += compute.remove_nodes(tx, uuids, at)
             else:
                 counts.skipped += 1
             continue
         stored = (providers if change.kind == ch.IRONIC_NODE
                   else consumers).get(change.key)
-        if stored is not None and compute._newer(stored, at) < 0:
+        if stored is not None and upsert.newer(stored, at) < 0:
             counts.skipped += 1
         elif change.kind == ch.INSTANCE:
-            counts.deleted += compute._delete_instances(tx, [change.key], at)
+            counts.deleted += compute.remove_instances(tx, [change.key],
+                                                       at)
         elif change.kind == ch.VOLUME:
-            counts.deleted += storage._delete_volumes(tx, [change.key], at)
+            counts.deleted += storage.remove_volumes(tx, [change.key], at)
         elif change.kind == ch.IRONIC_NODE:
-            counts.deleted += storage.delete_providers(
-                tx, baremetal.KIND, tombstones.KIND_IRONIC_NODE,
-                [change.key], at)
+            counts.deleted += baremetal.remove_ironic_nodes(
+                tx, [change.key], at)
         else:
             raise ValueError('cannot delete a %s by notification'
                              % change.kind)
@@ -309,23 +254,16 @@ def _apply(tx, graph, changes):
 
     nodes = take(ch.COMPUTE_NODE, ch.UPSERT)
     if nodes:
-        counts.add(compute._upsert_nodes(tx, graph, [
-            compute._node_row(_with_time(c.record, c)) for c in nodes]))
+        counts.add(compute.write_nodes(
+            tx, graph, [_with_time(c.record, c) for c in nodes]))
     storage_nodes = take(ch.STORAGE_NODE, ch.UPSERT)
     if storage_nodes:
-        counts.add(storage.upsert_rows(
-            tx, graph, [storage._node_row(_with_time(c.record, c))
-                        for c in storage_nodes],
-            storage.CLASSIFY_PROVIDERS, tombstones.KIND_STORAGE_NODE,
-            storage.KIND_NODE, storage.WRITE_STORAGE_NODES,
-            storage.TOUCH_PROVIDERS))
+        counts.add(storage.write_storage_nodes(
+            tx, graph, [_with_time(c.record, c) for c in storage_nodes]))
     ironic = take(ch.IRONIC_NODE, ch.UPSERT)
     if ironic:
-        counts.add(storage.upsert_rows(
-            tx, graph, [baremetal._row(_with_time(c.record, c))
-                        for c in ironic],
-            storage.CLASSIFY_PROVIDERS, tombstones.KIND_IRONIC_NODE,
-            baremetal.KIND, baremetal.WRITE_NODES, storage.TOUCH_PROVIDERS))
+        counts.add(baremetal.write_ironic_nodes(
+            tx, graph, [_with_time(c.record, c) for c in ironic]))
 
     node_updates = take(ch.COMPUTE_NODE, ch.UPDATE)
     if node_updates:

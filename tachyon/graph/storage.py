@@ -36,13 +36,13 @@ Storage nodes and pools get stable uuids derived from their names
 (:func:`tachyon.model.records.storage_node_uuid`, ``pool_uuid``): Cinder
 gives them none. A pool seen before its storage node, or a volume before
 its pool, is linked when the other arrives. The staleness and tombstone
-rules are those of :mod:`tachyon.graph.compute`.
+rules are those of :mod:`tachyon.graph.upsert`.
 """
 
 from tachyon import exception
 from tachyon.graph import common
-from tachyon.graph import compute
 from tachyon.graph import tombstones
+from tachyon.graph import upsert
 from tachyon.model import records
 
 KIND_NODE = records.KIND_STORAGE
@@ -55,51 +55,11 @@ TYPE_TRAIT_PREFIX = 'STORAGE_TYPE_'
 # Cypher
 # ---------------------------------------------------------------------------
 
-CLASSIFY_PROVIDERS = """
-UNWIND $uuids AS uuid
-OPTIONAL MATCH (rp:ResourceProvider {uuid: uuid})
-OPTIONAL MATCH (t:Tombstone {kind: $tombstone_kind, uuid: uuid})
-RETURN uuid, rp IS NOT NULL AS exists, rp.kind AS kind,
-       rp.updated_at AS updated_at, rp.fingerprint AS fingerprint,
-       t.deleted_at AS deleted_at
-"""
-
-CLASSIFY_CONSUMERS = """
-UNWIND $uuids AS uuid
-OPTIONAL MATCH (c:Consumer {uuid: uuid})
-OPTIONAL MATCH (t:Tombstone {kind: $tombstone_kind, uuid: uuid})
-RETURN uuid, c IS NOT NULL AS exists, c.type AS kind,
-       c.updated_at AS updated_at, c.fingerprint AS fingerprint,
-       t.deleted_at AS deleted_at
-"""
-
-TOUCH_PROVIDERS = """
-UNWIND $rows AS row
-MATCH (rp:ResourceProvider {uuid: row.uuid})
-WHERE rp.updated_at IS NULL OR rp.updated_at < row.updated_at
-SET rp.updated_at = row.updated_at
-"""
-
-TOUCH_CONSUMERS = """
-UNWIND $rows AS row
-MATCH (c:Consumer {uuid: row.uuid})
-WHERE c.updated_at IS NULL OR c.updated_at < row.updated_at
-SET c.updated_at = row.updated_at
-"""
-
-WRITE_STORAGE_NODES = """
-UNWIND $rows AS row
-MERGE (rp:ResourceProvider {uuid: row.uuid})
-ON CREATE SET rp.kind = 'storage', rp.generation = 0
-WITH rp, row
-WHERE rp.kind = 'storage'
-  AND (row.updated_at IS NULL OR rp.updated_at IS NULL
-       OR rp.updated_at <= row.updated_at)
+WRITE_STORAGE_NODES = upsert.fresh_merge(
+    'rp', upsert.PROVIDER, KIND_NODE) + """\
 SET rp.name = row.host, rp.zone = row.zone, rp.status = row.status,
     rp.state = row.state, rp.volume_types = row.volume_types,
-    rp.fingerprint = row.fingerprint,
-    rp.updated_at = coalesce(row.updated_at, rp.updated_at),
-    rp.generation = rp.generation + 1
+""" + upsert.fresh_tail('rp') + """\
 WITH rp, row
 CALL (rp, row) {
   OPTIONAL MATCH (rp)-[old:HAS_TRAIT]->(t:Trait)
@@ -130,14 +90,8 @@ CALL (rp, row) {
 RETURN rp.uuid AS uuid, old_azs
 """
 
-WRITE_POOLS = """
-UNWIND $rows AS row
-MERGE (rp:ResourceProvider {uuid: row.uuid})
-ON CREATE SET rp.kind = 'pool', rp.generation = 0
-WITH rp, row
-WHERE rp.kind = 'pool'
-  AND (row.updated_at IS NULL OR rp.updated_at IS NULL
-       OR rp.updated_at <= row.updated_at)
+WRITE_POOLS = upsert.fresh_merge(
+    'rp', upsert.PROVIDER, KIND_POOL) + """\
 SET rp.name = row.name, rp.node_host = row.node_host,
     rp.total_volumes = row.total_volumes,
     rp.total_capacity_gb = row.total_capacity_gb,
@@ -145,9 +99,7 @@ SET rp.name = row.name, rp.node_host = row.node_host,
     rp.provisioned_capacity_gb = row.provisioned_capacity_gb,
     rp.allocated_capacity_gb = row.allocated_capacity_gb,
     rp.virtual_free = row.virtual_free,
-    rp.fingerprint = row.fingerprint,
-    rp.updated_at = coalesce(row.updated_at, rp.updated_at),
-    rp.generation = rp.generation + 1
+""" + upsert.fresh_tail('rp') + """\
 MERGE (inv:Inventory {provider_uuid: row.uuid, resource_class: 'DISK_GB'})
 SET inv.total = row.total_capacity_gb, inv.reserved = 0,
     inv.allocation_ratio = 1.0, inv.min_unit = 1,
@@ -173,23 +125,15 @@ CALL (row, inv) {
 RETURN rp.uuid AS uuid
 """
 
-WRITE_VOLUMES = """
-UNWIND $rows AS row
-MERGE (c:Consumer {uuid: row.uuid})
-ON CREATE SET c.type = 'volume', c.generation = 0
-WITH c, row
-WHERE c.type = 'volume'
-  AND (row.updated_at IS NULL OR c.updated_at IS NULL
-       OR c.updated_at <= row.updated_at)
+WRITE_VOLUMES = upsert.fresh_merge(
+    'c', upsert.CONSUMER, TYPE_VOLUME) + """\
 SET c.name = row.name, c.size = row.size, c.status = row.status,
     c.attachments = row.attachments, c.multiattach = row.multiattach,
     c.snapshot_id = row.snapshot_id, c.project_id = row.project_id,
     c.metadata = row.metadata, c.bootable = row.bootable,
     c.volume_type = row.volume_type, c.created_at = row.created_at,
     c.host = row.host, c.pool_name = row.pool_name,
-    c.fingerprint = row.fingerprint,
-    c.updated_at = coalesce(row.updated_at, c.updated_at),
-    c.generation = c.generation + 1
+""" + upsert.fresh_tail('c') + """\
 WITH c, row
 CALL (c) {
   OPTIONAL MATCH (c)-[old:CONSUMES]->()
@@ -225,19 +169,6 @@ CALL (c, row) {
 RETURN c.uuid AS uuid, old_projects
 """
 
-DELETE_PROVIDERS = """
-UNWIND $uuids AS uuid
-MATCH (rp:ResourceProvider {uuid: uuid})
-WHERE rp.kind = $kind
-OPTIONAL MATCH (rp)-[:HAS_INVENTORY]->(inv:Inventory)
-OPTIONAL MATCH (rp)-[:LOCATED_IN]->(az:AvailabilityZone)
-WITH rp, collect(DISTINCT inv) AS invs, collect(DISTINCT az.name) AS azs
-FOREACH (inv IN invs | DETACH DELETE inv)
-WITH rp.uuid AS uuid, rp, azs
-DETACH DELETE rp
-RETURN uuid, azs
-"""
-
 DELETE_VOLUMES = """
 UNWIND $uuids AS uuid
 MATCH (c:Consumer {uuid: uuid})
@@ -246,20 +177,6 @@ OPTIONAL MATCH (c)-[:OWNED_BY]->(p:Project)
 WITH c, c.uuid AS uuid, collect(p.external_id) AS projects
 DETACH DELETE c
 RETURN uuid, projects
-"""
-
-PRUNE_PROVIDER_CANDIDATES = """
-MATCH (rp:ResourceProvider {kind: $kind})
-WHERE NOT rp.uuid IN $keep
-  AND (rp.updated_at IS NULL OR rp.updated_at < $before)
-RETURN rp.uuid AS uuid
-"""
-
-PRUNE_VOLUME_CANDIDATES = """
-MATCH (c:Consumer {type: 'volume'})
-WHERE NOT c.uuid IN $keep
-  AND (c.updated_at IS NULL OR c.updated_at < $before)
-RETURN c.uuid AS uuid
 """
 
 _NODE_RETURN = """
@@ -336,6 +253,32 @@ MATCH (pool:ResourceProvider {name: $name})-[:HAS_INVENTORY]->(:Inventory)
 WHERE pool.kind = 'pool' AND c.type = 'volume'
 """ + _VOLUME_RETURN
 
+POOLS_BY_NAME = """
+UNWIND $names AS name
+MATCH (rp:ResourceProvider {name: name})
+USING INDEX rp:ResourceProvider(name)
+WHERE rp.kind = 'pool'
+""" + _POOL_RETURN
+
+VOLUMES_BY_UUID = """
+UNWIND $uuids AS uuid
+MATCH (c:Consumer {uuid: uuid})
+USING INDEX c:Consumer(uuid)
+WHERE c.type = 'volume'
+OPTIONAL MATCH (c)-[:CONSUMES]->(:Inventory)
+               <-[:HAS_INVENTORY]-(pool:ResourceProvider)
+""" + _VOLUME_RETURN
+
+STORAGE_NODE = upsert.Entity(kind=KIND_NODE,
+                             tombstone_kind=tombstones.KIND_STORAGE_NODE,
+                             write=WRITE_STORAGE_NODES)
+POOL = upsert.Entity(kind=KIND_POOL, tombstone_kind=tombstones.KIND_POOL,
+                     write=WRITE_POOLS)
+VOLUME = upsert.Entity(kind=TYPE_VOLUME,
+                       tombstone_kind=tombstones.KIND_VOLUME,
+                       label=upsert.CONSUMER, write=WRITE_VOLUMES,
+                       delete=DELETE_VOLUMES)
+
 # ---------------------------------------------------------------------------
 # Rows
 # ---------------------------------------------------------------------------
@@ -347,19 +290,17 @@ def type_trait(volume_type):
     return TYPE_TRAIT_PREFIX + norm
 
 
-def _node_row(node):
+def storage_node_row(node):
     types = [t for t in (node.volume_type or []) if t]
     row = {'uuid': node.uuid, 'host': node.host, 'zone': node.zone or '',
            'status': node.status, 'state': node.state,
            'volume_types': types,
            'traits': sorted({TRAIT_BACKEND}
                             | {type_trait(t) for t in types})}
-    row['fingerprint'] = compute._fingerprint(row)
-    row['updated_at'] = node.updated_at
-    return row
+    return upsert.stamp(row, node.updated_at)
 
 
-def _pool_row(pool):
+def pool_row(pool):
     if not pool.name or '#' not in pool.name:
         raise exception.InvalidParameter(
             field='name', reason='pool name %r is not host@backend#pool'
@@ -370,12 +311,10 @@ def _pool_row(pool):
                   'provisioned_capacity_gb', 'allocated_capacity_gb',
                   'virtual_free'):
         row[field] = int(getattr(pool, field) or 0)
-    row['fingerprint'] = compute._fingerprint(row)
-    row['updated_at'] = pool.updated_at
-    return row
+    return upsert.stamp(row, pool.updated_at)
 
 
-def _volume_row(vol):
+def volume_row(vol):
     if vol.size is None or int(vol.size) < 0:
         raise exception.InvalidParameter(
             field='size', reason='volume %s has size %r' % (vol.uuid,
@@ -392,85 +331,33 @@ def _volume_row(vol):
            'server_ids': sorted({a['server_id'] for a in attachments
                                  if isinstance(a, dict)
                                  and a.get('server_id')})}
-    row['fingerprint'] = compute._fingerprint(row)
-    row['updated_at'] = vol.updated_at
-    return row
+    return upsert.stamp(row, vol.updated_at)
 
 
 # ---------------------------------------------------------------------------
 # Writes
 # ---------------------------------------------------------------------------
 
-def _plan(tx, classify, tombstone_kind, kind, rows):
-    """Split rows into those to write, to touch, and count the rest."""
-    counts = common.SyncCounts()
-    write, touch, revived = [], [], []
-    state = {r['uuid']: r for r in tx.run(
-        classify, uuids=[row['uuid'] for row in rows],
-        tombstone_kind=tombstone_kind)}
-    for row in rows:
-        seen = state[row['uuid']]
-        if not seen['exists']:
-            if tombstones.blocks(seen['deleted_at'], row['updated_at']):
-                counts.skipped += 1
-                continue
-            if seen['deleted_at'] is not None:
-                revived.append(row['uuid'])
-            write.append(row)
-            counts.created += 1
-            continue
-        if seen['kind'] != kind:
-            counts.skipped += 1
-            continue
-        order = compute._newer(seen['updated_at'], row['updated_at'])
-        if order < 0:
-            counts.skipped += 1
-        elif order == 0:
-            counts.unchanged += 1
-        elif seen['fingerprint'] == row['fingerprint']:
-            counts.unchanged += 1
-            if row['updated_at'] is not None:
-                touch.append({'uuid': row['uuid'],
-                              'updated_at': row['updated_at']})
-        else:
-            write.append(row)
-            counts.updated += 1
-    return counts, write, touch, revived
+def write_storage_nodes(tx, graph, nodes):
+    """Upsert StorageNode records inside ``tx``; :returns: SyncCounts."""
+    return upsert.upsert(tx, graph, STORAGE_NODE,
+                         [storage_node_row(n) for n in nodes])
 
 
-def upsert_rows(tx, graph, rows, classify, tombstone_kind, kind, write_query,
-                touch_query):
-    counts = common.SyncCounts()
-    old_azs, old_projects = set(), set()
-    for batch in graph.batches(rows):
-        part, write, touch, revived = _plan(tx, classify, tombstone_kind,
-                                            kind, batch)
-        counts.add(part)
-        if write:
-            for result in tx.run(write_query, rows=write):
-                old_azs.update(result.get('old_azs') or ())
-                old_projects.update(result.get('old_projects') or ())
-        if touch:
-            tx.run(touch_query, rows=touch).consume()
-        tombstones.remove_tombstones(tx, tombstone_kind, revived)
-    compute.cleanup_orphans(tx, projects=old_projects, azs=old_azs)
-    if counts.changed:
-        common.bump_global_generation(tx)
-    return counts
+def write_pools(tx, graph, pools):
+    """Upsert Pool records inside ``tx``; :returns: SyncCounts."""
+    return upsert.upsert(tx, graph, POOL, [pool_row(p) for p in pools])
 
 
-def _dedupe(items):
-    return list({item.uuid: item for item in items}.values())
+def write_volumes(tx, graph, volumes):
+    """Upsert Volume records inside ``tx``; :returns: SyncCounts."""
+    return upsert.upsert(tx, graph, VOLUME, [volume_row(v) for v in volumes])
 
 
 def upsert_storage_nodes(graph, nodes):
     """Create or update storage nodes (records.StorageNode) in bulk."""
-    rows = [_node_row(n) for n in _dedupe(nodes)]
-    if not rows:
-        return common.SyncCounts()
-    return graph.write(upsert_rows, graph, rows, CLASSIFY_PROVIDERS,
-                       tombstones.KIND_STORAGE_NODE, KIND_NODE,
-                       WRITE_STORAGE_NODES, TOUCH_PROVIDERS)
+    return upsert.upsert_records(graph, storage_node_row, nodes, upsert.upsert,
+                                 STORAGE_NODE)
 
 
 def upsert_pools(graph, pools):
@@ -479,12 +366,8 @@ def upsert_pools(graph, pools):
     Each pool gets its DISK_GB inventory; volumes already known to live in
     a pool are mapped to it.
     """
-    rows = [_pool_row(p) for p in _dedupe(pools)]
-    if not rows:
-        return common.SyncCounts()
-    return graph.write(upsert_rows, graph, rows, CLASSIFY_PROVIDERS,
-                       tombstones.KIND_POOL, KIND_POOL, WRITE_POOLS,
-                       TOUCH_PROVIDERS)
+    return upsert.upsert_records(graph, pool_row, pools, upsert.upsert,
+                                 POOL)
 
 
 def upsert_volumes(graph, volumes):
@@ -494,68 +377,28 @@ def upsert_volumes(graph, volumes):
     ``pool_name``; a changed size or pool moves the consumption (and bumps
     both pools' generations through the volume's own).
     """
-    rows = [_volume_row(v) for v in _dedupe(volumes)]
-    if not rows:
-        return common.SyncCounts()
-    return graph.write(upsert_rows, graph, rows, CLASSIFY_CONSUMERS,
-                       tombstones.KIND_VOLUME, TYPE_VOLUME, WRITE_VOLUMES,
-                       TOUCH_CONSUMERS)
+    return upsert.upsert_records(graph, volume_row, volumes, upsert.upsert,
+                                 VOLUME)
 
 
-def delete_providers(tx, kind, tombstone_kind, uuids, deleted_at):
-    uuids = sorted(set(uuids))
-    azs, deleted = set(), 0
-    for row in tx.run(DELETE_PROVIDERS, uuids=uuids, kind=kind):
-        deleted += 1
-        azs.update(row['azs'])
-    tombstones.record_tombstones(tx, tombstone_kind, uuids, deleted_at)
-    compute.cleanup_orphans(tx, azs=azs)
-    if deleted:
-        common.bump_global_generation(tx)
-    return deleted
-
-
-def _delete_volumes(tx, uuids, deleted_at):
-    uuids = sorted(set(uuids))
-    projects, deleted = set(), 0
-    for row in tx.run(DELETE_VOLUMES, uuids=uuids):
-        deleted += 1
-        projects.update(row['projects'])
-    tombstones.record_tombstones(tx, tombstones.KIND_VOLUME, uuids,
-                                 deleted_at)
-    compute.cleanup_orphans(tx, projects=projects)
-    if deleted:
-        common.bump_global_generation(tx)
-    return deleted
+def remove_volumes(tx, uuids, deleted_at=None):
+    """Delete volumes inside ``tx``; they leave tombstones."""
+    return upsert.delete(tx, VOLUME, uuids, deleted_at)
 
 
 def delete_storage_nodes(graph, uuids, deleted_at=None):
     """Delete storage nodes by uuid (their pools stay until deleted)."""
-    if not uuids:
-        return 0
-    return graph.write(delete_providers, KIND_NODE,
-                       tombstones.KIND_STORAGE_NODE, uuids, deleted_at)
+    return upsert.delete_records(graph, STORAGE_NODE, uuids, deleted_at)
 
 
 def delete_pools(graph, uuids, deleted_at=None):
     """Delete pools and their inventory; their volumes stay, unmapped."""
-    if not uuids:
-        return 0
-    return graph.write(delete_providers, KIND_POOL, tombstones.KIND_POOL,
-                       uuids, deleted_at)
+    return upsert.delete_records(graph, POOL, uuids, deleted_at)
 
 
 def delete_volumes(graph, uuids, deleted_at=None):
     """Delete volumes; they leave tombstones."""
-    if not uuids:
-        return 0
-    return graph.write(_delete_volumes, uuids, deleted_at)
-
-
-def prune_with(tx, candidates, delete, keep, before, **params):
-    uuids = [r['uuid'] for r in tx.run(candidates, keep=list(keep),
-                                       before=float(before), **params)]
-    return delete(tx, uuids) if uuids else 0
+    return upsert.delete_records(graph, VOLUME, uuids, deleted_at)
 
 
 def prune_storage_nodes(graph, keep_uuids, before):
@@ -563,33 +406,24 @@ def prune_storage_nodes(graph, keep_uuids, before):
 
     Those not in ``keep_uuids`` and last seen before ``before``.
     """
-    return graph.write(
-        prune_with, PRUNE_PROVIDER_CANDIDATES,
-        lambda tx, uuids: delete_providers(
-            tx, KIND_NODE, tombstones.KIND_STORAGE_NODE, uuids, None),
-        keep_uuids, before, kind=KIND_NODE)
+    return graph.write(upsert.prune, STORAGE_NODE, keep_uuids, before)
 
 
 def prune_pools(graph, keep_uuids, before):
-    return graph.write(
-        prune_with, PRUNE_PROVIDER_CANDIDATES,
-        lambda tx, uuids: delete_providers(
-            tx, KIND_POOL, tombstones.KIND_POOL, uuids, None),
-        keep_uuids, before, kind=KIND_POOL)
+    """Delete the pools a full sync no longer finds."""
+    return graph.write(upsert.prune, POOL, keep_uuids, before)
 
 
 def prune_volumes(graph, keep_uuids, before):
-    return graph.write(
-        prune_with, PRUNE_VOLUME_CANDIDATES,
-        lambda tx, uuids: _delete_volumes(tx, uuids, None),
-        keep_uuids, before)
+    """Delete the volumes a full sync no longer finds."""
+    return graph.write(upsert.prune, VOLUME, keep_uuids, before)
 
 
 # ---------------------------------------------------------------------------
 # Reads
 # ---------------------------------------------------------------------------
 
-def _node(row):
+def storage_node_record(row):
     return records.StorageNode(
         uuid=row['uuid'], host=row['host'], zone=row['zone'] or '',
         status=row['status'], state=row['state'],
@@ -597,7 +431,7 @@ def _node(row):
         generation=row['generation'], updated_at=row['updated_at'])
 
 
-def _pool(row):
+def pool_record(row):
     return records.Pool(
         uuid=row['uuid'], name=row['name'], node_host=row['node_host'],
         total_volumes=row['total_volumes'],
@@ -609,7 +443,7 @@ def _pool(row):
         updated_at=row['updated_at'])
 
 
-def _volume(row):
+def volume_record(row):
     return records.Volume(
         uuid=row['uuid'], name=row['name'], size=row['size'],
         status=row['status'],
@@ -623,12 +457,12 @@ def _volume(row):
         updated_at=row['updated_at'])
 
 
-def read_all(tx, query, convert, **params):
-    return [convert(row) for row in tx.run(query, **params)]
+def _read(graph, query, convert, **params):
+    return graph.read(common.read_all, query, convert, **params)
 
 
 def _read_one(graph, query, convert, kind, ident, **params):
-    found = graph.read(read_all, query, convert, **params)
+    found = _read(graph, query, convert, **params)
     if not found:
         raise exception.NotFound(kind=kind, ident=ident)
     return found[0]
@@ -636,59 +470,72 @@ def _read_one(graph, query, convert, kind, ident, **params):
 
 def get_all_storage_nodes(graph):
     """{host: StorageNode}."""
-    return {n.host: n for n in graph.read(read_all, ALL_NODES, _node)}
+    return {n.host: n
+            for n in _read(graph, ALL_NODES, storage_node_record)}
 
 
 def get_node_by_name(graph, host):
-    return _read_one(graph, NODE_BY_NAME, _node, 'storage node', host,
-                     name=host)
+    return _read_one(graph, NODE_BY_NAME, storage_node_record,
+                     'storage node', host, name=host)
 
 
 def get_node_by_pool_name(graph, pool_name):
-    return _read_one(graph, NODE_BY_POOL_NAME, _node, 'storage node',
-                     pool_name, name=pool_name)
+    return _read_one(graph, NODE_BY_POOL_NAME, storage_node_record,
+                     'storage node', pool_name, name=pool_name)
 
 
 def get_all_pools(graph):
     """{pool name: Pool}."""
-    return {p.name: p for p in graph.read(read_all, ALL_POOLS, _pool)}
+    return {p.name: p for p in _read(graph, ALL_POOLS, pool_record)}
 
 
 def get_pool_by_pool_name(graph, name):
-    return _read_one(graph, POOL_BY_NAME, _pool, 'pool', name, name=name)
+    return _read_one(graph, POOL_BY_NAME, pool_record, 'pool', name,
+                     name=name)
 
 
 def get_node_pools(graph, host):
     """The pools of a storage node; NotFound for an unknown node."""
     get_node_by_name(graph, host)
-    return graph.read(read_all, NODE_POOLS, _pool, name=host)
+    return _read(graph, NODE_POOLS, pool_record, name=host)
 
 
 def get_pool_by_volume(graph, volume_uuid):
-    return _read_one(graph, POOL_BY_VOLUME, _pool, 'pool of volume',
+    return _read_one(graph, POOL_BY_VOLUME, pool_record, 'pool of volume',
                      volume_uuid, uuid=volume_uuid)
 
 
 def get_all_volumes(graph):
     """{uuid: Volume}."""
-    return {v.uuid: v for v in graph.read(read_all, ALL_VOLUMES, _volume)}
+    return {v.uuid: v for v in _read(graph, ALL_VOLUMES, volume_record)}
 
 
 def get_volume_by_uuid(graph, uuid):
-    return _read_one(graph, VOLUME_BY_UUID, _volume, 'volume', uuid,
+    return _read_one(graph, VOLUME_BY_UUID, volume_record, 'volume', uuid,
                      uuid=uuid)
 
 
 def get_pool_volumes(graph, pool_name):
     """The volumes of a pool; NotFound for an unknown pool."""
     get_pool_by_pool_name(graph, pool_name)
-    return graph.read(read_all, POOL_VOLUMES, _volume, name=pool_name)
+    return _read(graph, POOL_VOLUMES, volume_record, name=pool_name)
+
+
+def pools_by_name(tx, names):
+    """The pools of those names, inside ``tx``."""
+    return common.read_all(tx, POOLS_BY_NAME, pool_record, names=list(names))
+
+
+def volumes_by_uuid(tx, uuids):
+    """The known volumes among ``uuids``, inside ``tx``."""
+    return common.read_all(tx, VOLUMES_BY_UUID, volume_record,
+                           uuids=list(uuids))
 
 
 def _model(tx):
-    nodes = read_all(tx, ALL_NODES, _node)
-    pools = read_all(tx, ALL_POOLS, _pool)
-    volumes = read_all(tx, ALL_VOLUMES, _volume)
+    nodes = common.read_all(tx, ALL_NODES, storage_node_record)
+    pools = common.read_all(tx, ALL_POOLS, pool_record)
+    volumes = common.read_all(tx, ALL_VOLUMES, volume_record)
     node_pools = {n.host: [] for n in nodes}
     for pool in pools:
         if pool.node_host in node_pools:

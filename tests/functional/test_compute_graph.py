@@ -19,6 +19,8 @@ import threading
 from tachyon import exception
 from tachyon.graph import common
 from tachyon.graph import compute
+from tachyon.graph.compute import reads as compute_reads
+from tachyon.graph.compute import usage as compute_usage
 from tachyon.graph import tombstones
 from tachyon.model import records
 from tests.functional import base
@@ -722,13 +724,15 @@ class TestReads(ComputeTestCase):
         return ops
 
     def test_single_node_reads_anchor_on_the_index(self):
-        for query in (compute.GET_NODE_BY_UUID, compute.GET_NODE_INSTANCES,
-                      compute.GET_NODE_USAGE, compute.GET_INSTANCE,
-                      compute.GET_NODE_OF_INSTANCE):
+        for query in (compute_reads.GET_NODE_BY_UUID,
+                      compute_reads.GET_NODE_INSTANCES,
+                      compute_usage.GET_NODE_USAGE,
+                      compute_reads.GET_INSTANCE,
+                      compute_reads.GET_NODE_OF_INSTANCE):
             ops = ' '.join(self._plan_operators(query, uuid='x'))
             self.assertIn('IndexSeek', ops, query)
             self.assertNotIn('AllNodesScan', ops, query)
             self.assertNotIn('NodeByLabelScan', ops, query)
-        ops = ' '.join(self._plan_operators(compute.GET_NODES_BY_NAME,
+        ops = ' '.join(self._plan_operators(compute_reads.GET_NODES_BY_NAME,
                                             name='x'))
         self.assertIn('IndexSeek', ops)

@@ -14,7 +14,8 @@
 
 from tachyon import exception
 from tachyon.graph import common
-from tachyon.graph import compute
+from tachyon.graph.compute import rows
+from tachyon.graph import upsert
 from tachyon.model import records
 from tests import base
 
@@ -29,10 +30,10 @@ def _node(**kw):
 class TestNodeRows(base.TestCase):
 
     def test_row(self):
-        row = compute._node_row(_node(traits=['B', 'A', 'A'],
-                                      availability_zone='',
-                                      aggregates=[{'id': 2, 'name': 'z'},
-                                                  {'id': 1, 'name': 'a'}]))
+        row = rows.node_row(_node(traits=['B', 'A', 'A'],
+                                  availability_zone='',
+                                  aggregates=[{'id': 2, 'name': 'z'},
+                                              {'id': 1, 'name': 'a'}]))
         self.assertEqual(['A', 'B', 'COMPUTE_HYPERVISOR',
                           'COMPUTE_STATUS_UP'], row['trait_names'])
         self.assertEqual(['A', 'B'], row['props']['traits'])
@@ -44,40 +45,40 @@ class TestNodeRows(base.TestCase):
                           ['DISK_GB', 0, 0, 1.0, 1, 0, 1]],
                          row['inventories'])
         self.assertIsNone(row['props']['watcher_unset'])
-        self.assertEqual(len(compute.NODE_COLUMNS), len(row['columns']))
+        self.assertEqual(len(rows.NODE_COLUMNS), len(row['columns']))
 
     def test_extra_inventories_kept(self):
         node = _node()
         node.inventories['VGPU'] = records.Inventory('VGPU', total=2)
-        row = compute._node_row(node)
+        row = rows.node_row(node)
         self.assertEqual(['VCPU', 'MEMORY_MB', 'DISK_GB', 'VGPU'],
                          row['inventory_classes'])
 
     def test_placeholder_has_empty_inventories(self):
-        row = compute._node_row(_node(placeholder=True))
+        row = rows.node_row(_node(placeholder=True))
         self.assertEqual([0, 0, 0], [i[1] for i in row['inventories']])
 
     def test_fingerprint(self):
-        a = compute._node_row(_node(updated_at=1.0))
-        b = compute._node_row(_node(updated_at=2.0))
+        a = rows.node_row(_node(updated_at=1.0))
+        b = rows.node_row(_node(updated_at=2.0))
         self.assertEqual(a['props']['fingerprint'],
                          b['props']['fingerprint'])
-        c = compute._node_row(_node(state='down'))
+        c = rows.node_row(_node(state='down'))
         self.assertNotEqual(a['props']['fingerprint'],
                             c['props']['fingerprint'])
         self.assertEqual(['COMPUTE_HYPERVISOR', 'COMPUTE_STATUS_DOWN'],
                          c['trait_names'])
 
     def test_state_trait(self):
-        self.assertEqual('COMPUTE_STATUS_UP', compute.status_trait('up'))
+        self.assertEqual('COMPUTE_STATUS_UP', rows.status_trait('up'))
         self.assertEqual('COMPUTE_STATUS_IN_MAINT',
-                         compute.status_trait('in-maint'))
-        self.assertEqual('COMPUTE_STATUS_UNKNOWN', compute.status_trait(None))
+                         rows.status_trait('in-maint'))
+        self.assertEqual('COMPUTE_STATUS_UNKNOWN', rows.status_trait(None))
 
     def test_needs_identity(self):
-        self.assertRaises(exception.InvalidParameter, compute._node_row,
+        self.assertRaises(exception.InvalidParameter, rows.node_row,
                           records.ComputeNode(uuid='', hostname='h'))
-        self.assertRaises(exception.InvalidParameter, compute._node_row,
+        self.assertRaises(exception.InvalidParameter, rows.node_row,
                           records.ComputeNode(uuid='n', hostname=''))
 
 
@@ -89,39 +90,39 @@ class TestInstanceRows(base.TestCase):
             metadata={'b': 1, 'a': {'x': None}}, project_id='p',
             flavor_name='m1', flavor_extra_specs={'k': 'v', 'n': 3},
             node_uuid='n1', node_name='h1', updated_at=5)
-        row = compute._instance_row(inst)
+        row = rows.instance_row(inst)
         self.assertEqual('{"a":{"x":null},"b":1}', row['props']['metadata'])
         self.assertEqual([['k', 'v'], ['n', '3']], row['extra_specs'])
         self.assertTrue(row['flavor_key'].startswith('m1|'))
         self.assertEqual(5.0, row['updated_at'])
         self.assertEqual(('n1', 'h1'), (row['node_uuid'], row['node_name']))
-        columns = compute._instance_columns(row, 'n9')
-        self.assertEqual(len(compute.INSTANCE_COLUMNS), len(columns))
-        self.assertEqual('n9', columns[compute.INSTANCE_COLUMNS.index(
+        columns = rows.instance_columns(row, 'n9')
+        self.assertEqual(len(rows.INSTANCE_COLUMNS), len(columns))
+        self.assertEqual('n9', columns[rows.INSTANCE_COLUMNS.index(
             'target')])
         # What reads give back, from the record property.
-        back = compute._instance_record(['i1', row['props']['record'], 3,
-                                         5.0], 'n1', 'h1')
+        back = rows.instance_record(['i1', row['props']['record'], 3,
+                                     5.0], 'n1', 'h1')
         expected = records.Instance(**dict(
             records.as_dict(inst), generation=3, updated_at=5.0))
         self.assertEqual(expected, back)
 
     def test_flavor_key(self):
-        self.assertIsNone(compute.flavor_key(None, {}))
-        self.assertEqual(compute.flavor_key('f', {'a': '1', 'b': '2'}),
-                         compute.flavor_key('f', {'b': '2', 'a': '1'}))
-        self.assertNotEqual(compute.flavor_key('f', {'a': '1'}),
-                            compute.flavor_key('f', {'a': '2'}))
-        self.assertTrue(compute.flavor_key(None, {'a': '1'}).startswith('|'))
+        self.assertIsNone(rows.flavor_key(None, {}))
+        self.assertEqual(rows.flavor_key('f', {'a': '1', 'b': '2'}),
+                         rows.flavor_key('f', {'b': '2', 'a': '1'}))
+        self.assertNotEqual(rows.flavor_key('f', {'a': '1'}),
+                            rows.flavor_key('f', {'a': '2'}))
+        self.assertTrue(rows.flavor_key(None, {'a': '1'}).startswith('|'))
 
     def test_fingerprint_ignores_time_and_node(self):
-        a = compute._instance_row(records.Instance(uuid='i', updated_at=1,
-                                                   node_uuid='x'))
-        b = compute._instance_row(records.Instance(uuid='i', updated_at=2,
-                                                   node_uuid='y'))
+        a = rows.instance_row(records.Instance(uuid='i', updated_at=1,
+                                               node_uuid='x'))
+        b = rows.instance_row(records.Instance(uuid='i', updated_at=2,
+                                               node_uuid='y'))
         self.assertEqual(a['props']['fingerprint'],
                          b['props']['fingerprint'])
-        c = compute._instance_row(records.Instance(uuid='i', vcpus=1))
+        c = rows.instance_row(records.Instance(uuid='i', vcpus=1))
         self.assertNotEqual(a['props']['fingerprint'],
                             c['props']['fingerprint'])
 
@@ -138,8 +139,8 @@ class TestSyncCounts(base.TestCase):
 class TestNewer(base.TestCase):
 
     def test_rules(self):
-        self.assertEqual(1, compute._newer(None, 5.0))
-        self.assertEqual(1, compute._newer(5.0, None))
-        self.assertEqual(-1, compute._newer(5.0, 4.0))
-        self.assertEqual(0, compute._newer(5.0, 5.0))
-        self.assertEqual(1, compute._newer(5.0, 6.0))
+        self.assertEqual(1, upsert.newer(None, 5.0))
+        self.assertEqual(1, upsert.newer(5.0, None))
+        self.assertEqual(-1, upsert.newer(5.0, 4.0))
+        self.assertEqual(0, upsert.newer(5.0, 5.0))
+        self.assertEqual(1, upsert.newer(5.0, 6.0))

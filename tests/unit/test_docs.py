@@ -33,7 +33,8 @@ REL_RE = re.compile(r'\[\s*\w*\s*:\s*([A-Z][A-Z_|]+)')
 
 def _graph_cypher_names():
     labels, rels = set(), set()
-    for path in glob.glob(os.path.join(REPO, 'tachyon', 'graph', '*.py')):
+    for path in glob.glob(os.path.join(REPO, 'tachyon', 'graph', '**',
+                                       '*.py'), recursive=True):
         with open(path) as source:
             text = source.read()
         labels.update(LABEL_RE.findall(text))

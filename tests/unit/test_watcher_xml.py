@@ -23,7 +23,7 @@ from watcher.decision_engine.model import element
 from watcher.decision_engine.model import model_root
 
 from tachyon import exception
-from tachyon.graph import compute
+from tachyon.graph.compute import rows as compute_rows
 from tachyon.model import records
 from tachyon import watcher_xml
 from tachyon.watcher_xml import common as xml_common
@@ -56,10 +56,10 @@ def _as_graph_model(parsed):
         'mapping': {i.uuid: i.node_uuid for i in parsed.instances
                     if i.node_uuid},
         'watcher_unset_nodes': {
-            n.uuid: compute._node_row(n)['props']['watcher_unset']
+            n.uuid: compute_rows.node_row(n)['props']['watcher_unset']
             for n in parsed.nodes},
         'watcher_unset': {
-            i.uuid: compute._instance_row(i)['props']['watcher_unset']
+            i.uuid: compute_rows.instance_row(i)['props']['watcher_unset']
             for i in parsed.instances},
     }
 
@@ -340,7 +340,7 @@ class TestParsing(base.TestCase):
         text = _doc('<ComputeNode uuid="n1" hostname="h" vcpus="4"/>',
                     '<Instance uuid="i1"/>')
         _kind, parsed = watcher_xml.parse_model(text)
-        row = compute._node_row(parsed.nodes[0])
+        row = compute_rows.node_row(parsed.nodes[0])
         self.assertEqual(sorted(['memory', 'memory_mb_reserved',
                                  'memory_ratio', 'disk', 'disk_gb_reserved',
                                  'disk_ratio', 'vcpu_reserved',
@@ -350,12 +350,12 @@ class TestParsing(base.TestCase):
         _kind, given = watcher_xml.parse_model(_doc(
             '<ComputeNode uuid="n1" hostname="h" vcpus="4" memory="1" '
             'disk="1" disabled_reason="None"/>'))
-        self.assertNotIn('disabled_reason', compute._node_row(
+        self.assertNotIn('disabled_reason', compute_rows.node_row(
             given.nodes[0])['props']['watcher_unset'])
-        row = compute._instance_row(parsed.instances[0])
+        row = compute_rows.instance_row(parsed.instances[0])
         self.assertEqual(['disk', 'memory', 'metadata', 'name', 'vcpus'],
                          row['props']['watcher_unset'])
-        row = compute._instance_row(records.Instance(uuid='i2'))
+        row = compute_rows.instance_row(records.Instance(uuid='i2'))
         self.assertIsNone(row['props']['watcher_unset'])
         text = xml_compute.compute_to_xml(_as_graph_model(parsed))
         root = etree.fromstring(text.encode())
