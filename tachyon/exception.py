@@ -203,13 +203,3 @@ class MalformedPayload(MalformedField):
     def __init__(self, event_type, reason, field=None):
         self.event_type = event_type
         super().__init__(reason, field, '%s: %s' % (event_type, reason))
-
-
-#: The TachyonException classes, by name.
-WIRE_EXCEPTIONS = {
-    cls.__name__: cls for cls in (
-        TachyonException, NotFound, Conflict, InvalidState, InvalidParameter,
-        InvalidModel, SessionExpired, LimitExceeded, GraphUnavailable,
-        GraphAuthFailed, SchemaMismatch, ConfigurationError, UpstreamError,
-        UpstreamAuthFailed)
-}

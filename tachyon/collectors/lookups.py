@@ -129,10 +129,6 @@ class ComputeNodeLookup(LazyAPI):
             return None
 
 
-#: Another name of ComputeNodeLookup, kept for the code that uses it.
-ComputeAPI = ComputeNodeLookup
-
-
 class CinderLookup(LazyAPI):
     """Pools, storage nodes and volume type names from the Cinder API."""
 

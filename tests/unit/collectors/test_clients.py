@@ -375,6 +375,3 @@ class TestComputeNodeLookup(ClientTestCase):
         self.lookup.lookup('compute-11')
         self.assertEqual(tokens, len(self.os.keystone.requests_to(
             r'^/v3/auth/tokens$', method='POST')))
-
-    def test_alias(self):
-        self.assertIs(lookups.ComputeAPI, lookups.ComputeNodeLookup)
