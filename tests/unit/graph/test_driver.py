@@ -18,7 +18,7 @@ from tachyon import exception
 from tachyon.graph import driver
 from tests import base
 
-_ROOT = os.path.join(os.path.dirname(__file__), '..', '..', 'tachyon')
+_ROOT = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'tachyon')
 
 
 def _free_port():

@@ -17,7 +17,7 @@ upstream commits named there), checked on the corpus: which class and
 version each release sends, who publishes what, what a payload holds at
 each step of an operation. Watcher's endpoints replay the corpus in
 tests/integration/test_notification_corpus_watcher.py; RabbitMQ carries it
-in tests/functional/test_notification_corpus_wire.py.
+in tests/functional/notifications/test_corpus_wire.py.
 """
 
 import collections
@@ -37,8 +37,8 @@ from tests.fixtures.notifications import nova
 from tests.fixtures.notifications import nova_objects
 from tests.fixtures.notifications import spec
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
 
 #: The events issue #16 lists.
 ISSUE_EVENTS = (
