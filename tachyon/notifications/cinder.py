@@ -19,9 +19,10 @@ notification.cinder``):
   whole volume: name (``display_name``), size, status, attachments (each
   as ``{'server_id', 'attachment_id'}`` from the attachment's
   ``instance_uuid`` and ``id``), snapshot, project (``tenant_id``),
-  metadata, bootable (a ``glance_metadata`` key is present), volume type,
-  creation time and host; the volume lives in the pool its host names
-  (``host@backend#pool``), and stays where it was when the host is empty;
+  metadata (see below), bootable (a ``glance_metadata`` key is present),
+  volume type, creation time and host; the volume lives in the pool its
+  host names (``host@backend#pool``), and stays where it was when the
+  host is empty;
 * ``volume.delete.end`` deletes the volume;
 * ``capacity.pool`` sets a pool's total, free, provisioned and allocated
   capacity and its virtual free space (creating the pool, under its
@@ -30,6 +31,15 @@ notification.cinder``):
 Beyond Watcher: ``volume.retype`` and the ``.error`` variants of the
 volume operations update the volume from their payload (an error leaves
 the volume in its error status rather than unseen).
+
+Cinder fills ``metadata`` from the volume's ``volume_metadata``: a list
+of ``{"key": ..., "value": ...}`` objects, ``[]`` when the volume has
+none. It is stored as the ``{key: value}`` dict the Cinder collector
+stores; a dict (what a plain dict volume gives, as in python-watcher's
+samples) is taken as it is.
+
+Cinder publishes on oslo.messaging's default exchange (``openstack``):
+it never sets a control exchange of its own.
 
 Cinder names the volume type by id; the listener resolves it to its name
 through the Cinder API (as Watcher does) before the change is written,
@@ -74,6 +84,20 @@ def _attachments(data):
     return result
 
 
+def _metadata(data):
+    value = data.get('metadata', (list, dict), False, {})
+    if isinstance(value, dict):
+        return dict(value)
+    result = {}
+    for index, item in enumerate(value):
+        if not isinstance(item, dict) or not isinstance(item.get('key'),
+                                                        str):
+            data.fail('metadata[%d] is not an object with a string '
+                      "'key': %r" % (index, item), 'metadata')
+        result[item['key']] = item.get('value')
+    return result
+
+
 def volume_record(data):
     """A volume payload -> (records.Volume, fields to keep, type id)."""
     size = data.integer('size')
@@ -92,7 +116,7 @@ def volume_record(data):
         attachments=_attachments(data),
         snapshot_id=data.string('snapshot_id', False, '') or '',
         project_id=data.string('tenant_id', False),
-        metadata=dict(data.mapping('metadata', False, {})),
+        metadata=_metadata(data),
         bootable='glance_metadata' in data.data,
         volume_type=None,
         created_at=data.string('created_at', False),
@@ -102,7 +126,7 @@ def volume_record(data):
 
 
 class CinderHandler(base.NotificationHandler):
-    """Cinder's notifications (topic notifications, exchange cinder)."""
+    """Cinder's notifications (topic notifications, exchange openstack)."""
 
     name = 'cinder'
     publisher_id = r'^(volume|capacity)\.'
