@@ -40,8 +40,17 @@ opts = [
                default='notifications',
                help='Topic of Cinder notifications.'),
     cfg.StrOpt('cinder_exchange',
-               default='cinder',
-               help='Exchange Cinder publishes notifications on.'),
+               default='openstack',
+               help='Exchange Cinder publishes notifications on. Cinder '
+                    'never sets a control exchange of its own, so it '
+                    'publishes on oslo.messaging\'s default one, '
+                    '"openstack" (where Watcher\'s decision engine '
+                    'listens too, as openstack.notifications). Change it '
+                    'only if [DEFAULT]/control_exchange is set in '
+                    'cinder.conf, to the same value. Other services that '
+                    'keep the default exchange publish there as well; '
+                    'the Cinder handler takes only what Cinder\'s '
+                    'volume and capacity publishers send.'),
     cfg.StrOpt('ironic_topic',
                default='ironic_versioned_notifications',
                help='Topic of Ironic versioned notifications.'),

@@ -133,3 +133,18 @@ class TestCinderVolumePayloads(base.TestCase):
 
 def cinder_volume_events(handler):
     return [e for e in handler.event_types if e.startswith('volume.')]
+
+
+class TestCinderExchange(base.TestCase):
+
+    def test_default_is_the_exchange_cinder_publishes_on(self):
+        [handler] = listener.load_handlers(self.conf, ['cinder'])
+        self.assertEqual('openstack', self.conf.notifications.cinder_exchange)
+        self.assertEqual([('notifications', 'openstack')], handler.targets())
+        self.assertEqual(common.TARGETS['cinder'],
+                         handler.targets()[0][::-1])
+
+    def test_an_explicit_exchange_is_kept(self):
+        self.flags(group='notifications', cinder_exchange='cinder')
+        [handler] = listener.load_handlers(self.conf, ['cinder'])
+        self.assertEqual([('notifications', 'cinder')], handler.targets())
