@@ -12,6 +12,8 @@
 
 """Base class of functional tests: real Neo4j, clean graph per test."""
 
+from tachyon.graph import driver
+from tachyon.notifications import listener
 from tests import base
 from tests.fixtures import services
 
@@ -22,3 +24,21 @@ class FunctionalTestCase(base.TestCase):
         super().setUp()
         self.neo4j = self.useFixture(services.Neo4jFixture(conf=self.conf))
         self.graph = self.neo4j.graph
+
+    def start_listener(self, graph=None):
+        """Start Tachyon's listener on this test's configuration.
+
+        It gets a graph of its own (as the engine has) unless ``graph`` is
+        given; both are stopped and closed when the test ends.
+        """
+        engine_graph = graph or driver.Graph.from_conf(self.conf)
+        if graph is None:
+            self.addCleanup(engine_graph.close)
+        lst = listener.build(self.conf, engine_graph)
+        lst.start()
+
+        def stop():
+            lst.stop()
+            lst.wait()
+        self.addCleanup(stop)
+        return lst

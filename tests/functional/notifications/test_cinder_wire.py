@@ -29,9 +29,7 @@ import sys
 import time
 
 from tachyon import exception
-from tachyon.graph import driver
 from tachyon.graph import storage
-from tachyon.notifications import listener
 from tests.fixtures.notifications import catalog
 from tests.fixtures.notifications import cinder
 from tests.fixtures import services
@@ -67,18 +65,6 @@ class TestCinderOnTheDefaults(base.FunctionalTestCase):
         self.transport = self.useFixture(
             services.RealTransportFixture(self.conf))
         self.flags(group='notifications', enrich_from_apis=False)
-
-    def start_listener(self):
-        graph = driver.Graph.from_conf(self.conf)
-        self.addCleanup(graph.close)
-        lst = listener.build(self.conf, graph)
-        lst.start()
-
-        def stop():
-            lst.stop()
-            lst.wait()
-        self.addCleanup(stop)
-        return lst
 
     def publish_as_cinder(self, *notes):
         sent = json.dumps([[n.publisher_id, n.priority, n.event_type,

@@ -27,9 +27,7 @@ import oslo_messaging as messaging
 
 from tachyon import exception
 from tachyon.graph import compute
-from tachyon.graph import driver
 from tachyon.model import records
-from tachyon.notifications import listener
 from tests.fixtures import services
 from tests.functional import base
 from tests import notification_payloads as p
@@ -64,19 +62,6 @@ class ListenerTestCase(base.FunctionalTestCase):
         self.notifier = messaging.Notifier(
             self.nova_transport, publisher_id='nova-compute:compute-1',
             driver='messagingv2', topics=[self.topic])
-
-    def start_listener(self, graph=None):
-        engine_graph = graph or driver.Graph.from_conf(self.conf)
-        if graph is None:
-            self.addCleanup(engine_graph.close)
-        lst = listener.build(self.conf, engine_graph)
-        lst.start()
-
-        def stop():
-            lst.stop()
-            lst.wait()
-        self.addCleanup(stop)
-        return lst
 
     def publish(self, event_type, payload):
         self.notifier.info({}, event_type, payload)
