@@ -59,10 +59,7 @@ def compute_node_element(node):
               'status': node['status'], 'state': node['state'],
               'disabled_reason': node.get('disabled_reason')}
     for rc, (total, reserved, ratio) in (
-            (records.VCPU, ('vcpus', 'vcpu_reserved', 'vcpu_ratio')),
-            (records.MEMORY_MB, ('memory', 'memory_mb_reserved',
-                                 'memory_ratio')),
-            (records.DISK_GB, ('disk', 'disk_gb_reserved', 'disk_ratio'))):
+            records.WATCHER_INVENTORY_FIELDS.items()):
         inv = _inventory(node, rc)
         for field, key in ((total, 'total'), (reserved, 'reserved'),
                            (ratio, 'allocation_ratio')):

@@ -40,6 +40,14 @@ DISK_GB = 'DISK_GB'
 COMPUTE_RESOURCE_CLASSES = (VCPU, MEMORY_MB, DISK_GB)
 WATCHER_RESOURCE_KEYS = {VCPU: 'vcpu', MEMORY_MB: 'memory', DISK_GB: 'disk'}
 
+#: Watcher's ComputeNode field names of each inventory's total, reserved
+#: and allocation ratio.
+WATCHER_INVENTORY_FIELDS = {
+    VCPU: ('vcpus', 'vcpu_reserved', 'vcpu_ratio'),
+    MEMORY_MB: ('memory', 'memory_mb_reserved', 'memory_ratio'),
+    DISK_GB: ('disk', 'disk_gb_reserved', 'disk_ratio'),
+}
+
 # Provider kinds (the ``kind`` property of a ResourceProvider node).
 KIND_COMPUTE = 'compute'
 KIND_STORAGE = 'storage'

@@ -55,15 +55,9 @@ INSTANCE_FIELDS = ('watcher_exclude', 'name', 'state', 'memory', 'disk',
 
 # ComputeNode field -> (resource class, what of the inventory).
 _NODE_INVENTORY = {
-    'vcpus': (records.VCPU, 'total'),
-    'vcpu_reserved': (records.VCPU, 'reserved'),
-    'vcpu_ratio': (records.VCPU, 'allocation_ratio'),
-    'memory': (records.MEMORY_MB, 'total'),
-    'memory_mb_reserved': (records.MEMORY_MB, 'reserved'),
-    'memory_ratio': (records.MEMORY_MB, 'allocation_ratio'),
-    'disk': (records.DISK_GB, 'total'),
-    'disk_gb_reserved': (records.DISK_GB, 'reserved'),
-    'disk_ratio': (records.DISK_GB, 'allocation_ratio'),
+    field: (rc, what)
+    for rc, names in records.WATCHER_INVENTORY_FIELDS.items()
+    for field, what in zip(names, ('total', 'reserved', 'allocation_ratio'))
 }
 
 
@@ -128,6 +122,19 @@ def _parse_instance(el, node_uuid):
         updated_at=None)
 
 
+def _claim(uuid, el, mine, others):
+    """Record ``el`` as the holder of ``uuid`` in ``mine``.
+
+    :raises: InvalidModel when a node or an instance already holds it.
+    """
+    for seen in (mine, others):
+        if uuid in seen:
+            raise exception.InvalidModel(
+                element=common.describe(el),
+                reason='uuid %s already used by %s' % (uuid, seen[uuid]))
+    mine[uuid] = common.describe(el)
+
+
 def parse_compute(root):
     """A parsed compute document -> ComputeModel(nodes, instances).
 
@@ -142,25 +149,13 @@ def parse_compute(root):
                 element=common.describe(el[0]),
                 reason='unexpected element inside %s' % common.describe(el))
         inst = _parse_instance(el, node_uuid)
-        for seen in (instance_uuids, node_uuids):
-            if inst.uuid in seen:
-                raise exception.InvalidModel(
-                    element=common.describe(el),
-                    reason='uuid %s already used by %s' % (
-                        inst.uuid, seen[inst.uuid]))
-        instance_uuids[inst.uuid] = common.describe(el)
+        _claim(inst.uuid, el, instance_uuids, node_uuids)
         instances.append(inst)
 
     for el in root:
         if el.tag == 'ComputeNode':
             node = _parse_node(el)
-            for seen in (node_uuids, instance_uuids):
-                if node.uuid in seen:
-                    raise exception.InvalidModel(
-                        element=common.describe(el),
-                        reason='uuid %s already used by %s' % (
-                            node.uuid, seen[node.uuid]))
-            node_uuids[node.uuid] = common.describe(el)
+            _claim(node.uuid, el, node_uuids, instance_uuids)
             nodes.append(node)
             for child in el:
                 if child.tag != 'Instance':

@@ -45,13 +45,6 @@ TRAIT_HYPERVISOR = 'COMPUTE_HYPERVISOR'
 STATUS_TRAIT_PREFIX = 'COMPUTE_STATUS_'
 RESOURCE_CLASSES = records.COMPUTE_RESOURCE_CLASSES
 
-#: Watcher's ComputeNode field names of each inventory's total, reserved
-#: and allocation ratio.
-NODE_INVENTORY_FIELDS = {
-    records.VCPU: ('vcpus', 'vcpu_reserved', 'vcpu_ratio'),
-    records.MEMORY_MB: ('memory', 'memory_mb_reserved', 'memory_ratio'),
-    records.DISK_GB: ('disk', 'disk_gb_reserved', 'disk_ratio'),
-}
 #: Watcher's Instance field name of each consumed amount.
 INSTANCE_AMOUNT_FIELDS = {
     records.VCPU: 'vcpus',
@@ -108,7 +101,7 @@ def status_trait(state):
 
 
 def _inventory_row(rc, inv, unset, placeholder):
-    names = NODE_INVENTORY_FIELDS.get(rc)
+    names = records.WATCHER_INVENTORY_FIELDS.get(rc)
     if inv is None:
         inv = records.Inventory(rc)
     total, reserved, ratio = inv.total, inv.reserved, inv.allocation_ratio
