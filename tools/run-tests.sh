@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Run Tachyon's whole test suite on this machine, from a fresh clone:
 #
-#   1. installs Tachyon and its test requirements with pip,
+#   1. installs Tachyon and its test requirements with pip, at the
+#      versions upper-constraints.txt pins (TACHYON_CONSTRAINTS: another
+#      constraints file),
 #   2. installs rabbitmq-server and postgresql from Debian's packages when
 #      missing (as root; the integration tests start private servers),
 #   3. starts a private Neo4j (provisioned from Maven Central, cached under
@@ -22,6 +24,7 @@ PYTHON=${PYTHON:-python3}
 if [ "${TACHYON_SKIP_INSTALL:-0}" != 1 ]; then
     echo "== Installing Tachyon and its test requirements"
     "$PYTHON" -m pip install -q --disable-pip-version-check \
+        -c "${TACHYON_CONSTRAINTS:-upper-constraints.txt}" \
         -r requirements.txt -r test-requirements.txt
     "$PYTHON" -m pip install -q --disable-pip-version-check --no-deps -e .
     if ! command -v rabbitmq-server >/dev/null 2>&1 \
