@@ -19,9 +19,13 @@ region, interface, endpoint override) all come from keystoneauth's standard
 options (see :mod:`tachyon.conf.clients`). On top of it:
 
 * every request carries the group's ``api_microversion``;
-* a request that fails with a 5xx answer, a connection error or an answer
-  that is not JSON is retried ``[collectors]/api_retries`` times, after
-  ``[collectors]/api_retry_delay`` seconds doubled at each retry;
+* a request that fails to connect is retried the group's
+  ``connect_retries`` times, one answered with one of its
+  ``retriable_status_codes`` or with a body that is not JSON
+  ``status_code_retries`` times: keystoneauth's own options, with their
+  meaning (a fixed ``*_retry_delay``, or when it is unset a delay doubling
+  from 0.5 s up to 60 s), applied here rather than by keystoneauth so that
+  a sync's deadline bounds the waits (see :class:`RetryPolicy`);
 * :meth:`APIClient.list` follows every page (``limit``/``marker`` and the
   ``*_links`` / ``next`` links each API returns);
 * a :class:`Deadline` bounds a whole sync;
@@ -112,6 +116,54 @@ def _next_params(body, links_key=None, next_key=None):
         query, keep_blank_values=True).items()}
 
 
+def _first_set(*values):
+    return next(value for value in values if value is not None)
+
+
+class RetryPolicy(object):
+    """How often, and after how long, a failed request is tried again.
+
+    Two budgets, as keystoneauth has: ``connect`` (connection errors and
+    timeouts) and ``status`` (retriable status codes, bodies that are not
+    JSON). Each reads the API group's keystoneauth option; the deprecated
+    ``[collectors]/api_retries`` and ``api_retry_delay`` apply where the
+    group's option is unset.
+    """
+
+    #: budget -> (group's retries option, group's delay option)
+    OPTIONS = {
+        'connect': ('connect_retries', 'connect_retry_delay'),
+        'status': ('status_code_retries', 'status_code_retry_delay'),
+    }
+    FIRST_DELAY = 0.5
+    MAX_DELAY = 60.0
+
+    def __init__(self, conf, group):
+        opts = conf[group]
+        self.retriable_status_codes = frozenset(
+            opts.retriable_status_codes or ())
+        self.retries = {}
+        self._delays = {}
+        legacy = conf.collectors
+        for budget, (retries, delay) in self.OPTIONS.items():
+            self.retries[budget] = _first_set(
+                getattr(opts, retries), legacy.api_retries,
+                clients_conf.DEFAULT_RETRIES)
+            fixed = getattr(opts, delay)
+            if fixed is not None:
+                self._delays[budget] = (fixed, False)
+            else:
+                self._delays[budget] = (_first_set(
+                    legacy.api_retry_delay, self.FIRST_DELAY), True)
+
+    def delay(self, budget, attempt):
+        """Seconds to wait before retry number ``attempt + 1``."""
+        first, exponential = self._delays[budget]
+        if not exponential:
+            return first
+        return min(first * (2 ** attempt), self.MAX_DELAY)
+
+
 class APIClient(object):
     """One OpenStack API, reached through a keystoneauth1 adapter."""
 
@@ -123,8 +175,7 @@ class APIClient(object):
         opts = conf[group]
         self.microversion = opts.api_microversion
         self._check_microversion()
-        self.retries = conf.collectors.api_retries
-        self.retry_delay = conf.collectors.api_retry_delay
+        self.retry = RetryPolicy(conf, group)
         self.page_size = conf.collectors.page_size
         self.request_timeout = opts.timeout
         try:
@@ -141,8 +192,10 @@ class APIClient(object):
                        % self.service)
         session = ks_loading.load_session_from_conf_options(
             conf, group, auth=auth)
+        # keystoneauth's own retries stay off: RetryPolicy applies them.
         self.adapter = ks_loading.load_adapter_from_conf_options(
-            conf, group, session=session, auth=auth)
+            conf, group, session=session, auth=auth, connect_retries=0,
+            status_code_retries=0)
 
     def _check_microversion(self):
         minimum = clients_conf.SERVICES.get(self.group, (None,) * 4)[3]
@@ -177,15 +230,16 @@ class APIClient(object):
                                                             remaining)
         return timeout
 
-    def _sleep_before_retry(self, attempt, what):
-        delay = self.retry_delay * (2 ** attempt)
+    def _sleep_before_retry(self, budget, attempt, what):
+        delay = self.retry.delay(budget, attempt)
         if (self.deadline is not None
                 and self.deadline.remaining() < delay):
             raise SyncTimeout(service=self.service,
                               timeout=self.deadline.seconds)
         LOG.warning('%(service)s API: %(what)s; retry %(n)d of %(max)d in '
                     '%(delay).2f s', {'service': self.service, 'what': what,
-                                      'n': attempt + 1, 'max': self.retries,
+                                      'n': attempt + 1,
+                                      'max': self.retry.retries[budget],
                                       'delay': delay})
         time.sleep(delay)
 
@@ -194,8 +248,9 @@ class APIClient(object):
     def _send(self, path, params):
         """One GET; returns the response or raises a Tachyon error.
 
-        Retriable failures (connection errors, Keystone 5xx) come back as
-        ``(None, reason)``.
+        Returns ``(response, None, 'status')``; retriable failures come
+        back as ``(None, reason, budget)``: connection errors on the
+        ``connect`` budget, Keystone's 5xx answers on the ``status`` one.
         """
         try:
             resp = self.adapter.get(path, params=params,
@@ -217,27 +272,27 @@ class APIClient(object):
         except ksa_exc.HttpError as exc:
             # Keystone's own answer while getting a token.
             if (exc.http_status or 0) >= 500:
-                return None, 'Keystone answered %s' % exc.http_status
+                return None, 'Keystone answered %s' % exc.http_status, 'status'
             raise self._auth_failed(
                 'Keystone refused the token request (%s)' % exc) from exc
         except ksa_exc.SSLError as exc:
             raise self._error('TLS error: %s' % exc) from exc
         except (ksa_exc.ConnectionError,
                 ksa_exc.RetriableConnectionFailure) as exc:
-            return None, 'connection error: %s' % exc
+            return None, 'connection error: %s' % exc, 'connect'
         except ksa_exc.DiscoveryFailure as exc:
             raise self._error('version discovery failed: %s' % exc) from exc
-        return resp, None
+        return resp, None, 'status'
 
     def get(self, path, params=None, allow_404=False):
         """GET ``path`` (relative to the endpoint) and decode its JSON.
 
         Returns None on 404 when ``allow_404``.
         """
-        attempt = 0
+        attempts = {'connect': 0, 'status': 0}
         request = 'GET %s' % path
         while True:
-            resp, retry_reason = self._send(path, params)
+            resp, retry_reason, budget = self._send(path, params)
             if resp is not None:
                 status = resp.status_code
                 if 200 <= status < 300:
@@ -245,7 +300,7 @@ class APIClient(object):
                         return resp.json()
                     except ValueError:
                         retry_reason = 'malformed JSON'
-                        if attempt >= self.retries:
+                        if attempts[budget] >= self.retry.retries[budget]:
                             raise MalformedResponse(
                                 service=self.service, request=request,
                                 reason='malformed JSON')
@@ -259,17 +314,18 @@ class APIClient(object):
                         'the admin role' % (self.service, path))
                 elif status == 404 and allow_404:
                     return None
-                elif status >= 500:
+                elif status in self.retry.retriable_status_codes:
                     retry_reason = 'HTTP %d' % status
                 else:
                     raise self._error('%s answered HTTP %d: %s' % (
                         request, status, resp.text[:200]))
-            if attempt >= self.retries:
+            attempt = attempts[budget]
+            if attempt >= self.retry.retries[budget]:
                 raise self._error('%s failed after %d attempts (%s)' % (
-                    request, attempt + 1, retry_reason))
+                    request, sum(attempts.values()) + 1, retry_reason))
             self._sleep_before_retry(
-                attempt, '%s: %s' % (request, retry_reason))
-            attempt += 1
+                budget, attempt, '%s: %s' % (request, retry_reason))
+            attempts[budget] += 1
 
     def list(self, path, key, params=None, links_key=None, next_key=None,
              paged=True):

@@ -74,6 +74,29 @@ def _own_opts(name):
     return opts
 
 
+#: Retries when keystoneauth's connect_retries / status_code_retries are
+#: unset (keystoneauth itself would not retry).
+DEFAULT_RETRIES = 3
+
+#: keystoneauth's retry options -> the help Tachyon shows. Tachyon retries
+#: by itself (so that a sync's deadline bounds the waits) and follows these
+#: options with keystoneauth's meaning; keystoneauth's own retries stay
+#: off, so nothing is retried twice over.
+RETRY_OPTIONS = {
+    'connect_retries': (
+        None, 'Times a request that failed to connect (or timed out) is '
+              'retried. Unset: [collectors]/api_retries if set, else %d.'
+              % DEFAULT_RETRIES),
+    'status_code_retries': (
+        None, 'Times a request answered with a retriable status code '
+              '(retriable_status_codes) or with a body that is not JSON '
+              'is retried. Unset: [collectors]/api_retries if set, else '
+              '%d.' % DEFAULT_RETRIES),
+    'retriable_status_codes': (
+        [500, 502, 503, 504], 'HTTP status codes that are retried.'),
+}
+
+
 def _adapter_opts(name):
     """keystoneauth's adapter options with Tachyon's defaults filled in."""
     stype = SERVICES[name][1]
@@ -84,6 +107,8 @@ def _adapter_opts(name):
             opt.default = stype
         elif opt.dest == 'valid_interfaces':
             opt.default = ['internal', 'public']
+        elif opt.dest in RETRY_OPTIONS:
+            opt.default, opt.help = RETRY_OPTIONS[opt.dest]
         opts.append(opt)
     return opts
 

@@ -47,15 +47,28 @@ opts = [
                min=1,
                help='Entities asked per page of a paginated API call.'),
     cfg.IntOpt('api_retries',
-               default=3,
                min=0,
+               deprecated_for_removal=True,
+               deprecated_since='2026.2',
+               deprecated_reason='Use keystoneauth\'s connect_retries and '
+                                 'status_code_retries in [nova], '
+                                 '[placement], [cinder] and [ironic].',
                help='Times a request that failed with a 5xx answer or a '
-                    'connection error is retried.'),
+                    'connection error is retried. When set, it applies to '
+                    'every API group whose connect_retries or '
+                    'status_code_retries is not set.'),
     cfg.FloatOpt('api_retry_delay',
-                 default=0.5,
                  min=0.0,
+                 deprecated_for_removal=True,
+                 deprecated_since='2026.2',
+                 deprecated_reason='Use keystoneauth\'s '
+                                   'connect_retry_delay and '
+                                   'status_code_retry_delay in [nova], '
+                                   '[placement], [cinder] and [ironic].',
                  help='Seconds before the first retry; doubled at each '
-                      'further retry.'),
+                      'further retry. When set, it applies to every API '
+                      'group whose connect_retry_delay or '
+                      'status_code_retry_delay is not set.'),
 ]
 
 

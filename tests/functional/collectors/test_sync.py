@@ -44,8 +44,8 @@ class SyncTestCase(base.FunctionalTestCase):
         self.logger = self.useFixture(fixtures.FakeLogger())
         self.os = self.useFixture(emulators.OpenStackFixture(self.conf))
         self.cloud = self.os.cloud
-        self.flags(group='collectors', api_retries=2, api_retry_delay=0.01,
-                   page_size=4)
+        self.os.set_retries(2, 0.01)
+        self.flags(group='collectors', page_size=4)
 
     def nova_sync(self):
         return nova.NovaCollector(self.conf).sync(self.graph)
@@ -287,12 +287,13 @@ class TestManageCommand(SyncTestCase):
         auth = self.os.openstack.auth_options(password)
         lines = ['[neo4j]', 'uri = %s' % self.neo4j.uri,
                  'username = %s' % self.neo4j.user,
-                 'password = %s' % self.neo4j.password,
-                 '[collectors]', 'api_retries = 1',
-                 'api_retry_delay = 0.01']
+                 'password = %s' % self.neo4j.password]
         for group in emulators.GROUPS:
             lines.append('[%s]' % group)
             lines.extend('%s = %s' % item for item in sorted(auth.items()))
+            lines.extend(['connect_retries = 1', 'status_code_retries = 1',
+                          'connect_retry_delay = 0.01',
+                          'status_code_retry_delay = 0.01'])
         path = os.path.join(self.useFixture(fixtures.TempDir()).path,
                             'tachyon.conf')
         with open(path, 'w') as conf_file:

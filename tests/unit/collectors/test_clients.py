@@ -39,7 +39,7 @@ class ClientTestCase(base.TestCase):
         self.os = self.useFixture(emulators.OpenStackFixture(
             self.conf, max_limit=self.max_limit))
         self.cloud = self.os.cloud
-        self.flags(group='collectors', api_retries=3, api_retry_delay=0.01)
+        self.os.set_retries(3, 0.01)
 
 
 class TestAPIClient(ClientTestCase):
@@ -143,14 +143,51 @@ class TestAPIClient(ClientTestCase):
         self.assertEqual(pages[1].query, pages[2].query)
         self.assertEqual(pages[1].query, pages[3].query)
 
-    def test_retries_back_off_exponentially(self):
-        self.flags(group='collectors', api_retries=3, api_retry_delay=0.05)
+    def test_retries_wait_as_configured(self):
+        self.os.set_retries(3, 0.05)
         self.os.nova.inject(r'^/os-services$', status=502, times=3)
         api = clients.NovaAPI(self.conf)
         start = time.monotonic()
         api.compute_services()
-        # 0.05 + 0.1 + 0.2
-        self.assertGreaterEqual(time.monotonic() - start, 0.35)
+        # three fixed waits of 0.05 s
+        self.assertGreaterEqual(time.monotonic() - start, 0.15)
+        self.assertEqual(4, len(self.os.nova.requests_to('^/os-services$')))
+
+    def test_keystoneauth_does_not_retry_too(self):
+        # 503 is keystoneauth's own default retriable code: if its retries
+        # were on as well, 2 retries here would become 3 x 3 requests.
+        self.os.set_retries(2, 0.01)
+        self.os.nova.inject(r'^/os-services$', status=503, times=10)
+        api = clients.NovaAPI(self.conf)
+        self.assertRaises(exception.UpstreamError, api.compute_services)
+        self.assertEqual(3, len(self.os.nova.requests_to('^/os-services$')))
+
+    def test_status_not_in_retriable_codes_fails_at_once(self):
+        self.flags(group='nova', retriable_status_codes=[503])
+        self.os.nova.inject(r'^/os-services$', status=500, times=10)
+        api = clients.NovaAPI(self.conf)
+        exc = self.assertRaises(exception.UpstreamError,
+                                api.compute_services)
+        self.assertIn('HTTP 500', str(exc))
+        self.assertEqual(1, len(self.os.nova.requests_to('^/os-services$')))
+
+    def test_deprecated_api_retries_where_group_is_unset(self):
+        self.os.set_retries(None)
+        self.flags(group='collectors', api_retries=1, api_retry_delay=0.01)
+        self.os.nova.inject(r'^/os-services$', status=500, times=10)
+        api = clients.NovaAPI(self.conf)
+        self.assertRaises(exception.UpstreamError, api.compute_services)
+        self.assertEqual(2, len(self.os.nova.requests_to('^/os-services$')))
+
+    def test_group_retries_win_over_deprecated_api_retries(self):
+        self.os.set_retries(None)
+        self.flags(group='collectors', api_retries=5, api_retry_delay=0.01)
+        self.flags(group='nova', status_code_retries=2,
+                   status_code_retry_delay=0.01)
+        self.os.nova.inject(r'^/os-services$', status=500, times=10)
+        api = clients.NovaAPI(self.conf)
+        self.assertRaises(exception.UpstreamError, api.compute_services)
+        self.assertEqual(3, len(self.os.nova.requests_to('^/os-services$')))
 
     def test_5xx_retries_exhausted(self):
         self.os.nova.inject(r'^/os-services$', status=500, times=10)
@@ -199,7 +236,7 @@ class TestAPIClient(ClientTestCase):
         sock.close()
         self.flags(group='nova',
                    endpoint_override='http://127.0.0.1:%d/v2.1' % port)
-        self.flags(group='collectors', api_retries=2)
+        self.os.set_retries(2, 0.01)
         api = clients.NovaAPI(self.conf)
         exc = self.assertRaises(exception.UpstreamError,
                                 api.compute_services)
@@ -274,7 +311,7 @@ class TestAPIClient(ClientTestCase):
         self.assertIn('Ironic', str(exc))
 
     def test_deadline(self):
-        self.flags(group='collectors', api_retry_delay=0.5)
+        self.os.set_retries(3, 0.5)
         self.os.nova.inject(r'^/os-services$', status=503, times=10)
         api = clients.NovaAPI(self.conf, clients.Deadline(0.3))
         exc = self.assertRaises(clients.SyncTimeout, api.compute_services)
@@ -283,7 +320,7 @@ class TestAPIClient(ClientTestCase):
     def test_deadline_bounds_a_slow_request(self):
         self.os.nova.on_request(r'^/os-services$',
                                 lambda request: time.sleep(1.5))
-        self.flags(group='collectors', api_retries=0)
+        self.os.set_retries(0)
         api = clients.NovaAPI(self.conf, clients.Deadline(0.5))
         start = time.monotonic()
         self.assertRaises(exception.UpstreamError, api.compute_services)
@@ -375,3 +412,35 @@ class TestComputeNodeLookup(ClientTestCase):
         self.lookup.lookup('compute-11')
         self.assertEqual(tokens, len(self.os.keystone.requests_to(
             r'^/v3/auth/tokens$', method='POST')))
+
+
+class TestRetryPolicy(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.useFixture(emulators.OpenStackFixture(self.conf))
+
+    def test_defaults_are_keystoneauths_exponential_delay(self):
+        policy = clients.RetryPolicy(self.conf, 'nova')
+        self.assertEqual({'connect': 3, 'status': 3}, policy.retries)
+        self.assertEqual([0.5, 1.0, 2.0, 4.0],
+                         [policy.delay('status', n) for n in range(4)])
+        self.assertEqual(60.0, policy.delay('connect', 20))
+        self.assertEqual({500, 502, 503, 504},
+                         policy.retriable_status_codes)
+
+    def test_fixed_delay_per_budget(self):
+        self.flags(group='cinder', connect_retry_delay=2.0,
+                   status_code_retries=7)
+        policy = clients.RetryPolicy(self.conf, 'cinder')
+        self.assertEqual([2.0, 2.0, 2.0],
+                         [policy.delay('connect', n) for n in range(3)])
+        self.assertEqual(1.0, policy.delay('status', 1))
+        self.assertEqual({'connect': 3, 'status': 7}, policy.retries)
+
+    def test_deprecated_delay_doubles_as_before(self):
+        self.flags(group='collectors', api_retries=4, api_retry_delay=0.1)
+        policy = clients.RetryPolicy(self.conf, 'ironic')
+        self.assertEqual({'connect': 4, 'status': 4}, policy.retries)
+        self.assertEqual([0.1, 0.2, 0.4],
+                         [policy.delay('status', n) for n in range(3)])

@@ -97,8 +97,8 @@ class SyncTestCase(base.TestCase):
         self.logger = self.useFixture(fixtures.FakeLogger())
         self.os = self.useFixture(emulators.OpenStackFixture(self.conf))
         self.cloud = self.os.cloud
-        self.flags(group='collectors', api_retries=2, api_retry_delay=0.01,
-                   page_size=5)
+        self.os.set_retries(2, 0.01)
+        self.flags(group='collectors', page_size=5)
         self.graph_api = self.useFixture(FakeGraphAPI())
         self.graph = object()
 
