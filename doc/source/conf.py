@@ -23,9 +23,16 @@ import tachyon.cmd  # noqa: E402,F401
 
 extensions = [
     'sphinx.ext.autodoc',
-    'config_reference',
+    'oslo_config.sphinxext',
+    'oslo_config.sphinxconfiggen',
     'rpc_reference',
     'graph_schema',
+]
+
+# oslo_config.sphinxconfiggen: the sample configuration file, generated
+# from the same generator config as etc/tachyon/tachyon.conf.sample.
+config_generator_config_file = [
+    ('../../etc/tachyon/tachyon-config-generator.conf', '_static/tachyon'),
 ]
 
 project = 'Tachyon'
@@ -41,3 +48,15 @@ suppress_warnings = []
 from tachyon.rpc import api as _api  # noqa: E402
 
 rst_epilog = '.. |version| replace:: %s' % _api.RPC_API_VERSION
+
+# sphinx-build -b man: one page per command.
+man_pages = [
+    ('cli/%s' % name, name, summary, ['Tachyon developers'], 1)
+    for name, summary in (
+        ('tachyon-engine', 'the Tachyon service'),
+        ('tachyon-manage', 'Tachyon administration commands'),
+        ('tachyon-status', 'upgrade checks of a Tachyon deployment'),
+        ('tachyon-watcher-status',
+         'checks that a Watcher decision engine uses Tachyon'),
+    )
+]

@@ -86,3 +86,45 @@ class TestDocsBuild(base.TestCase):
         # The generated table carries the constraints from the code.
         self.assertIn('rp_uuid', html)
         self.assertIn('session_id', html)
+
+
+class TestCLIReference(base.TestCase):
+    """doc/source/cli documents every command the code offers."""
+
+    def _page(self, name):
+        with open(os.path.join(DOC, 'cli', name + '.rst')) as page:
+            return page.read()
+
+    def test_every_console_script_has_a_page_and_a_man_page(self):
+        import configparser
+        setup = configparser.ConfigParser()
+        setup.read(os.path.join(REPO, 'setup.cfg'))
+        scripts = [line.split('=')[0].strip() for line in
+                   setup['entry_points']['console_scripts'].splitlines()
+                   if line.strip()]
+        self.assertIn('tachyon-manage', scripts)
+        with open(os.path.join(DOC, 'conf.py')) as conf:
+            conf_text = conf.read()
+        index = self._page('index')
+        for script in scripts:
+            self.assertIn(script, self._page(script).splitlines()[1])
+            self.assertIn('   %s\n' % script, index)
+            self.assertIn("('%s'," % script, conf_text)
+
+    def test_every_manage_command_and_argument_is_documented(self):
+        from tachyon.cmd import manage
+        manage._load_command_modules()
+        page = self._page('tachyon-manage')
+        for category, (_cls, actions) in manage.CATEGORIES.items():
+            for action, arguments in actions.items():
+                usage = [line for line in page.splitlines()
+                         if line.startswith('``tachyon-manage %s %s'
+                                            % (category, action))]
+                self.assertEqual(1, len(usage), (category, action))
+                for args, kwargs in arguments:
+                    name = (kwargs.get('metavar') or args[0]
+                            if not args[0].startswith('-') else args[0])
+                    self.assertIn(name, usage[0], (category, action))
+                    for choice in kwargs.get('choices') or ():
+                        self.assertIn(choice, usage[0],
+                                      (category, action, args))
