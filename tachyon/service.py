@@ -42,12 +42,24 @@ LOG = logging.getLogger(__name__)
 
 
 class PeriodicTask(object):
-    """Run ``func`` every ``interval`` seconds while holding a lease."""
+    """Run ``func`` every ``interval`` seconds while holding a lease.
 
-    def __init__(self, graph, name, interval, func, holder, first_delay=0):
+    The lease is taken for ``lease_ttl`` seconds (at most 0.9 ×
+    ``interval``) and renewed every third of that while ``func`` runs, so
+    however long a run takes, no other worker starts the task meanwhile;
+    a worker that dies stops renewing and the task is free again within
+    ``lease_ttl``. When a run ends, the lease is kept until 0.9 ×
+    ``interval`` after the run started, so the task runs once per interval
+    across every worker.
+    """
+
+    def __init__(self, graph, name, interval, func, holder, first_delay=0,
+                 lease_ttl=60):
         self.graph = graph
         self.name = name
+        self.lease = 'periodic:' + name
         self.interval = float(interval)
+        self.lease_ttl = min(float(lease_ttl), self.interval * 0.9)
         self.func = func
         self.holder = holder
         self.first_delay = first_delay
@@ -66,13 +78,40 @@ class PeriodicTask(object):
 
     def run_once(self):
         """Run the task if this worker takes its lease; True if it ran."""
-        # The lease outlives one run by less than an interval: the next
-        # round may land on any worker.
-        if not leases.acquire(self.graph, 'periodic:' + self.name,
-                              self.holder, self.interval * 0.9):
+        started = time.time()
+        if not leases.acquire(self.graph, self.lease, self.holder,
+                              self.lease_ttl, now=started):
             return False
-        self.func()
+        done = threading.Event()
+        renewer = threading.Thread(target=self._renew, args=(done,),
+                                   daemon=True,
+                                   name='lease-%s' % self.name)
+        renewer.start()
+        try:
+            self.func()
+        finally:
+            done.set()
+            renewer.join()
+            # Keep it until the interval is nearly over: the next round
+            # may land on any worker, but not before.
+            leases.release(self.graph, self.lease, self.holder,
+                           keep_until=started + self.interval * 0.9)
         return True
+
+    def _renew(self, done):
+        while not done.wait(self.lease_ttl / 3.0):
+            try:
+                held = leases.renew(self.graph, self.lease, self.holder,
+                                    self.lease_ttl)
+            except exception.GraphUnavailable as exc:
+                LOG.warning('Periodic task %s: cannot renew its lease (%s); '
+                            'retrying', self.name, exc)
+                continue
+            if not held:
+                LOG.error('Periodic task %s lost its lease (not renewed '
+                          'for %.0f s); another worker may start it',
+                          self.name, self.lease_ttl)
+                return
 
     def _loop(self):
         delay = self.first_delay
@@ -100,19 +139,22 @@ class EngineService(service.Service):
 
     def _periodic_tasks(self):
         conf = self.conf
+        ttl = conf.engine.periodic_lease_ttl
         tasks = [PeriodicTask(self.graph, 'session-reaper',
                               conf.simulation.reaper_interval,
-                              self.manager.sessions.reap, self.holder),
+                              self.manager.sessions.reap, self.holder,
+                              lease_ttl=ttl),
                  PeriodicTask(self.graph, 'tombstone-purge',
                               max(60, conf.notifications.tombstone_lifetime
                                   // 10),
-                              self._purge_tombstones, self.holder)]
+                              self._purge_tombstones, self.holder,
+                              lease_ttl=ttl)]
         syncs = collectors.CollectorManager(conf, self.graph)
         for name, interval in sorted(syncs.intervals().items()):
             tasks.append(PeriodicTask(
                 self.graph, 'sync-%s' % name, interval,
                 lambda name=name: syncs.run(name), self.holder,
-                first_delay=5))
+                first_delay=5, lease_ttl=ttl))
         return tasks
 
     def _purge_tombstones(self):

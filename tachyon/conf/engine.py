@@ -55,6 +55,16 @@ opts = [
                default=10000,
                min=1,
                help='Largest page of entities one RPC list call returns.'),
+    cfg.IntOpt('periodic_lease_ttl',
+               default=60,
+               min=3,
+               help='Seconds a worker running a periodic task (a full sync, '
+                    'the session reaper, the tombstone purge) holds its '
+                    'lease without renewing it. The worker renews it every '
+                    'third of this while the task runs, so a task that '
+                    'outlasts its interval never runs twice at once; if the '
+                    'worker dies, another takes the task over within this '
+                    'time.'),
     cfg.IntOpt('rpc_executor_threads',
                default=16,
                min=1,
