@@ -31,6 +31,7 @@ level (``--debug``) and reported as one line too.
 import dataclasses
 import sys
 
+from oslo_config import cfg
 from oslo_log import log as logging
 
 from tachyon.cmd import manage
@@ -41,6 +42,9 @@ from tachyon.watcher_xml import common as xml_common
 
 
 LOG = logging.getLogger(__name__)
+
+#: The longest error line the command prints.
+_MAX_MESSAGE = 500
 
 
 def _limits():
@@ -96,28 +100,38 @@ class ModelCommands(object):
 
     def import_file(self, file, model=None, replace=False):
         """Import a Watcher XML model (its kind told by its elements)."""
-        limits = _limits()
-        data = _read(file, limits.max_document_size)
-        # Parse and validate before touching the graph: a bad file writes
-        # nothing.
         try:
-            kind, parsed = watcher_xml.parse_model(data, model, limits)
-        except exception.TachyonException:
+            kind, counts = self._import(file, model, replace)
+        except exception.TachyonException as exc:
+            # One line, however long what it quotes.
+            exc.message = xml_common.one_line(exc.message, _MAX_MESSAGE)
             raise
-        except Exception as exc:
-            raise _unexpected('reading the document', exc)
-        del data
-        try:
-            with manage.open_graph() as graph:
-                schema.check(graph)
-                counts = watcher_xml.write_model(graph, kind, parsed,
-                                                 replace=replace)
-        except exception.TachyonException:
-            raise
-        except Exception as exc:
-            raise _unexpected('writing the %s model' % kind, exc)
         print('Imported the %s model from %s: %s.' % (
             kind, file, _summary(counts)))
+
+    def _import(self, file, model, replace):
+        step = 'reading the configuration'
+        try:
+            limits = _limits()
+            data = _read(file, limits.max_document_size)
+            # Parse and validate before touching the graph: a bad file
+            # writes nothing.
+            step = 'reading the document'
+            kind, parsed = watcher_xml.parse_model(data, model, limits)
+            del data
+            step = 'connecting to the graph'
+            with manage.open_graph() as graph:
+                schema.check(graph)
+                step = 'writing the %s model' % kind
+                return kind, watcher_xml.write_model(graph, kind, parsed,
+                                                     replace=replace)
+        except exception.TachyonException:
+            raise
+        except cfg.Error as exc:
+            raise exception.TachyonException(
+                'invalid configuration: %s' % xml_common.one_line(exc))
+        except Exception as exc:
+            raise _unexpected(step, exc)
 
     def export(self, model='compute', output=None):
         """Export a model in Watcher's XML format."""

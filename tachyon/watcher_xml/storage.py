@@ -122,6 +122,9 @@ def parse(root):
                         reason='a StorageNode holds Pool elements only')
                 pa = common.attributes(pool_el)
                 name = pa.string('name', required=True)
+                if '#' not in name:
+                    pa.fail('%s is not host@backend#pool'
+                            % common.shorten(name), 'name')
                 once('pool', name, pool_el)
                 fields = {f: pa.integer(f) or 0 for f in POOL_INT_FIELDS}
                 pools.append(records.Pool(name=name, node_host=host,
