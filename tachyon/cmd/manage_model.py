@@ -19,10 +19,20 @@
 The format is Watcher's own (``ModelRoot.to_xml()`` and its storage and
 baremetal siblings), so an operator can seed Tachyon from a Watcher dump
 and compare the two.
+
+Import reads at most ``[model_import]/max_document_size`` bytes (plus one,
+to tell a larger document), parses and validates the whole document
+within ``[model_import]`` bounds, then writes it in one transaction. Any
+failure ends the command with one line on standard error and a non-zero
+exit status; an unexpected one is logged with its traceback at debug
+level (``--debug``) and reported as one line too.
 """
 
 import dataclasses
 import sys
+
+from oslo_config import cfg
+from oslo_log import log as logging
 
 from tachyon.cmd import manage
 from tachyon import exception
@@ -31,14 +41,49 @@ from tachyon import watcher_xml
 from tachyon.watcher_xml import common as xml_common
 
 
-def _read(path):
-    if path == '-':
-        return sys.stdin.buffer.read()
+LOG = logging.getLogger(__name__)
+
+#: The longest error line the command prints.
+_MAX_MESSAGE = 500
+
+
+def _limits():
+    group = manage.CONF.model_import
+    return xml_common.Limits(
+        max_document_size=group.max_document_size,
+        max_attribute_length=group.max_attribute_length)
+
+
+def _read(path, limit):
+    """At most ``limit`` bytes of ``path`` ("-": standard input).
+
+    One byte more is read to tell a document larger than ``limit``, which
+    is refused.
+    """
     try:
-        with open(path, 'rb') as f:
-            return f.read()
+        if path == '-':
+            data = sys.stdin.buffer.read(limit + 1)
+        else:
+            with open(path, 'rb') as f:
+                data = f.read(limit + 1)
     except OSError as exc:
-        raise exception.InvalidParameter(field='FILE', reason=str(exc))
+        raise exception.InvalidParameter(field='FILE',
+                                         reason=xml_common.one_line(exc))
+    if len(data) > limit:
+        raise exception.InvalidModel(
+            element='document',
+            reason='larger than [model_import]/max_document_size (%d '
+                   'bytes)' % limit)
+    return data
+
+
+def _unexpected(what, exc):
+    """An error no check foresaw, as one line; its traceback at debug."""
+    LOG.debug('Unexpected error while %s', what, exc_info=True)
+    return exception.TachyonException(
+        'unexpected error while %s: %s: %s (run with --debug for the '
+        'traceback)' % (what, type(exc).__name__,
+                        xml_common.one_line(exc) or '-'))
 
 
 def _summary(counts):
@@ -55,16 +100,38 @@ class ModelCommands(object):
 
     def import_file(self, file, model=None, replace=False):
         """Import a Watcher XML model (its kind told by its elements)."""
-        data = _read(file)
-        # Parse and validate before touching the graph: a bad file writes
-        # nothing.
-        watcher_xml.parse_model(data, model)
-        with manage.open_graph() as graph:
-            schema.check(graph)
-            kind, counts = watcher_xml.import_model(graph, data, kind=model,
-                                                    replace=replace)
+        try:
+            kind, counts = self._import(file, model, replace)
+        except exception.TachyonException as exc:
+            # One line, however long what it quotes.
+            exc.message = xml_common.one_line(exc.message, _MAX_MESSAGE)
+            raise
         print('Imported the %s model from %s: %s.' % (
             kind, file, _summary(counts)))
+
+    def _import(self, file, model, replace):
+        step = 'reading the configuration'
+        try:
+            limits = _limits()
+            data = _read(file, limits.max_document_size)
+            # Parse and validate before touching the graph: a bad file
+            # writes nothing.
+            step = 'reading the document'
+            kind, parsed = watcher_xml.parse_model(data, model, limits)
+            del data
+            step = 'connecting to the graph'
+            with manage.open_graph() as graph:
+                schema.check(graph)
+                step = 'writing the %s model' % kind
+                return kind, watcher_xml.write_model(graph, kind, parsed,
+                                                     replace=replace)
+        except exception.TachyonException:
+            raise
+        except cfg.Error as exc:
+            raise exception.TachyonException(
+                'invalid configuration: %s' % xml_common.one_line(exc))
+        except Exception as exc:
+            raise _unexpected(step, exc)
 
     def export(self, model='compute', output=None):
         """Export a model in Watcher's XML format."""

@@ -24,6 +24,7 @@ from tachyon.conf import clients
 from tachyon.conf import collectors
 from tachyon.conf import default
 from tachyon.conf import engine
+from tachyon.conf import model_import
 from tachyon.conf import neo4j
 from tachyon.conf import notifications
 from tachyon.conf import simulation
@@ -31,7 +32,7 @@ from tachyon.conf import simulation
 CONF = cfg.CONF
 
 MODULES = (default, neo4j, engine, simulation, notifications, collectors,
-           clients)
+           clients, model_import)
 
 
 class _SharedProcessConf(object):

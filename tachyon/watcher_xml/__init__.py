@@ -18,7 +18,10 @@ unexpected element, a duplicate uuid, an instance in a node that is not
 defined raise :class:`~tachyon.exception.InvalidModel` naming the
 element), and only then written, in bulk, in one transaction. A bad file
 writes nothing. Parsing never resolves entities, loads a DTD or touches
-the network; documents with a DOCTYPE are refused.
+the network; documents with a DOCTYPE are refused. A document is bounded
+(:class:`~tachyon.watcher_xml.common.Limits`: its size, the length of each
+value, how deep it nests) and its numbers range-checked before any record
+is built.
 
 The package sits above the graph layer: :mod:`.common` holds the document
 and attribute reading the kinds share; :mod:`.compute`, :mod:`.storage`
@@ -57,13 +60,14 @@ def _kind_module(kind):
     return KIND_MODULES[kind]
 
 
-def parse_model(xml_text, kind=None):
+def parse_model(xml_text, kind=None, limits=None):
     """Parse and validate a document; returns (kind, parsed model).
 
     Nothing is written. ``kind`` forces the model kind instead of
-    detecting it.
+    detecting it; ``limits`` (default :data:`common.DEFAULT_LIMITS`)
+    bounds the document.
     """
-    root = common.parse_document(xml_text)
+    root = common.parse_document(xml_text, limits or common.DEFAULT_LIMITS)
     detected = common.detect_kind(root)
     if kind is None:
         kind = detected
@@ -79,14 +83,22 @@ def parse_model(xml_text, kind=None):
     return kind, _kind_module(kind).parse(root)
 
 
-def import_model(graph, xml_text, kind=None, replace=False):
+def write_model(graph, kind, parsed, replace=False):
+    """Write what :func:`parse_model` returned, in one transaction.
+
+    :returns: the SyncCounts of the write.
+    """
+    return _kind_module(kind).write(graph, parsed, replace=replace)
+
+
+def import_model(graph, xml_text, kind=None, replace=False, limits=None):
     """Import a Watcher XML model into the graph; returns (kind, counts).
 
     The document is parsed and validated whole before anything is
     written; the model is then written in one transaction.
     """
-    kind, parsed = parse_model(xml_text, kind)
-    return kind, _kind_module(kind).write(graph, parsed, replace=replace)
+    kind, parsed = parse_model(xml_text, kind, limits)
+    return kind, write_model(graph, kind, parsed, replace=replace)
 
 
 def export_model(graph, kind=common.KIND_COMPUTE):

@@ -55,7 +55,7 @@ def parse(root):
         if uuid in seen:
             raise exception.InvalidModel(
                 element=common.describe(el),
-                reason='duplicate ironic node %s' % uuid)
+                reason='duplicate ironic node %s' % common.shorten(uuid))
         seen.add(uuid)
         reason = a.string('maintenance_reason')
         nodes.append(records.IronicNode(
@@ -68,15 +68,28 @@ def parse(root):
     return BaremetalModel(nodes)
 
 
-def write(graph, parsed, replace=False):
+def _write(tx, graph, parsed, stale):
     counts = graph_common.SyncCounts()
+    if stale:
+        counts.deleted += baremetal_graph.remove_ironic_nodes(tx, stale)
+    if parsed.nodes:
+        counts.add(baremetal_graph.write_ironic_nodes(tx, graph,
+                                                      parsed.nodes))
+    return counts
+
+
+def write(graph, parsed, replace=False):
+    """Write a parsed baremetal model in one transaction; its counts.
+
+    With ``replace``, the Ironic nodes absent from the document are
+    deleted (in the same transaction).
+    """
+    stale = []
     if replace:
         keep = {n.uuid for n in parsed.nodes}
-        counts.deleted += baremetal_graph.delete_ironic_nodes(
-            graph, [u for u in baremetal_graph.get_all_ironic_nodes(graph)
-                    if u not in keep])
-    counts.add(baremetal_graph.upsert_ironic_nodes(graph, parsed.nodes))
-    return counts
+        stale = [u for u in baremetal_graph.get_all_ironic_nodes(graph)
+                 if u not in keep]
+    return graph.write(_write, graph, parsed, stale)
 
 
 def export(graph):

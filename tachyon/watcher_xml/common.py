@@ -18,9 +18,24 @@ same ``<ModelRoot>`` root; the kind of a document is told by its elements
 (``ComputeNode``/``Instance``, ``StorageNode``/``Pool``/``Volume``,
 ``IronicNode``). This module parses a document safely, tells its kind,
 names elements in errors and reads their attributes.
+
+A document is bounded before anything reads it (:class:`Limits`): its
+size, the length of every attribute value and element text, and how deep
+its elements nest. Numbers are range-checked: integers must fit what
+Neo4j stores (0 to 2**63 - 1), other numbers must be finite. Every
+refusal is an :class:`~tachyon.exception.InvalidModel` naming the element
+and the attribute, with any value it quotes cut short.
 """
 
+import ast
+import collections
+import json
+import math
+import re
+
 from lxml import etree
+from oslo_utils import strutils
+from oslo_utils import timeutils
 
 from tachyon.common import fields
 from tachyon import exception
@@ -47,15 +62,61 @@ KIND_OF_TAG = {
     'IronicNode': KIND_BAREMETAL,
 }
 
+#: Neo4j stores integers as signed 64-bit numbers.
+MAX_INTEGER = 2 ** 63 - 1
+#: The deepest a model nests: ModelRoot > StorageNode > Pool > Volume and
+#: ModelRoot > IronicNode > extra > key.
+MAX_DEPTH = 4
+#: How many characters of a value an error message quotes.
+QUOTE_LENGTH = 64
+
+#: The bounds of a document. ``max_document_size``: bytes of the whole
+#: document; ``max_attribute_length``: bytes (UTF-8) of any one attribute
+#: value or element text. The defaults are those of ``[model_import]``.
+Limits = collections.namedtuple('Limits', ['max_document_size',
+                                           'max_attribute_length'])
+DEFAULT_LIMITS = Limits(max_document_size=64 * 1024 * 1024,
+                        max_attribute_length=4096)
+
+# "4" and "4.0": Watcher writes integers as digits; a float-typed dump
+# writes "4.0".
+_INTEGER_RE = re.compile(r'[0-9]+(\.0*)?\Z')
+_NUMBER_RE = re.compile(r'([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\Z')
+# More digits than MAX_INTEGER has can only be out of range.
+_MAX_DIGITS = len(str(MAX_INTEGER))
+
+
+def shorten(value, length=QUOTE_LENGTH):
+    """A value as an error message quotes it: its repr, cut short."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > length:
+        return '%r... (%d characters)' % (text[:length], len(text))
+    return repr(text)
+
+
+def _name(text, length=QUOTE_LENGTH):
+    """A tag or attribute name as a message gives it, cut short."""
+    if len(text) > length:
+        return '%s... (%d characters)' % (text[:length], len(text))
+    return text
+
+
+def one_line(text, length=200):
+    """``text`` on one line (whitespace runs collapsed), cut short."""
+    text = ' '.join(str(text).split())
+    if len(text) > length:
+        text = text[:length] + '...'
+    return text
+
 
 def describe(el):
     """How an error names an element: tag, identity and line."""
     ident = None
     for attr in ('uuid', 'name', 'host', 'hostname'):
         if el.get(attr):
-            ident = '%s=%r' % (attr, el.get(attr))
+            ident = '%s=%s' % (attr, shorten(el.get(attr)))
             break
-    text = el.tag if isinstance(el.tag, str) else 'node'
+    text = _name(el.tag) if isinstance(el.tag, str) else 'node'
     if ident:
         text = '%s %s' % (text, ident)
     if el.sourceline:
@@ -63,32 +124,88 @@ def describe(el):
     return text
 
 
-def parse_document(xml_text):
+def parse_document(xml_text, limits=DEFAULT_LIMITS):
     """XML text (str or bytes) -> the root element, parsed safely.
 
     Never resolves entities, loads DTDs or reaches the network; a
-    document with a DOCTYPE is refused.
+    document with a DOCTYPE is refused, and so is one beyond ``limits``
+    (:class:`Limits`) or nested deeper than :data:`MAX_DEPTH`.
     """
     if isinstance(xml_text, str):
-        xml_text = xml_text.encode('utf-8')
+        try:
+            xml_text = xml_text.encode('utf-8')
+        except UnicodeError as exc:
+            raise exception.InvalidModel(
+                element='document',
+                reason='not encodable as UTF-8: %s' % one_line(exc))
+    if not isinstance(xml_text, (bytes, bytearray)):
+        raise exception.InvalidModel(
+            element='document',
+            reason='expected XML text, got %s' % type(xml_text).__name__)
+    if len(xml_text) > limits.max_document_size:
+        raise exception.InvalidModel(
+            element='document',
+            reason='larger than max_document_size (%d bytes)'
+                   % limits.max_document_size)
     if not xml_text or not xml_text.strip():
         raise exception.InvalidModel(element='document',
                                      reason='the document is empty')
+    # huge_tree lifts libxml2's 10 MB cap on one value, so that an
+    # oversized value is refused below naming its element and attribute;
+    # the document itself is already bounded by max_document_size.
     parser = etree.XMLParser(resolve_entities=False, no_network=True,
                              load_dtd=False, dtd_validation=False,
                              remove_comments=True, remove_pis=True,
                              huge_tree=True)
     try:
-        root = etree.fromstring(xml_text, parser=parser)
-    except etree.XMLSyntaxError as exc:
+        root = etree.fromstring(bytes(xml_text), parser=parser)
+    except etree.LxmlError as exc:
         raise exception.InvalidModel(
-            element='document (line %s)' % (exc.lineno or '?'),
-            reason='malformed XML: %s' % exc.msg)
+            element='document (line %s)' % (
+                getattr(exc, 'lineno', None) or '?'),
+            reason='malformed XML: %s' % one_line(
+                getattr(exc, 'msg', None) or exc))
     if root.getroottree().docinfo.doctype:
         raise exception.InvalidModel(
             element='DOCTYPE',
             reason='document type declarations are not accepted')
+    check_bounds(root, limits)
     return root
+
+
+def _too_long(text, maximum):
+    # Counted in bytes of UTF-8; a character is at most 4 of them.
+    return len(text) > maximum or (
+        len(text) * 4 > maximum and len(text.encode('utf-8')) > maximum)
+
+
+def check_bounds(root, limits=DEFAULT_LIMITS):
+    """Refuse a parsed document nested too deep or with values too long.
+
+    :raises: InvalidModel naming the element (and the attribute).
+    """
+    maximum = limits.max_attribute_length
+    stack = [(root, 1)]
+    while stack:
+        el, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise exception.InvalidModel(
+                element=describe(el),
+                reason='nested %d levels deep; a model nests at most %d'
+                       % (depth, MAX_DEPTH))
+        for attr, value in el.attrib.items():
+            if _too_long(attr, maximum) or _too_long(value, maximum):
+                raise exception.InvalidModel(
+                    element=describe(el),
+                    reason='attribute %s: longer than max_attribute_length '
+                           '(%d bytes)' % (_name(attr), maximum))
+        text = (el.text or '').strip()
+        if _too_long(text, maximum):
+            raise exception.InvalidModel(
+                element=describe(el),
+                reason='text: longer than max_attribute_length (%d bytes)'
+                       % maximum)
+        stack.extend((child, depth + 1) for child in reversed(el))
 
 
 def detect_kind(root):
@@ -125,5 +242,93 @@ def attributes(el):
     def error(reason, field=None):
         return exception.InvalidModel(
             element=describe(el),
-            reason=('attribute %s: %s' % (field, reason)) if field else reason)
-    return fields.TextReader(el.attrib, error)
+            reason=('attribute %s: %s' % (_name(field), reason))
+            if field else reason)
+    return Attributes(el.attrib, error)
+
+
+class Attributes(fields.TextReader):
+    """The attribute reader of the XML import: strict, range-checked.
+
+    Integers are digits (a trailing ".0" allowed) from 0 to
+    :data:`MAX_INTEGER`; numbers are finite and non-negative, written as
+    decimals (an exponent allowed); values are quoted cut short.
+    """
+
+    def integer(self, key, required=False):
+        """An integer from 0 to MAX_INTEGER ("4" and "4.0" alike)."""
+        value = self.string(key, required)
+        if value is None:
+            return None
+        text = value.strip()
+        if text.startswith('-') and _INTEGER_RE.match(text[1:]):
+            self.fail('%s is negative' % shorten(value), key)
+        if not _INTEGER_RE.match(text):
+            self.fail('%s is not an integer' % shorten(value), key)
+        digits = text.split('.')[0].lstrip('0') or '0'
+        if len(digits) > _MAX_DIGITS or int(digits) > MAX_INTEGER:
+            self.fail('%s is out of range (0 to %d)'
+                      % (shorten(value), MAX_INTEGER), key)
+        return int(digits)
+
+    def number(self, key):
+        """A finite, non-negative number."""
+        value = self.string(key)
+        if value is None:
+            return None
+        text = value.strip()
+        if text.startswith('-') and _NUMBER_RE.match(text[1:]):
+            self.fail('%s is not a non-negative number' % shorten(value),
+                      key)
+        if not _NUMBER_RE.match(text):
+            self.fail('%s is not a number' % shorten(value), key)
+        number = float(text)
+        if not math.isfinite(number):
+            self.fail('%s is out of range' % shorten(value), key)
+        return number
+
+    def boolean(self, key, default):
+        value = self.string(key)
+        if value is None:
+            return default
+        try:
+            return strutils.bool_from_string(value, strict=True)
+        except ValueError:
+            self.fail('%s is not a boolean' % shorten(value), key)
+
+    def literal(self, key):
+        """JSON, or a Python literal; None when absent."""
+        value = self.string(key)
+        if value is None:
+            return None
+        return literal_value(value, lambda reason: self.fail(reason, key))
+
+    def timestamp(self, key):
+        """An ISO 8601 time, returned as the text given."""
+        value = self.string(key)
+        if value is None:
+            return None
+        try:
+            timeutils.parse_isotime(value)
+        except (ValueError, TypeError, OverflowError):
+            self.fail('%s is not an ISO 8601 time' % shorten(value), key)
+        return value
+
+
+def literal_value(value, fail):
+    """JSON or a Python literal -> the data; ``fail(reason)`` otherwise.
+
+    Watcher's ``to_xml`` writes Python reprs where its ``from_xml`` reads
+    JSON: both are read. Nesting too deep for either is refused.
+    """
+    try:
+        return json.loads(value)
+    except RecursionError:
+        return fail('nested too deeply')
+    except ValueError:
+        pass
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, SyntaxError, TypeError, MemoryError,
+            RecursionError):
+        return fail('neither JSON nor a Python literal')

@@ -131,7 +131,8 @@ def _claim(uuid, el, mine, others):
         if uuid in seen:
             raise exception.InvalidModel(
                 element=common.describe(el),
-                reason='uuid %s already used by %s' % (uuid, seen[uuid]))
+                reason='uuid %s already used by %s' % (
+                    common.shorten(uuid), seen[uuid]))
     mine[uuid] = common.describe(el)
 
 
@@ -174,9 +175,9 @@ def parse_compute(root):
     for inst in instances:
         if inst.node_uuid is not None and inst.node_uuid not in node_uuids:
             raise exception.InvalidModel(
-                element='Instance uuid=%r' % inst.uuid,
+                element='Instance uuid=%s' % common.shorten(inst.uuid),
                 reason='refers to compute node %s, not defined in the '
-                       'document' % inst.node_uuid)
+                       'document' % common.shorten(inst.node_uuid))
     return ComputeModel(nodes, instances)
 
 

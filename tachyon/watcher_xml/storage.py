@@ -20,7 +20,6 @@ Python literals alike (``volume_type="['fast']"``, ``attachments``,
 ``from_xml`` would coerce any non-empty string to true.
 """
 
-import ast
 import collections
 import json
 
@@ -29,6 +28,7 @@ from lxml import etree
 from tachyon import exception
 from tachyon.graph import common as graph_common
 from tachyon.graph import storage as storage_graph
+from tachyon.graph import upsert
 from tachyon.model import records
 from tachyon.watcher_xml import common
 
@@ -44,17 +44,10 @@ def _literal(attrs, attr, kind):
     value = attrs.string(attr)
     if value is None or value == '':
         return None
-    try:
-        data = json.loads(value)
-    except ValueError:
-        try:
-            data = ast.literal_eval(value)
-        except (ValueError, SyntaxError, TypeError, MemoryError,
-                RecursionError):
-            return value if kind is str else attrs.fail(
-                'neither JSON nor a Python literal', attr)
     if kind is str:
         return value
+    data = common.literal_value(value, lambda reason: attrs.fail(reason,
+                                                                 attr))
     if not isinstance(data, kind):
         attrs.fail('not a %s' % kind.__name__, attr)
     return data
@@ -109,7 +102,7 @@ def parse(root):
         if (kind, key) in seen:
             raise exception.InvalidModel(
                 element=common.describe(el),
-                reason='duplicate %s %s' % (kind, key))
+                reason='duplicate %s %s' % (kind, common.shorten(key)))
         seen.add((kind, key))
 
     for el in root:
@@ -129,6 +122,9 @@ def parse(root):
                         reason='a StorageNode holds Pool elements only')
                 pa = common.attributes(pool_el)
                 name = pa.string('name', required=True)
+                if '#' not in name:
+                    pa.fail('%s is not host@backend#pool'
+                            % common.shorten(name), 'name')
                 once('pool', name, pool_el)
                 fields = {f: pa.integer(f) or 0 for f in POOL_INT_FIELDS}
                 pools.append(records.Pool(name=name, node_host=host,
@@ -153,31 +149,40 @@ def parse(root):
     return StorageModel(nodes, pools, volumes)
 
 
+def _write(tx, graph, parsed, stale):
+    counts = graph_common.SyncCounts()
+    for entity, uuids in zip((storage_graph.VOLUME, storage_graph.POOL,
+                              storage_graph.STORAGE_NODE), stale):
+        if uuids:
+            counts.deleted += upsert.delete(tx, entity, uuids)
+    for write_rows, items in ((storage_graph.write_storage_nodes,
+                               parsed.nodes),
+                              (storage_graph.write_pools, parsed.pools),
+                              (storage_graph.write_volumes, parsed.volumes)):
+        if items:
+            counts.add(write_rows(tx, graph, items))
+    return counts
+
+
 def write(graph, parsed, replace=False):
-    """Write a parsed storage model; returns the summed SyncCounts.
+    """Write a parsed storage model in one transaction; returns its counts.
 
     With ``replace``, storage entities absent from the document are
-    deleted first.
+    deleted first (in the same transaction).
     """
-    counts = graph_common.SyncCounts()
+    stale = ([], [], [])
     if replace:
         current = storage_graph.get_storage_model(graph)
         keep_vols = {v.uuid for v in parsed.volumes}
         keep_pools = {p.uuid for p in parsed.pools}
         keep_nodes = {n.uuid for n in parsed.nodes}
-        counts.deleted += storage_graph.delete_volumes(
-            graph, [v.uuid for v in current['volumes']
-                    if v.uuid not in keep_vols])
-        counts.deleted += storage_graph.delete_pools(
-            graph, [p.uuid for p in current['pools']
-                    if p.uuid not in keep_pools])
-        counts.deleted += storage_graph.delete_storage_nodes(
-            graph, [n.uuid for n in current['nodes']
-                    if n.uuid not in keep_nodes])
-    counts.add(storage_graph.upsert_storage_nodes(graph, parsed.nodes))
-    counts.add(storage_graph.upsert_pools(graph, parsed.pools))
-    counts.add(storage_graph.upsert_volumes(graph, parsed.volumes))
-    return counts
+        stale = ([v.uuid for v in current['volumes']
+                  if v.uuid not in keep_vols],
+                 [p.uuid for p in current['pools']
+                  if p.uuid not in keep_pools],
+                 [n.uuid for n in current['nodes']
+                  if n.uuid not in keep_nodes])
+    return graph.write(_write, graph, parsed, stale)
 
 
 def _str(value):
