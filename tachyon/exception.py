@@ -203,3 +203,16 @@ class MalformedPayload(MalformedField):
     def __init__(self, event_type, reason, field=None):
         self.event_type = event_type
         super().__init__(reason, field, '%s: %s' % (event_type, reason))
+
+
+class InternalError(TachyonException):
+    """An RPC call failed on a fault of the engine, not of the caller.
+
+    The engine logs the traceback; the caller gets this instead of the
+    fault's own exception. Keyword arguments: ``method`` (the RPC method)
+    and ``error`` (the fault's class name).
+    """
+
+    msg_fmt = ("Internal error in %(method)s (%(error)s); tachyon-engine's "
+               "log has the details.")
+    code = 500

@@ -16,6 +16,8 @@ Typed errors cross the wire: tachyon.exception is the one module whose
 exceptions oslo.messaging rebuilds on the calling side (with the same
 class and keyword arguments), so a caller catches NotFound, Conflict,
 InvalidParameter, SessionExpired or LimitExceeded, never a RemoteError.
+The engine's endpoint turns any other exception into InternalError (see
+:mod:`tachyon.rpc.manager`), so no bare Python error crosses either.
 """
 
 import oslo_messaging as messaging

@@ -12,19 +12,25 @@
 
 """The server side of the RPC API: tachyon-engine's endpoint.
 
-Each method dispatches: it checks its own arguments with
-:mod:`tachyon.simulation.validation` (InvalidParameter naming the field,
-nothing written) and makes its graph call, or hands a call that can name
-a simulation session to the session service
-(:class:`tachyon.simulation.manager.SessionManager`), which checks that
-call's arguments itself. Answers are JSON-safe data: records as dicts
-with the field names of :mod:`tachyon.model.records`. See
-:mod:`tachyon.rpc.api` for versions.
+Every public method is entered through one border (:func:`_border`): the
+call's arguments are checked against the method's declared schema
+(:data:`tachyon.rpc.schema.SCHEMAS`: unknown or missing keywords, types,
+ranges, lengths, and a named session's existence and status), so a
+rejected call gets InvalidParameter naming the argument (or NotFound,
+InvalidState, SessionExpired for a session) and reads and writes nothing.
+The method then gets the checked values and dispatches: a graph call, or
+the session service (:class:`tachyon.simulation.manager.SessionManager`).
+A fault that is not a Tachyon error is logged with its traceback here
+and reaches the caller as InternalError, never as a bare Python error.
+Answers are JSON-safe data: records as dicts with the field names of
+:mod:`tachyon.model.records`. See :mod:`tachyon.rpc.api` for versions.
 """
 
+import functools
 import inspect
 import operator
 
+from oslo_log import log as logging
 import oslo_messaging as messaging
 
 from tachyon.common import gc_pause
@@ -36,9 +42,11 @@ from tachyon.graph import compute
 from tachyon.graph import storage
 from tachyon.model import records
 from tachyon.rpc import api
+from tachyon.rpc import schema
 from tachyon.simulation import manager as sim_manager
 from tachyon.simulation import audit_scope
-from tachyon.simulation import validation
+
+LOG = logging.getLogger(__name__)
 
 
 def _dict(record):
@@ -66,21 +74,52 @@ def _table(items, unset, nested=()):
     return {'fields': list(names) + ['watcher_unset'], 'rows': rows}
 
 
-def _expected_errors(cls):
-    """Mark every public endpoint method as raising Tachyon's errors.
+def _expected(error):
+    """``error`` wrapped as oslo.messaging sends an expected exception.
 
-    They are answers to the caller (NotFound, InvalidParameter, ...), not
-    server faults: oslo.messaging then sends them back without logging a
-    traceback on the engine.
+    It goes back to the caller (rebuilt there as the same class: see
+    :data:`tachyon.rpc.ALLOWED_EXMODS`) without a traceback in the log.
+    """
+    try:
+        raise error
+    except exception.TachyonException:
+        return messaging.ExpectedException()
+
+
+def _border(name, func):
+    """``func`` behind the schema of RPC method ``name``."""
+
+    @functools.wraps(func)
+    def call(self, ctxt, *args, **kwargs):
+        try:
+            clean = schema.check_call(name, args, kwargs, self.conf)
+            schema.check_sessions(name, clean, self.sessions.check_session)
+            return func(self, ctxt, **clean)
+        except exception.TachyonException as exc:
+            raise _expected(exc)
+        except Exception as exc:
+            LOG.exception('RPC call %s failed on an unexpected error', name)
+            raise _expected(exception.InternalError(
+                method=name, error=type(exc).__name__)) from None
+    return call
+
+
+def _rpc_border(cls):
+    """Put every public endpoint method behind :func:`_border`.
+
+    A public method without a schema is a programming error, caught when
+    the module is imported.
     """
     for name, func in list(vars(cls).items()):
         if inspect.isfunction(func) and not name.startswith('_'):
-            setattr(cls, name, messaging.expected_exceptions(
-                exception.TachyonException)(func))
+            if name not in schema.SCHEMAS:
+                raise TypeError('RPC method %s has no schema in '
+                                'tachyon.rpc.schema.SCHEMAS' % name)
+            setattr(cls, name, _border(name, func))
     return cls
 
 
-@_expected_errors
+@_rpc_border
 class EngineManager(object):
     """Endpoint of topic ``[engine]/topic``."""
 
@@ -108,22 +147,17 @@ class EngineManager(object):
         return self.sessions.list_compute_nodes(session_id)
 
     def get_compute_node(self, ctxt, uuid):
-        return _dict(compute.get_node_by_uuid(
-            self.graph, validation.check_ident('uuid', uuid)))
+        return _dict(compute.get_node_by_uuid(self.graph, uuid))
 
     def get_compute_node_by_name(self, ctxt, hostname):
-        return _dict(compute.get_node_by_name(
-            self.graph, validation.check_ident('hostname', hostname)))
+        return _dict(compute.get_node_by_name(self.graph, hostname))
 
     def get_instance(self, ctxt, uuid):
-        return _dict(compute.get_instance_by_uuid(
-            self.graph, validation.check_ident('uuid', uuid)))
+        return _dict(compute.get_instance_by_uuid(self.graph, uuid))
 
     def list_instances(self, ctxt, marker=None, limit=None):
-        maximum = self.conf.engine.max_page_size
-        limit = maximum if limit is None else validation.check_limit(
-            'limit', limit, maximum)
-        validation.check_optional_ident('marker', marker)
+        if limit is None:
+            limit = self.conf.engine.max_page_size
         uuids = sorted(compute.get_all_instances(self.graph).items())
         start = 0
         if marker is not None:
@@ -153,8 +187,6 @@ class EngineManager(object):
         return self.sessions.get_all_nodes_usage(session_id)
 
     def find_nodes_with_capacity(self, ctxt, resource_class, amount):
-        validation.check_resource_class('resource_class', resource_class)
-        validation.check_amount('amount', amount)
         return [[uuid, available] for uuid, available in
                 compute.find_nodes_with_capacity(self.graph, resource_class,
                                                  amount)]
@@ -167,13 +199,6 @@ class EngineManager(object):
                 session_id, instance_uuid, source_node_uuid,
                 destination_node_uuid, check_capacity=check_capacity)
             return {'sequence': sequence}
-        validation.check_flag('check_capacity', check_capacity)
-        validation.check_ident('instance_uuid', instance_uuid)
-        validation.check_ident('source_node_uuid', source_node_uuid)
-        validation.check_ident('destination_node_uuid', destination_node_uuid)
-        if expected_generation is not None:
-            validation.check_amount('expected_generation',
-                                    expected_generation)
         return {'generation': compute.migrate_instance(
             self.graph, instance_uuid, source_node_uuid,
             destination_node_uuid, expected_generation=expected_generation,
@@ -190,15 +215,13 @@ class EngineManager(object):
         [[values]]}`` instead: the same data at half the size, the keys
         not repeated for every record.
         """
-        validation.check_flag('columns', columns)
-        scope = validation.check_scope(scope)
         # Some 400,000 acyclic containers for 20,000 instances.
         with gc_pause.paused():
             return self._compute_snapshot(scope, session_id, columns)
 
     def _compute_snapshot(self, scope, session_id, columns):
         model = self.sessions.get_compute_model(session_id)
-        model = audit_scope.apply_scope(model, scope)
+        model = audit_scope.apply_scope(model, scope or {})
         nodes = _table(model['nodes'],
                        model.get('watcher_unset_nodes') or {},
                        nested=('inventories',))
@@ -213,24 +236,20 @@ class EngineManager(object):
     # Storage and baremetal -----------------------------------------------
 
     def get_storage_node(self, ctxt, host):
-        return _dict(storage.get_node_by_name(
-            self.graph, validation.check_ident('host', host)))
+        return _dict(storage.get_node_by_name(self.graph, host))
 
     def get_pool(self, ctxt, name):
-        return _dict(storage.get_pool_by_pool_name(
-            self.graph, validation.check_ident('name', name)))
+        return _dict(storage.get_pool_by_pool_name(self.graph, name))
 
     def get_volume(self, ctxt, uuid):
-        return _dict(storage.get_volume_by_uuid(
-            self.graph, validation.check_ident('uuid', uuid)))
+        return _dict(storage.get_volume_by_uuid(self.graph, uuid))
 
     def get_pool_volumes(self, ctxt, pool_name):
-        return [_dict(v) for v in storage.get_pool_volumes(
-            self.graph, validation.check_ident('pool_name', pool_name))]
+        return [_dict(v) for v in storage.get_pool_volumes(self.graph,
+                                                           pool_name)]
 
     def get_ironic_node(self, ctxt, uuid):
-        return _dict(baremetal.get_node_by_uuid(
-            self.graph, validation.check_ident('uuid', uuid)))
+        return _dict(baremetal.get_node_by_uuid(self.graph, uuid))
 
     def get_storage_snapshot(self, ctxt):
         """(1.1) The storage model: nodes, pools, volumes and links."""

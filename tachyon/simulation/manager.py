@@ -24,9 +24,12 @@ the endpoint shapes). The endpoint (:mod:`tachyon.rpc.manager`) and
 ``tachyon-manage session`` call it.
 """
 
+import time
+
 from oslo_log import log as logging
 from oslo_utils import uuidutils
 
+from tachyon import exception
 from tachyon.graph import sessions
 from tachyon.model import records
 from tachyon.simulation import deltas
@@ -53,6 +56,28 @@ class SessionManager(object):
         if session_id is None and optional:
             return None
         return validation.check_ident('session_id', session_id)
+
+    def check_session(self, session_id, statuses=(sessions.ACTIVE,)):
+        """The session exists and has one of ``statuses`` (one read).
+
+        An active session must also be within its TTL. The RPC endpoint
+        checks every ``session_id`` it is sent with this before the call
+        runs, so that a call naming an ended session never answers with
+        the global view nor writes.
+
+        :raises: NotFound, InvalidState (another status) or SessionExpired.
+        """
+        session = sessions.get_session(self.graph,
+                                       self._session_id(session_id))
+        if session['status'] not in statuses:
+            raise exception.InvalidState(
+                kind='Simulation session', ident=session_id,
+                state=session['status'], reason='this call takes a session '
+                'that is %s' % ' or '.join(statuses))
+        if (session['status'] == sessions.ACTIVE
+                and session['expires_at'] <= time.time()):
+            raise exception.SessionExpired(session_id=session_id)
+        return session
 
     def create_session(self, ttl=None, audit_uuid=None):
         if ttl is None:

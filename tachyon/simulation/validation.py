@@ -21,22 +21,91 @@ calls it serves (to the endpoint and to ``tachyon-manage``), so nothing
 past them checks again and a rejected call writes nothing.
 """
 
+from oslo_utils import uuidutils
+
 from tachyon import exception
 from tachyon.graph import sessions
 from tachyon.simulation import deltas
 from tachyon.simulation import audit_scope
 
 MAX_ID_LENGTH = 255
+#: The largest integer Neo4j (a signed 64-bit integer) and Watcher's
+#: database columns store; a larger one cannot reach the graph.
+MAX_INT = 2 ** 63 - 1
+#: Most names or ids one list argument (a scope's) may hold.
+MAX_LIST_LENGTH = 100000
+#: The keys a delta request may have.
+DELTA_KEYS = ('type', 'consumer_uuid', 'source_uuid', 'destination_uuid',
+              'resources', 'check_capacity')
+
+
+def show(value, limit=64):
+    """``repr(value)`` cut to ``limit`` characters, for error messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + '...'
+
+
+def key_name(key):
+    """A mapping's key as part of a field name: itself when short."""
+    if isinstance(key, str) and len(key) <= 64 and key.isprintable():
+        return key
+    return show(key, 40)
 
 
 def check_ident(field, value):
-    """A uuid or name given by a caller: a non-empty short string."""
+    """A uuid or name given by a caller: a non-empty short string.
+
+    Not necessarily an RFC 4122 uuid: Watcher's own models name nodes
+    ``Node_0``. Control characters are never part of one.
+    """
     if not isinstance(value, str) or not value.strip():
         raise exception.InvalidParameter(field=field,
                                          reason='must be a non-empty string')
     if len(value) > MAX_ID_LENGTH:
         raise exception.InvalidParameter(
             field=field, reason='longer than %d characters' % MAX_ID_LENGTH)
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise exception.InvalidParameter(
+            field=field, reason='holds control characters')
+    return value
+
+
+def check_uuid(field, value):
+    """A uuid Tachyon or Watcher generated (a session's, an audit's)."""
+    if (not isinstance(value, str) or len(value) > MAX_ID_LENGTH
+            or not uuidutils.is_uuid_like(value)):
+        raise exception.InvalidParameter(
+            field=field, reason='%s is not a uuid' % show(value))
+    return value
+
+
+def check_optional_uuid(field, value):
+    """None, or a uuid as :func:`check_uuid` takes it."""
+    return None if value is None else check_uuid(field, value)
+
+
+def check_int(field, value, minimum=0, maximum=MAX_INT):
+    """An integer (not a bool) from ``minimum`` to ``maximum``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise exception.InvalidParameter(
+            field=field, reason='%s is not an integer' % show(value))
+    if not minimum <= value <= maximum:
+        raise exception.InvalidParameter(
+            field=field, reason='%s is not between %d and %d' % (
+                show(value), minimum, maximum))
+    return value
+
+
+def check_payload(field, value):
+    """ping's echo: None, a short string or an integer."""
+    if value is None or (isinstance(value, int)
+                         and not isinstance(value, bool)):
+        return None if value is None else check_int(
+            field, value, -MAX_INT - 1)
+    if not isinstance(value, str) or len(value) > MAX_ID_LENGTH:
+        raise exception.InvalidParameter(
+            field=field, reason='must be null, an integer or a string of '
+            'at most %d characters' % MAX_ID_LENGTH)
     return value
 
 
@@ -46,13 +115,17 @@ def check_optional_ident(field, value):
 
 
 def check_amount(field, value):
-    """A count or amount: a non-negative integer (not a bool)."""
+    """A count or amount: an integer (not a bool), 0 to :data:`MAX_INT`."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise exception.InvalidParameter(
-            field=field, reason='%r is not an integer' % (value,))
+            field=field, reason='%s is not an integer' % show(value))
     if value < 0:
         raise exception.InvalidParameter(
-            field=field, reason='%r is negative' % (value,))
+            field=field, reason='%s is negative' % show(value))
+    if value > MAX_INT:
+        raise exception.InvalidParameter(
+            field=field, reason='%s is larger than %d' % (show(value),
+                                                          MAX_INT))
     return value
 
 
@@ -68,8 +141,8 @@ def check_resource_class(field, value):
     """One of the compute resource classes (VCPU, MEMORY_MB, DISK_GB)."""
     if value not in deltas.RESOURCE_CLASSES:
         raise exception.InvalidParameter(
-            field=field, reason='%r is not one of %s' % (
-                value, ', '.join(deltas.RESOURCE_CLASSES)))
+            field=field, reason='%s is not one of %s' % (
+                show(value), ', '.join(deltas.RESOURCE_CLASSES)))
     return value
 
 
@@ -80,8 +153,9 @@ def check_resources(field, value):
             field=field, reason='must map resource classes to amounts')
     result = dict.fromkeys(deltas.RESOURCE_CLASSES, 0)
     for rc, amount in value.items():
-        check_resource_class('%s.%s' % (field, rc), rc)
-        result[rc] = check_amount('%s.%s' % (field, rc), amount)
+        name = '%s.%s' % (field, key_name(rc))
+        check_resource_class(name, rc)
+        result[rc] = check_amount(name, amount)
     return result
 
 
@@ -96,11 +170,16 @@ def check_delta(index, spec):
     if not isinstance(spec, dict):
         raise exception.InvalidParameter(field=prefix,
                                          reason='must be a mapping')
+    for key in spec:
+        if key not in DELTA_KEYS:
+            raise exception.InvalidParameter(
+                field='%s.%s' % (prefix, key_name(key)),
+                reason='not one of %s' % ', '.join(DELTA_KEYS))
     kind = spec.get('type')
     if kind not in deltas.DELTA_TYPES:
         raise exception.InvalidParameter(
-            field=prefix + '.type', reason='%r is not one of %s' % (
-                kind, ', '.join(deltas.DELTA_TYPES)))
+            field=prefix + '.type', reason='%s is not one of %s' % (
+                show(kind), ', '.join(deltas.DELTA_TYPES)))
     clean = {'type': kind,
              'consumer_uuid': check_ident(prefix + '.consumer_uuid',
                                           spec.get('consumer_uuid')),
@@ -146,16 +225,23 @@ def check_status(field, value):
     """None, or one of the session statuses."""
     if value is not None and value not in sessions.STATUSES:
         raise exception.InvalidParameter(
-            field=field, reason='%r is not one of %s' % (
-                value, ', '.join(sessions.STATUSES)))
+            field=field, reason='%s is not one of %s' % (
+                show(value), ', '.join(sessions.STATUSES)))
     return value
 
 
-def check_deltas(field, value):
-    """A non-empty list of delta requests, each as :func:`check_delta`."""
+def check_deltas(field, value, maximum=None):
+    """A non-empty list of delta requests, each as :func:`check_delta`.
+
+    ``maximum``: the most a list may hold (a session's most deltas).
+    """
     if not isinstance(value, (list, tuple)) or not value:
         raise exception.InvalidParameter(
             field=field, reason='must be a non-empty list')
+    if maximum is not None and len(value) > maximum:
+        raise exception.InvalidParameter(
+            field=field, reason='%d deltas: more than a session may hold '
+            '(%d)' % (len(value), maximum))
     return [check_delta(index, spec) for index, spec in enumerate(value)]
 
 
@@ -170,10 +256,21 @@ def check_scope(scope):
     for key, values in scope.items():
         if key not in audit_scope.SCOPE_KEYS:
             raise exception.InvalidParameter(
-                field='scope.%s' % key, reason='not one of %s'
-                % ', '.join(audit_scope.SCOPE_KEYS))
+                field='scope.%s' % key_name(key),
+                reason='not one of %s' % ', '.join(audit_scope.SCOPE_KEYS))
+        field = 'scope.%s' % key
         if not isinstance(values, (list, tuple)):
-            raise exception.InvalidParameter(field='scope.%s' % key,
+            raise exception.InvalidParameter(field=field,
                                              reason='must be a list')
+        if len(values) > MAX_LIST_LENGTH:
+            raise exception.InvalidParameter(
+                field=field, reason='more than %d entries' % MAX_LIST_LENGTH)
+        for index, value in enumerate(values):
+            # Names, or ids (an aggregate's may be an integer).
+            item = '%s[%d]' % (field, index)
+            if isinstance(value, int) and not isinstance(value, bool):
+                check_amount(item, value)
+            else:
+                check_ident(item, value)
         clean[key] = {str(v) for v in values}
     return clean

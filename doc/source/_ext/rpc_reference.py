@@ -14,8 +14,9 @@
 
 For each public method of ``tachyon.rpc.api.EngineAPI`` (the client every
 caller uses): its arguments, the API version that added it (the version
-its ``_call`` names), and the documentation of the engine's endpoint
-method that answers it.
+its ``_call`` names), the documentation of the engine's endpoint method
+that answers it, and the arguments the engine takes as its schema
+(``tachyon.rpc.schema.SCHEMAS``) declares them.
 """
 
 import inspect
@@ -27,6 +28,7 @@ from docutils.parsers.rst import Directive
 
 from tachyon.rpc import api
 from tachyon.rpc import manager
+from tachyon.rpc import schema
 
 VERSION_RE = re.compile(r"version='(\d+\.\d+)'")
 
@@ -50,6 +52,18 @@ def calls():
     return [r[1:] for r in sorted(result)]
 
 
+def arguments(name):
+    """The declared arguments of RPC method ``name``, as reST text."""
+    parts = []
+    for arg, decl in schema.SCHEMAS[name].items():
+        notes = [decl.kind.name]
+        notes.append('required' if decl.required else 'optional')
+        if decl.nullable:
+            notes.append('may be null')
+        parts.append('``%s`` (%s)' % (arg, ', '.join(notes)))
+    return ', '.join(parts) or 'none'
+
+
 class RPCCallsDirective(Directive):
 
     has_content = False
@@ -58,7 +72,8 @@ class RPCCallsDirective(Directive):
         lines = []
         for name, signature, version, doc in calls():
             lines += ['``%s%s``' % (name, signature),
-                      '    *Added in RPC API %s.*' % version, '']
+                      '    *Added in RPC API %s.* Arguments: %s.' % (
+                          version, arguments(name)), '']
             for para in doc.split('\n\n'):
                 lines += ['    ' + ' '.join(para.split()), '']
         section = nodes.section()

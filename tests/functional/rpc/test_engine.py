@@ -182,7 +182,8 @@ class TestEngineRPC(EngineTestCase):
         snap = self.client.get_compute_snapshot()
         inst, src = next(iter(sorted(snap['mapping'].items())))
         dest = next(n['uuid'] for n in snap['nodes'] if n['uuid'] != src)
-        session = self.client.create_session(ttl=300, audit_uuid='a-1')
+        session = self.client.create_session(
+            ttl=300, audit_uuid=uuidutils.generate_uuid())
         sid = session['id']
         self.assertEqual(sid, self.client.get_session(sid)['id'])
         self.assertIn(sid, [s['id'] for s in self.client.list_sessions()])
@@ -244,8 +245,13 @@ class TestEngineRPC(EngineTestCase):
                           self.client.list_instances, limit=0)
         self.assertRaises(exception.InvalidParameter,
                           self.client.create_session, ttl=10 ** 9)
-        self.assertRaises(exception.NotFound, self.client.get_session,
-                          'no-such-session')
+        exc = self.assertRaises(exception.InvalidParameter,
+                                self.client.get_session, 'no-such-session')
+        self.assertEqual('session_id', exc.kwargs['field'])
+        unknown = uuidutils.generate_uuid()
+        exc = self.assertRaises(exception.NotFound, self.client.get_session,
+                                unknown)
+        self.assertEqual(unknown, exc.kwargs['ident'])
         sid = self.client.create_session(ttl=1)['id']
         time.sleep(1.2)
         self.assertRaises(exception.SessionExpired,

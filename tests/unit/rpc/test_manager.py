@@ -15,6 +15,7 @@
 The service checks that the session exists and is active.
 """
 
+import inspect
 import time
 from unittest import mock
 
@@ -25,7 +26,11 @@ from tachyon.graph import compute
 from tachyon.graph import sessions
 from tachyon.model import records
 from tachyon.rpc import manager
+from tachyon.rpc import schema
 from tests import base
+
+S1 = '6c1b7d2e-0000-4000-8000-000000000001'
+S9 = '6c1b7d2e-0000-4000-8000-000000000009'
 
 
 class FakeGraph(object):
@@ -38,7 +43,7 @@ class FakeGraph(object):
 
 
 def _session(status='active', ttl=60):
-    return {'id': 's1', 'status': status, 'expires_at': time.time() + ttl}
+    return {'id': S1, 'status': status, 'expires_at': time.time() + ttl}
 
 
 class TestListComputeNodes(base.TestCase):
@@ -72,17 +77,132 @@ class TestListComputeNodes(base.TestCase):
 
     def test_an_active_session_sees_the_same_nodes(self):
         self.load.return_value = _session()
-        self.assertEqual(['n1', 'n2'], self.uuids('s1'))
-        self.load.assert_called_once_with(None, 's1')
+        self.assertEqual(['n1', 'n2'], self.uuids(S1))
+        self.load.assert_called_with(None, S1)
 
     def test_the_session_must_exist_and_be_active(self):
         self.load.side_effect = exception.NotFound(
-            kind='simulation session', ident='s9')
-        self.assertRaises(exception.NotFound, self.uuids, 's9')
+            kind='simulation session', ident=S9)
+        self.assertRaises(exception.NotFound, self.uuids, S9)
         self.load.side_effect = None
-        self.load.return_value = _session(status='committed')
-        self.assertRaises(exception.InvalidState, self.uuids, 's1')
+        for status in ('committed', 'rolled_back', 'expired', 'closed'):
+            self.load.return_value = _session(status=status)
+            exc = self.assertRaises(exception.InvalidState, self.uuids, S1)
+            self.assertEqual(status, exc.kwargs['state'])
         self.load.return_value = _session(ttl=-1)
-        self.assertRaises(exception.SessionExpired, self.uuids, 's1')
-        exc = self.assertRaises(exception.InvalidParameter, self.uuids, '')
-        self.assertEqual('session_id', exc.kwargs['field'])
+        self.assertRaises(exception.SessionExpired, self.uuids, S1)
+        self.load.reset_mock()
+        for bad in ('', 's1', 0, 1.5, True, [], {}, 'x' * 100000):
+            exc = self.assertRaises(exception.InvalidParameter, self.uuids,
+                                    bad)
+            self.assertEqual('session_id', exc.kwargs['field'])
+        # A malformed id is refused before anything is read.
+        self.load.assert_not_called()
+
+
+def _call(endpoint, method, *args, **kwargs):
+    try:
+        return getattr(endpoint, method)({}, *args, **kwargs)
+    except messaging.ExpectedException as exc:
+        raise exc.exc_info[1]
+
+
+class TestSchemas(base.TestCase):
+    """Every endpoint method is declared, as its signature has it."""
+
+    def methods(self):
+        return {name: func for name, func in inspect.getmembers(
+            manager.EngineManager, inspect.isfunction)
+            if not name.startswith('_')}
+
+    def test_every_method_has_its_schema(self):
+        methods = self.methods()
+        self.assertEqual(sorted(methods), sorted(schema.SCHEMAS))
+        for name, func in methods.items():
+            params = list(inspect.signature(
+                inspect.unwrap(func)).parameters.values())[2:]
+            declared = schema.SCHEMAS[name]
+            self.assertEqual([p.name for p in params], list(declared),
+                             name)
+            for param in params:
+                arg = declared[param.name]
+                self.assertEqual(param.default is inspect.Parameter.empty,
+                                 arg.required, (name, param.name))
+                if param.default is None:
+                    self.assertTrue(arg.nullable, (name, param.name))
+                elif param.default is not inspect.Parameter.empty:
+                    # The default passes the argument's own check.
+                    self.assertEqual(param.default, arg.kind.check(
+                        param.name, param.default, self.conf))
+
+    def test_a_method_without_a_schema_is_refused(self):
+        class Endpoint(object):
+            def undeclared(self, ctxt):
+                pass
+
+        exc = self.assertRaises(TypeError, manager._rpc_border, Endpoint)
+        self.assertIn('undeclared', str(exc))
+
+
+class TestBorder(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.graph = mock.Mock()
+        self.endpoint = manager.EngineManager(self.conf, self.graph,
+                                              host='h')
+
+    def refused(self, field, method, *args, **kwargs):
+        exc = self.assertRaises(exception.InvalidParameter, _call,
+                                self.endpoint, method, *args, **kwargs)
+        self.assertEqual(field, exc.kwargs['field'])
+        return exc
+
+    def test_unknown_and_missing_keywords_are_named(self):
+        exc = self.refused('colour', 'get_instance', uuid='i1',
+                           colour='red')
+        self.assertIn('get_instance takes no such argument (it takes '
+                      'uuid)', str(exc))
+        self.refused('uuid', 'get_instance')
+        self.refused('deltas', 'record_deltas', session_id=S1)
+        self.refused('get_instance', 'get_instance', 'i1', 'i2')
+        self.refused('uuid', 'get_instance', 'i1', uuid='i2')
+        self.graph.assert_not_called()
+        self.assertEqual([], self.graph.method_calls)
+
+    def test_values_are_checked_before_any_graph_call(self):
+        self.refused('amount', 'find_nodes_with_capacity', 'VCPU', 2 ** 63)
+        self.refused('amount', 'find_nodes_with_capacity', 'VCPU', True)
+        self.refused('expected_generation', 'migrate_instance', 'i', 'a',
+                     'b', expected_generation=-1)
+        self.refused('check_capacity', 'migrate_instance', 'i', 'a', 'b',
+                     check_capacity=None)
+        self.refused('limit', 'list_instances', limit=10 ** 9)
+        self.refused('audit_uuid', 'create_session', audit_uuid='a-1')
+        self.refused('ttl', 'create_session', ttl=2 ** 63)
+        self.refused('payload', 'ping', payload=['x'])
+        self.refused('scope.compute_nodes[0]', 'get_compute_snapshot',
+                     scope={'compute_nodes': [{}]})
+        self.refused('deltas[0].colour', 'record_deltas', S1, [{
+            'type': 'MOVE', 'consumer_uuid': 'i', 'source_uuid': 'a',
+            'destination_uuid': 'b', 'colour': 'red'}])
+        self.refused('deltas[0].resources.VCPU', 'record_deltas', S1, [{
+            'type': 'ALLOCATE', 'consumer_uuid': 'i',
+            'destination_uuid': 'b', 'resources': {'VCPU': 2 ** 63}}])
+        self.assertEqual([], self.graph.method_calls)
+
+    def test_an_unexpected_error_is_logged_and_typed(self):
+        self.graph.read_one.side_effect = KeyError('boom')
+        with mock.patch.object(manager.LOG, 'exception') as log:
+            exc = self.assertRaises(exception.InternalError, _call,
+                                    self.endpoint, 'get_generation')
+        self.assertEqual({'method': 'get_generation', 'error': 'KeyError'},
+                         exc.kwargs)
+        log.assert_called_once()
+        self.assertNotIn('boom', str(exc))
+
+    def test_tachyon_errors_pass_as_they_are(self):
+        self.graph.read_one.side_effect = exception.GraphUnavailable(
+            uri='bolt://x', reason='down')
+        self.assertRaises(exception.GraphUnavailable, _call, self.endpoint,
+                          'get_generation')
