@@ -42,6 +42,13 @@ gapless. The ``*_generation`` properties keep the generations the touched
 entities had when the delta was recorded; a commit compares them (and
 their ``updated_at`` with the session's creation time) with the current
 graph to find conflicts.
+
+Concurrency: a commit takes the write locks of the consumers and
+providers it touches (:func:`lock_entities`) before it reads them, so
+commits touching a common entity are serialised with each other and
+with every other writer of it; a session is created (:func:`create_session`)
+under the GlobalState node's write lock, in the transaction that counts
+the active sessions, so the limit on them holds under concurrency.
 """
 
 import json
