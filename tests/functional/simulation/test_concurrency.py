@@ -38,6 +38,12 @@ WHERE status STARTS WITH 'Blocked'
 RETURN count(*) AS n
 """
 
+# Every session not ended, with when it expires.
+ACTIVE_SESSIONS = """
+MATCH (s:SimulationSession {status: 'active'})
+RETURN s.expires_at AS expires_at
+"""
+
 
 def instance(name, **kw):
     """I1 on N1 as a notification describes it."""
@@ -128,6 +134,55 @@ class TestSessionLimit(ConcurrencyTestCase):
                     self.manager.list_sessions('active'),
                     key=lambda s: s['id'])])
             self.end_active()
+
+
+class TestSessionLimitUnderChurn(ConcurrencyTestCase):
+
+    THREADS = 8
+    MAX = 5
+    SECONDS = 6
+
+    def active_now(self):
+        """How many sessions are active at one instant.
+
+        The sessions are read first and the instant taken after: every
+        session counted existed then and had not expired yet.
+        """
+        rows = self.graph.run_autocommit(ACTIVE_SESSIONS)
+        now = time.time()
+        return sum(1 for row in rows if row['expires_at'] > now)
+
+    def test_limit_holds_while_short_sessions_expire(self):
+        self.flags(max_active_sessions=self.MAX, group='simulation')
+        stop = threading.Event()
+        created, refused, errors, seen = [], [], [], []
+
+        def churn():
+            while not stop.is_set():
+                try:
+                    created.append(self.manager.create_session(ttl=1))
+                except exception.LimitExceeded:
+                    refused.append(1)
+                    time.sleep(0.01)
+                except Exception as exc:  # noqa: B902 - reported below
+                    errors.append(exc)
+                    return
+
+        threads = [threading.Thread(target=churn)
+                   for _ in range(self.THREADS)]
+        for thread in threads:
+            thread.start()
+        deadline = time.time() + self.SECONDS
+        while time.time() < deadline:
+            seen.append(self.active_now())
+        stop.set()
+        for thread in threads:
+            thread.join(60)
+        self.assertEqual([], errors)
+        self.assertLessEqual(max(seen), self.MAX)
+        # The sessions expired and were replaced while the limit held.
+        self.assertGreater(len(created), 2 * self.MAX)
+        self.assertTrue(refused)
 
 
 class TestRacingCommits(ConcurrencyTestCase):
