@@ -42,6 +42,13 @@ gapless. The ``*_generation`` properties keep the generations the touched
 entities had when the delta was recorded; a commit compares them (and
 their ``updated_at`` with the session's creation time) with the current
 graph to find conflicts.
+
+Concurrency: a commit takes the write locks of the consumers and
+providers it touches (:func:`lock_entities`) before it reads them, so
+commits touching a common entity are serialised with each other and
+with every other writer of it; a session is created (:func:`create_session`)
+under the GlobalState node's write lock, in the transaction that counts
+the active sessions, so the limit on them holds under concurrency.
 """
 
 import json
@@ -70,10 +77,21 @@ PLACEMENT_BATCH = 1000
 # Cypher
 # ---------------------------------------------------------------------------
 
-# Count the active sessions and create one, in one round trip: the
+# Take the GlobalState node's write lock (the node is made on a fresh
+# graph, as a generation bump would). Session creations run it first, so
+# they are serialised and each counts the sessions the ones before it
+# created (read committed: a count after the lock sees them all).
+LOCK_GLOBAL = """
+MERGE (g:GlobalState {id: 'global'})
+ON CREATE SET g.generation = 0
+SET g.lock__ = true REMOVE g.lock__
+RETURN g.generation AS generation
+"""
+
+# Count the active sessions and create one (under LOCK_GLOBAL): the
 # session is created only while fewer than $max_active are active.
 CREATE_SESSION = """
-OPTIONAL MATCH (g:GlobalState {id: 'global'})
+MATCH (g:GlobalState {id: 'global'})
 WITH g, COUNT {
   MATCH (a:SimulationSession {status: 'active'})
   WHERE a.expires_at > $now
@@ -87,6 +105,31 @@ CALL (g, active) {
   RETURN s {.*} AS session
 }
 RETURN session
+"""
+
+# Take the write locks of the consumers, then of the providers, a commit
+# touches, each list in uuid order: as migrations lock (the instance,
+# then its nodes in uuid order), so two commits, or a commit and a
+# migration, wait for each other rather than deadlock. Any writer of one
+# of them (a notification, a migration, another commit) changes it under
+# its lock, so once these are held what is read of them stays true until
+# the commit ends.
+LOCK_ENTITIES = """
+CALL () {
+  UNWIND $consumers AS uuid
+  MATCH (c:Consumer {uuid: uuid})
+  USING INDEX c:Consumer(uuid)
+  SET c.lock__ = true REMOVE c.lock__
+  RETURN count(c) AS consumers
+}
+CALL () {
+  UNWIND $providers AS uuid
+  MATCH (rp:ResourceProvider {uuid: uuid})
+  USING INDEX rp:ResourceProvider(uuid)
+  SET rp.lock__ = true REMOVE rp.lock__
+  RETURN count(rp) AS providers
+}
+RETURN consumers, providers
 """
 
 GET_SESSION = """
@@ -322,6 +365,17 @@ def load_session(tx, session_id, lock=False):
     return _session(row['session'])
 
 
+def lock_entities(tx, consumers, providers):
+    """Take the write locks of consumers, then providers, inside ``tx``.
+
+    Each list is locked in uuid order (sorted here); uuids the graph does
+    not have are passed over. The locks are held until ``tx`` ends.
+    """
+    tx.run(LOCK_ENTITIES,
+           consumers=sorted({u for u in consumers if u}),
+           providers=sorted({u for u in providers if u})).consume()
+
+
 def consumer_state(tx, uuid):
     """{'node_uuid', 'resources', 'generation'} of an instance, globally.
 
@@ -455,6 +509,7 @@ def store_commit(tx, session_id, placements, providers, now):
 # ---------------------------------------------------------------------------
 
 def _create(tx, session_id, ttl, audit_uuid, max_active, now):
+    tx.run(LOCK_GLOBAL).consume()
     row = tx.run(CREATE_SESSION, id=session_id, now=now,
                  expires_at=now + ttl, audit_uuid=audit_uuid,
                  max_active=max_active).single()
@@ -467,7 +522,15 @@ def _create(tx, session_id, ttl, audit_uuid, max_active, now):
 
 def create_session(graph, session_id, ttl, audit_uuid=None,
                    max_active=100):
-    """Create an active session based on the current global generation."""
+    """Create an active session based on the current global generation.
+
+    The active sessions are counted and the session created in one
+    transaction holding the GlobalState node's write lock, so concurrent
+    creations are serialised and ``max_active`` holds whatever their
+    number.
+
+    :raises: LimitExceeded when ``max_active`` sessions are active.
+    """
     return graph.write(_create, session_id, float(ttl), audit_uuid,
                        max_active, time.time())
 

@@ -15,7 +15,9 @@
 A commit applies every delta of a session to the global graph, unless
 something the session touched changed since it began: an entity
 conflicts when it is gone, its generation moved since the session first
-touched it, or it was updated after the session was created.
+touched it, or it was updated after the session was created. The commit
+looks for conflicts only once it holds the write locks of everything
+:func:`touched` names (:mod:`tachyon.simulation.writes`).
 """
 
 from tachyon.model import records
@@ -31,6 +33,21 @@ def first_generations(session_deltas):
             if uuid is not None and uuid not in first:
                 first[uuid] = delta[gen_field]
     return first
+
+
+def touched(session_deltas):
+    """(consumers, providers): the uuids the deltas touch, each sorted.
+
+    What a commit locks before it checks for conflicts.
+    """
+    consumers, providers = set(), set()
+    for delta in session_deltas:
+        for field, _ in deltas.TOUCHED_FIELDS:
+            uuid = delta[field]
+            if uuid is not None:
+                (consumers if field == 'consumer_uuid'
+                 else providers).add(uuid)
+    return sorted(consumers), sorted(providers)
 
 
 def conflicts(first, current, created_at):

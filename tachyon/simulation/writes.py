@@ -17,6 +17,15 @@ serialised; the rules they apply are the pure ones of
 :mod:`tachyon.simulation.recording` and :mod:`tachyon.simulation.commit`,
 and :mod:`tachyon.graph.sessions` loads and stores. The arguments are
 taken as validated (:mod:`tachyon.simulation.validation`).
+
+A commit then takes the write locks of the consumers and providers its
+deltas touch (consumers, then providers, each in uuid order) before it
+reads or checks any of them. Commits touching a common entity are thus
+serialised with each other and with the notifications and migrations
+that write it: of two commits moving one instance exactly one wins (the
+other finds the instance changed: Conflict), and a change that committed
+before the locks were taken is seen by the conflict check, never
+overwritten.
 """
 
 import time
@@ -65,6 +74,13 @@ def _commit(tx, session_id, now):
     session = sessions.load_session(tx, session_id, lock=True)
     virtual.require_active(session, now)
     deltas = sessions.session_deltas(tx, session_id)
+    # Lock what the commit touches before reading any of it: a writer of
+    # one of those entities (a notification, a migration, another
+    # commit) has either committed, and is seen below, or waits for this
+    # commit to end. Without the locks two commits could both find
+    # nothing changed, or a notification land between the check and the
+    # writes and be overwritten with what was read before it.
+    sessions.lock_entities(tx, *commit.touched(deltas))
     if (deltas and common.global_generation(tx)
             != session['base_generation']):
         first = commit.first_generations(deltas)
@@ -92,6 +108,7 @@ def commit_session(graph, session_id):
     """Apply every delta to the global graph in one transaction.
 
     :raises: Conflict (with the uuids) when something the session touches
-        changed since it began; nothing is applied then.
+        changed since it began (another commit's included); nothing is
+        applied then.
     """
     return graph.write(_commit, session_id, time.time())
