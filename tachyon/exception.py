@@ -203,3 +203,16 @@ class MalformedPayload(MalformedField):
     def __init__(self, event_type, reason, field=None):
         self.event_type = event_type
         super().__init__(reason, field, '%s: %s' % (event_type, reason))
+
+
+class GraphRefused(TachyonException):
+    """Neo4j answered and refused the statement for good.
+
+    A ClientError or DatabaseError the driver does not retry (a value
+    Neo4j cannot store or index, a statement it cannot run). Retrying the
+    same change cannot succeed. ``neo4j_code`` is the server's status code
+    (None when unknown).
+    """
+
+    msg_fmt = "Neo4j refused the change (%(neo4j_code)s): %(reason)s"
+    code = 422
