@@ -262,31 +262,33 @@ class Processor(object):
         LOG.warning('Dropping malformed notification %(id)s: %(err)s',
                     {'id': fields.short_repr(ident), 'err': problem})
 
-    def clamp(self, notification, now=None):
-        """The notification, its time no later than now + the skew.
+    def clamp(self, notification, change_list, now=None):
+        """The changes, none dated later than now + the skew allowed.
 
-        A timestamp beyond ``[notifications]/max_future_skew`` seconds
-        ahead becomes the time received (logged once).
+        A change dated more than ``[notifications]/max_future_skew``
+        seconds ahead (its notification's timestamp) is dated now, the
+        time received, and the notification is logged once: kept, its
+        date would make every real event about the entity look older.
         """
-        sent = notification.timestamp
         now = time.time() if now is None else now
-        if sent is None or sent <= now + self.conf.notifications.\
-                max_future_skew:
-            return notification
+        latest = now + self.conf.notifications.max_future_skew
+        if not any(c.timestamp is not None and c.timestamp > latest
+                   for c in change_list):
+            return change_list
         self._count('clamped')
         LOG.warning('Notification %(id)s (%(event)s from %(publisher)s) '
-                    'is dated %(sent)s, %(ahead).0f s in the future (more '
-                    'than [notifications]/max_future_skew): taken as '
-                    'received now',
+                    'is dated %(sent)s, more than [notifications]/'
+                    'max_future_skew (%(skew)d s) in the future: taken '
+                    'as received now',
                     {'id': notification.message_id,
                      'event': notification.event_type,
                      'publisher': notification.publisher_id,
                      'sent': fields.short_repr(
                          notification.metadata.get('timestamp')),
-                     'ahead': sent - now})
-        return dataclasses.replace(
-            notification, metadata=dict(notification.metadata,
-                                        timestamp=now))
+                     'skew': self.conf.notifications.max_future_skew})
+        return [dataclasses.replace(c, timestamp=now)
+                if c.timestamp is not None and c.timestamp > latest else c
+                for c in change_list]
 
     def _malformed(self, notification, exc):
         self._count('malformed')
@@ -311,9 +313,8 @@ class Processor(object):
                 self._count('filtered')
                 continue
             try:
-                notification = self.clamp(notification)
-                result.append((notification,
-                               list(handler.parse(notification))))
+                result.append((notification, self.clamp(
+                    notification, list(handler.parse(notification)))))
             except (exception.MalformedField, ValueError, TypeError,
                     KeyError, AttributeError, ArithmeticError,
                     RecursionError) as exc:
