@@ -26,15 +26,26 @@ are written in one transaction, as ``UNWIND`` batches.
 
 What happens to a notification:
 
-* parsed by its handler into changes; a malformed payload is logged once
-  (event type, message id, what is wrong) and dropped;
+* its envelope is checked (message id, publisher id, event type and
+  priority are strings, the priority a known one): oslo.messaging would
+  requeue one it cannot dispatch, forever; it is logged once and dropped;
+* parsed by its handler into changes; a malformed payload (a value out of
+  range included, see :mod:`tachyon.common.fields`) is logged once (event
+  type, message id, the field, what is wrong) and dropped; a timestamp
+  more than ``[notifications]/max_future_skew`` seconds ahead is taken as
+  now (logged once);
 * completed from the APIs (:mod:`tachyon.notifications.enrich`);
 * written in one transaction (:func:`tachyon.graph.events.
-  apply_changes`); when Neo4j is unavailable (server down, leader change,
-  deadlock; the driver has retried already) the notification is requeued
-  after ``[notifications]/requeue_delay`` seconds and nothing is lost;
-  a change the graph refuses for good is logged and dropped (in a batch,
-  the others are written one by one).
+  apply_changes`). When Neo4j cannot be reached (the driver has retried
+  already) the notification is requeued after
+  ``[notifications]/requeue_delay`` seconds and nothing is lost; when
+  Neo4j answered with a failure that may pass (deadlock, timeout) it is
+  requeued at most ``[notifications]/max_requeues`` times, then
+  dead-lettered (logged once, dropped); a change the graph refuses for
+  good is logged once and dropped (in a batch, the others are written one
+  by one).
+
+:attr:`Processor.counts` counts how each notification ended.
 """
 
 import collections

@@ -421,3 +421,37 @@ class TestFutureTimestamps(PoisonTestCase):
         self.assertEqual(1, self.log.output.count(message['message_id']))
         self.assertIn('in the future', self.log.output)
         self.assertEqual(3, lst.processor.counts['applied'])
+
+
+class TestPoisonMessagesInBatches(TestPoisonMessages):
+    """The same fuzz through oslo.messaging's batch listener."""
+
+    def setUp(self):
+        super().setUp()
+        self.flags(group='notifications', batch_size=25, batch_timeout=0.2)
+
+
+class TestRefusedByNeo4j(PoisonTestCase):
+
+    def test_a_change_neo4j_refuses_is_dropped_once(self):
+        lst = self.start_listener()
+        # A host name longer than Neo4j indexes: the payload is readable,
+        # the write is refused by the server.
+        ident = 'poison-refused-%s' % self.run
+        self.publish_raw('nova', self.envelope(self.message(
+            ident, 'instance.update', NOVA_PUBLISHER,
+            p.nova_instance(_uuid(30), host='h' * 40000))))
+        counts = lst.processor.counts
+        self.wait_for(lambda: counts['dropped'] + counts['applied'] >= 1,
+                      what='the refused change to end')
+        self.assertEqual(1, counts['dropped'], counts)
+        self.notifier('nova', NOVA_PUBLISHER).info(
+            {}, 'instance.create.end', p.nova_instance(_uuid(31)))
+        self.wait_for(lambda: _uuid(31) in compute.get_all_instances(
+            self.graph))
+        time.sleep(1)
+        self.assertEqual(0, counts['requeued'])
+        self.assertEqual(1, self.log.output.count(ident))
+        self.assertIn('can never be written: Neo4j refused the change',
+                      self.log.output)
+        self.assertNotIn(_uuid(30), compute.get_all_instances(self.graph))
