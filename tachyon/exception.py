@@ -216,3 +216,16 @@ class InternalError(TachyonException):
     msg_fmt = ("Internal error in %(method)s (%(error)s); tachyon-engine's "
                "log has the details.")
     code = 500
+
+
+class GraphRefused(TachyonException):
+    """Neo4j answered and refused the statement for good.
+
+    A ClientError or DatabaseError the driver does not retry (a value
+    Neo4j cannot store or index, a statement it cannot run). Retrying the
+    same change cannot succeed. ``neo4j_code`` is the server's status code
+    (None when unknown).
+    """
+
+    msg_fmt = "Neo4j refused the change (%(neo4j_code)s): %(reason)s"
+    code = 422

@@ -25,10 +25,18 @@ chose (``error(reason, field)``, by default
 :class:`tachyon.exception.MalformedField`); the reason names the field.
 The wording of each problem is a class attribute, so each source keeps
 the messages its operators know.
+
+Every value a getter returns can be stored in Neo4j: integers fit its
+signed 64 bits, numbers are finite, strings are valid Unicode (no lone
+surrogates, which UTF-8 cannot carry). A value beyond that is refused
+here, naming its field, rather than failing in the driver or the server.
+Values shown in messages are cut short (a payload can hold megabytes).
 """
 
 import ast
 import json
+import math
+import reprlib
 import uuid as uuid_lib
 
 from oslo_utils import strutils
@@ -37,9 +45,73 @@ from oslo_utils import timeutils
 from tachyon import exception
 
 
+#: The integers Neo4j stores (signed 64 bits).
+INT64_MIN = -2 ** 63
+INT64_MAX = 2 ** 63 - 1
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = 60
+_REPR.maxother = 60
+_REPR.maxlong = 40
+
+
 def type_names(types):
     """('str', 'int') as the text 'str or int'."""
     return ' or '.join(t.__name__ for t in types)
+
+
+def short_repr(value):
+    """repr(value), cut to a length fit for one log line.
+
+    Never raises: an integer too long for repr (Python refuses more than
+    4300 digits) is described by its size.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and (
+            value.bit_length() > 128):
+        return '<an integer of %d bits>' % value.bit_length()
+    try:
+        return _REPR.repr(value)
+    except (ValueError, RecursionError):
+        return '<a %s that cannot be shown>' % type(value).__name__
+
+
+def short_text(text, limit=60):
+    """A string cut to ``limit`` characters (with '...' when cut)."""
+    return text if len(text) <= limit else text[:limit] + '...'
+
+
+class _Shown(object):
+    """A value formatted (%r or %s) by its :func:`short_repr`."""
+
+    def __init__(self, value):
+        self.text = short_repr(value)
+
+    def __repr__(self):
+        return self.text
+
+    __str__ = __repr__
+
+
+def out_of_range(value):
+    """Why ``value`` (a number) cannot be stored in Neo4j, or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            return 'beyond the signed 64-bit integers Neo4j stores'
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return 'not a finite number'
+    return None
+
+
+def bad_text(value):
+    """Why the string ``value`` cannot be stored in Neo4j, or None."""
+    try:
+        value.encode('utf-8')
+    except UnicodeEncodeError:
+        return 'not valid Unicode text (it holds a lone surrogate)'
+    return None
 
 
 class Reader(object):
@@ -58,6 +130,9 @@ class Reader(object):
     WRONG_TYPE = 'field %(key)r must be %(what)s, got %(type)s'
     WRONG_BOOL = 'field %(key)r must be %(what)s, got %(value)r'
     NOT_UUID = 'field %(key)r is not a UUID: %(value)r'
+    #: Keys: key, value and why (what makes the value unusable).
+    OUT_OF_RANGE = 'field %(key)r is out of range (%(why)s): %(value)r'
+    BAD_TEXT = 'field %(key)r is %(why)s: %(value)r'
 
     def __init__(self, data, error=None):
         self.error = error or exception.MalformedField
@@ -70,11 +145,30 @@ class Reader(object):
         raise self.error(reason, field)
 
     @staticmethod
-    def say(fmt, key, value=None, types=(), what=None):
-        return fmt % {'key': key, 'value': value,
+    def say(fmt, key, value=None, types=(), what=None, why=None):
+        return fmt % {'key': key, 'value': _Shown(value),
                       'type': type(value).__name__,
                       'types': type_names(types),
-                      'what': what or type_names(types)}
+                      'what': what or type_names(types),
+                      'why': why}
+
+    def in_range(self, key, value):
+        """``value`` (of field ``key``), if Neo4j can store it.
+
+        Also for values computed from fields (a sum of sizes): an integer
+        beyond 64 bits, NaN or an infinity fails, naming ``key``.
+        """
+        why = out_of_range(value)
+        if why:
+            self.fail(self.say(self.OUT_OF_RANGE, key, value, why=why), key)
+        return value
+
+    def text(self, key, value):
+        """The string ``value`` (of field ``key``), if it is valid text."""
+        why = bad_text(value)
+        if why:
+            self.fail(self.say(self.BAD_TEXT, key, value, why=why), key)
+        return value
 
     def get(self, key, types, required=True, default=None, what=None,
             source=None):
@@ -99,15 +193,16 @@ class Reader(object):
         return value
 
     def string(self, key, required=True, default=None, source=None):
-        return self.get(key, (str,), required, default, 'a string', source)
+        value = self.get(key, (str,), required, default, 'a string', source)
+        return self.text(key, value) if isinstance(value, str) else value
 
     def integer(self, key, required=True, default=None, source=None):
-        return self.get(key, (int,), required, default, 'an integer',
-                        source)
+        return self.in_range(key, self.get(key, (int,), required, default,
+                                           'an integer', source))
 
     def number(self, key, required=True, default=None, source=None):
-        return self.get(key, (int, float), required, default, 'a number',
-                        source)
+        return self.in_range(key, self.get(key, (int, float), required,
+                                           default, 'a number', source))
 
     def boolean(self, key, required=True, default=None, source=None):
         return self.get(key, (bool,), required, default, 'a boolean',
@@ -170,6 +265,9 @@ class TextReader(Reader):
             self.fail('%r is not an integer' % value, key)
         if number < 0:
             self.fail('%r is negative' % value, key)
+        if out_of_range(number):
+            self.fail('%s is %s' % (short_repr(value), out_of_range(number)),
+                      key)
         return number
 
     def number(self, key):

@@ -102,6 +102,29 @@ opts = [
                       'notification it could not write because Neo4j was '
                       'unavailable, so that an outage does not turn into a '
                       'busy loop of redeliveries.'),
+    cfg.IntOpt('max_requeues',
+               default=10,
+               min=0,
+               help='Times one notification is requeued because Neo4j '
+                    'answered with a failure that may pass (a deadlock, a '
+                    'timeout, a leader switch) before it is given up: it '
+                    'is then dropped, logged once and counted as dead-'
+                    'lettered, so that it cannot keep the queue busy '
+                    'forever. While Neo4j cannot be reached at all, '
+                    'notifications are requeued without counting against '
+                    'this limit, so an outage loses nothing. Notifications '
+                    'that can never be written (a malformed payload, a '
+                    'value out of range, a change Neo4j refuses) are never '
+                    'requeued. 0 gives up at the first such failure.'),
+    cfg.IntOpt('max_future_skew',
+               default=300,
+               min=0,
+               help='Seconds a notification\'s timestamp may lie in the '
+                    'future (the clock skew allowed between the services '
+                    'and tachyon-engine). A later timestamp is replaced by '
+                    'the time it was received, and logged once: stored '
+                    'as it is, it would make every real notification '
+                    'about the entity look older and be skipped.'),
     cfg.IntOpt('tombstone_lifetime',
                default=86400,
                min=0,

@@ -53,6 +53,14 @@ def _redact(uri):
         (parts.scheme, netloc, parts.path, '', ''))
 
 
+#: Status codes of ClientErrors and DatabaseErrors that say the
+#: transaction ran out of time or was stopped, not that its content is
+#: wrong: retrying it later may succeed.
+_RETRYABLE_REFUSALS = ('Transaction.TransactionTimedOut',
+                       'Transaction.Terminated',
+                       'Transaction.LockClientStopped')
+
+
 class _Retry(Exception):
     """A one-statement read failed for a reason worth another try."""
 
@@ -136,21 +144,51 @@ class Graph(object):
                                             user=self.username) from exc
         except neo4j_exc.ConstraintError as exc:
             raise exception.Conflict(reason=exc.message or str(exc)) from exc
+        except neo4j_exc.TransientError as exc:
+            # Neo4j answered: a deadlock, a leader switch, memory pressure.
+            raise exception.GraphUnavailable(
+                uri=self.safe_uri, reason=exc.message or str(exc),
+                answered=True) from exc
         except (neo4j_exc.ServiceUnavailable, neo4j_exc.SessionExpired,
-                neo4j_exc.TransientError, neo4j_exc.IncompleteCommit,
-                OSError) as exc:
+                neo4j_exc.IncompleteCommit, OSError) as exc:
             raise exception.GraphUnavailable(
                 uri=self.safe_uri,
                 reason=(isinstance(exc, neo4j_exc.Neo4jError)
-                        and exc.message) or str(exc)
-            ) from exc
+                        and exc.message) or str(exc),
+                answered=False) from exc
         except neo4j_exc.ClientError as exc:
             if exc.code and 'Database.DatabaseNotFound' in exc.code:
                 raise exception.ConfigurationError(
                     group='neo4j', option='database',
                     reason='no database %r on %s' % (
                         self.database, self.safe_uri)) from exc
-            raise
+            raise self._refused(exc) from exc
+        except neo4j_exc.DatabaseError as exc:
+            raise self._refused(exc) from exc
+        except neo4j_exc.ResultFailedError as exc:
+            # A result read after its statement failed: the failure is
+            # the cause (a Neo4jError) when the driver kept it.
+            cause = exc.__cause__
+            if isinstance(cause, neo4j_exc.TransientError):
+                raise exception.GraphUnavailable(
+                    uri=self.safe_uri, reason=cause.message or str(cause),
+                    answered=True) from exc
+            raise self._refused(cause if isinstance(
+                cause, neo4j_exc.Neo4jError) else exc) from exc
+
+    def _refused(self, exc):
+        """The typed error of a statement Neo4j answered with a failure.
+
+        A transaction Neo4j timed out or terminated may succeed later
+        (GraphUnavailable, answered); anything else it refused will not
+        (GraphRefused).
+        """
+        code = getattr(exc, 'code', None) or None
+        reason = getattr(exc, 'message', None) or str(exc)
+        if code and any(part in code for part in _RETRYABLE_REFUSALS):
+            return exception.GraphUnavailable(uri=self.safe_uri,
+                                              reason=reason, answered=True)
+        return exception.GraphRefused(neo4j_code=code, reason=reason)
 
     def _timed(self, work):
         timeout = self.transaction_timeout

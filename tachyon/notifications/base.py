@@ -42,6 +42,7 @@ party adds a handler with an entry point alone::
 import abc
 import dataclasses
 import datetime
+import math
 import typing
 
 from tachyon.common import fields
@@ -70,21 +71,38 @@ class Notification:
 
 
 def parse_timestamp(value):
-    """oslo.messaging's timestamp ('2026-11-25 10:11:12.123456', UTC)."""
+    """oslo.messaging's timestamp ('2026-11-25 10:11:12.123456', UTC).
+
+    Epoch seconds are taken too. Anything that is not a time (NaN, an
+    infinity, a number or a date beyond what a datetime holds, text that
+    is no ISO 8601 time) gives None: the notification has no usable time.
+    Never raises.
+    """
     if value is None or value == '':
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, str):
+        try:
+            seconds = float(value)
+        except OverflowError:
+            return None
+        if not math.isfinite(seconds):
+            return None
+        try:
+            # Within what a datetime can hold, as a time parsed from text.
+            datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            return None
+        return seconds
+    if not isinstance(value, str) or len(value) > 64:
         return None
     text = value.strip().replace('Z', '+00:00')
     try:
         moment = datetime.datetime.fromisoformat(text)
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=datetime.timezone.utc)
+        return moment.timestamp()
+    except (ValueError, OverflowError, OSError):
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return moment.timestamp()
 
 
 class Payload(fields.Reader):
@@ -115,11 +133,12 @@ class Payload(fields.Reader):
         if isinstance(value, str):
             # Cinder sends sizes as strings ("40").
             try:
-                return int(value)
+                value = int(value)
             except ValueError:
-                self.fail('%r must be an integer, got %r' % (key, value),
-                          key)
-        return value
+                # Also a string of more digits than int() reads.
+                self.fail('%r must be an integer, got %s'
+                          % (key, fields.short_repr(value)), key)
+        return self.in_range(key, value)
 
     def child(self, key, where=None):
         """The payload of the object field ``key``."""
@@ -140,11 +159,14 @@ def versioned(notification, namespace, known_majors=(1, 2)):
     try:
         parts = tuple(int(p) for p in version.split('.'))
     except ValueError:
-        outer.fail('has an unreadable version %r' % version)
+        outer.fail('has an unreadable version %r'
+                   % fields.short_text(version), '%s_object.version'
+                   % namespace)
     if not parts or parts[0] not in known_majors:
         outer.fail('has an unknown payload version %s (%s knows %s.x)'
-                   % (version, namespace,
-                      '.x, '.join(str(m) for m in known_majors)))
+                   % (fields.short_text(version), namespace,
+                      '.x, '.join(str(m) for m in known_majors)),
+                   '%s_object.version' % namespace)
     data = Payload(notification, outer.mapping('%s_object.data' % namespace),
                    'payload data')
     return data, parts

@@ -156,7 +156,8 @@ class CinderHandler(base.NotificationHandler):
                       " %r" % name)
         fields = {}
         for key, field in CAPACITY_FIELDS.items():
-            value = data.get(key, (int, float))
+            # Finite and within 64 bits: int() of it cannot fail.
+            value = data.number(key)
             if value < 0:
                 data.fail('%r is negative: %r' % (key, value))
             fields[field] = int(value)

@@ -26,25 +26,41 @@ are written in one transaction, as ``UNWIND`` batches.
 
 What happens to a notification:
 
-* parsed by its handler into changes; a malformed payload is logged once
-  (event type, message id, what is wrong) and dropped;
+* its envelope is checked (message id, publisher id, event type and
+  priority are strings, the priority a known one): oslo.messaging would
+  requeue one it cannot dispatch, forever; it is logged once and dropped;
+* parsed by its handler into changes; a malformed payload (a value out of
+  range included, see :mod:`tachyon.common.fields`) is logged once (event
+  type, message id, the field, what is wrong) and dropped; a timestamp
+  more than ``[notifications]/max_future_skew`` seconds ahead is taken as
+  now (logged once);
 * completed from the APIs (:mod:`tachyon.notifications.enrich`);
 * written in one transaction (:func:`tachyon.graph.events.
-  apply_changes`); when Neo4j is unavailable (server down, leader change,
-  deadlock; the driver has retried already) the notification is requeued
-  after ``[notifications]/requeue_delay`` seconds and nothing is lost;
-  a change the graph refuses for good is logged and dropped (in a batch,
-  the others are written one by one).
+  apply_changes`). When Neo4j cannot be reached (the driver has retried
+  already) the notification is requeued after
+  ``[notifications]/requeue_delay`` seconds and nothing is lost; when
+  Neo4j answered with a failure that may pass (deadlock, timeout) it is
+  requeued at most ``[notifications]/max_requeues`` times, then
+  dead-lettered (logged once, dropped); a change the graph refuses for
+  good is logged once and dropped (in a batch, the others are written one
+  by one).
+
+:attr:`Processor.counts` counts how each notification ended.
 """
 
+import collections
+import dataclasses
 import re
 import threading
 import time
 
 from oslo_log import log as logging
 import oslo_messaging as messaging
+from oslo_messaging.notify import dispatcher as notify_dispatcher
+from oslo_messaging.notify import listener as notify_listener
 from stevedore import named
 
+from tachyon.common import fields
 from tachyon import exception
 from tachyon.graph import events
 from tachyon.notifications import base
@@ -121,8 +137,109 @@ def event_type_filter(handler):
     return '^(%s)$' % '|'.join(re.escape(e) for e in handler.event_types)
 
 
+#: How many notifications' requeue counts :class:`Processor` remembers
+#: (least recently requeued forgotten first).
+RETRY_MEMORY = 10000
+
+#: Errors of writing a change that say it can never be written: retrying
+#: the same notification cannot succeed.
+_REFUSED = (exception.TachyonException, exception.MalformedField,
+            ValueError, TypeError, ArithmeticError)
+
+#: Errors that say Neo4j cannot be used at all (unreachable, or refusing
+#: the configured credentials or database): every notification would
+#: fail alike, so they wait (requeued) without counting against
+#: ``max_requeues``, unless Neo4j answered a GraphUnavailable.
+_UNUSABLE = (exception.GraphUnavailable, exception.GraphAuthFailed,
+             exception.ConfigurationError, exception.SchemaMismatch)
+
+#: Length of an error's text in a log line.
+_LOG_TEXT = 500
+
+
+def _text(exc):
+    text = str(exc)
+    return text if len(text) <= _LOG_TEXT else text[:_LOG_TEXT] + '...'
+
+
+class _Retries(object):
+    """Requeues of each message id so far, in a bounded LRU.
+
+    A message id past its limit is remembered as dead-lettered, so that a
+    batch requeued for its other messages skips it when it comes back.
+    """
+
+    def __init__(self, size=RETRY_MEMORY):
+        self.size = size
+        self._seen = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self):
+        return len(self._seen)
+
+    def add(self, message_id):
+        """One more requeue of ``message_id``; the count so far."""
+        with self._lock:
+            count = self._seen.pop(message_id, 0)
+            count = count + 1 if count >= 0 else count
+            self._seen[message_id] = count
+            while len(self._seen) > self.size:
+                self._seen.popitem(last=False)
+            return count
+
+    def bury(self, message_id):
+        with self._lock:
+            self._seen.pop(message_id, None)
+            self._seen[message_id] = -1
+            while len(self._seen) > self.size:
+                self._seen.popitem(last=False)
+
+    def buried(self, message_id):
+        with self._lock:
+            return self._seen.get(message_id) == -1
+
+    def forget(self, message_id):
+        with self._lock:
+            if self._seen.get(message_id, 0) >= 0:
+                self._seen.pop(message_id, None)
+
+
+def envelope_problem(message):
+    """What makes an oslo.messaging notification unreadable, or None.
+
+    oslo.messaging's Notifier always sends a message id, a publisher id,
+    an event type and a priority, all strings; a message without them is
+    not a notification any handler can take.
+    """
+    if not isinstance(message, dict):
+        return 'the message is not an object'
+    for key in ('message_id', 'publisher_id', 'event_type', 'priority'):
+        value = message.get(key)
+        if not isinstance(value, str) or not value:
+            return ('%r must be a non-empty string, got %s'
+                    % (key, fields.short_repr(value)))
+        if fields.bad_text(value):
+            return '%r is %s' % (key, fields.bad_text(value))
+    if message['priority'].lower() not in PRIORITIES:
+        return ("'priority' is not one of %s: %s"
+                % (', '.join(PRIORITIES),
+                   fields.short_repr(message['priority'])))
+    return None
+
+
 class Processor(object):
-    """Parse, complete and write notifications (the listener's work)."""
+    """Parse, complete and write notifications (the listener's work).
+
+    Every notification ends: applied, filtered out, or dropped (logged
+    once, counted) when it can never be written: a malformed envelope or
+    payload, a value out of range, a change Neo4j refuses. Only a failure
+    that may pass is answered with a requeue: Neo4j unreachable (not
+    counted against any limit) or a failure Neo4j answered with that may
+    pass (a deadlock, a timeout: at most ``[notifications]/max_requeues``
+    times per message id, then the notification is dead-lettered).
+
+    :attr:`counts` says how many notifications ended each way.
+    """
 
     def __init__(self, conf, graph, handlers, enricher=None):
         self.conf = conf
@@ -132,8 +249,10 @@ class Processor(object):
         self._routes = [(h, re.compile(h.publisher_id or ''),
                          frozenset(h.event_types)) for h in self.handlers]
         self.counts = {'applied': 0, 'malformed': 0, 'filtered': 0,
-                       'requeued': 0, 'dropped': 0}
+                       'requeued': 0, 'dropped': 0, 'dead_lettered': 0,
+                       'clamped': 0}
         self._lock = threading.Lock()
+        self._retries = _Retries()
 
     def _count(self, what, n=1):
         with self._lock:
@@ -146,8 +265,58 @@ class Processor(object):
                 return handler
         return None
 
+    def malformed_envelope(self, message, problem):
+        """Count and log (once) a message no endpoint can take."""
+        self._count('malformed')
+        ident = (message.get('message_id')
+                 if isinstance(message, dict) else None)
+        LOG.warning('Dropping malformed notification %(id)s: %(err)s',
+                    {'id': fields.short_repr(ident), 'err': problem})
+
+    def clamp(self, notification, change_list, now=None):
+        """The changes, none dated later than now + the skew allowed.
+
+        A change dated more than ``[notifications]/max_future_skew``
+        seconds ahead (its notification's timestamp) is dated now, the
+        time received, and the notification is logged once: kept, its
+        date would make every real event about the entity look older.
+        """
+        now = time.time() if now is None else now
+        latest = now + self.conf.notifications.max_future_skew
+        if not any(c.timestamp is not None and c.timestamp > latest
+                   for c in change_list):
+            return change_list
+        self._count('clamped')
+        LOG.warning('Notification %(id)s (%(event)s from %(publisher)s) '
+                    'is dated %(sent)s, more than [notifications]/'
+                    'max_future_skew (%(skew)d s) in the future: taken '
+                    'as received now',
+                    {'id': notification.message_id,
+                     'event': notification.event_type,
+                     'publisher': notification.publisher_id,
+                     'sent': fields.short_repr(
+                         notification.metadata.get('timestamp')),
+                     'skew': self.conf.notifications.max_future_skew})
+        return [dataclasses.replace(c, timestamp=now)
+                if c.timestamp is not None and c.timestamp > latest else c
+                for c in change_list]
+
+    def _malformed(self, notification, exc):
+        self._count('malformed')
+        field = getattr(exc, 'field', None)
+        LOG.warning('Dropping malformed %(event)s notification %(id)s from '
+                    '%(publisher)s%(field)s: %(err)s',
+                    {'event': notification.event_type,
+                     'id': notification.message_id,
+                     'publisher': notification.publisher_id,
+                     'field': ' (field %s)' % field if field else '',
+                     'err': _text(exc)})
+
     def parse(self, notifications):
-        """[Change] of the notifications that parse; logs the others."""
+        """[(notification, [Change])] of those that parse; logs the others.
+
+        Notifications no handler takes are counted as filtered.
+        """
         result = []
         for notification in notifications:
             handler = self.route(notification)
@@ -155,15 +324,14 @@ class Processor(object):
                 self._count('filtered')
                 continue
             try:
-                result.extend(handler.parse(notification))
-            except (exception.MalformedPayload, ValueError) as exc:
-                self._count('malformed')
-                LOG.warning('Dropping malformed %(event)s notification '
-                            '%(id)s from %(publisher)s: %(err)s',
-                            {'event': notification.event_type,
-                             'id': notification.message_id,
-                             'publisher': notification.publisher_id,
-                             'err': exc})
+                result.append((notification, self.clamp(
+                    notification, list(handler.parse(notification)))))
+            except (exception.MalformedField, ValueError, TypeError,
+                    KeyError, AttributeError, ArithmeticError,
+                    RecursionError) as exc:
+                # Parsing only reads the payload: whatever fails there
+                # fails again on every delivery.
+                self._malformed(notification, exc)
         return result
 
     def write(self, change_list):
@@ -174,35 +342,106 @@ class Processor(object):
                                     self.enricher.complete(change_list))
 
     def process(self, notifications):
-        """Handle notifications; returns ACK or REQUEUE."""
-        change_list = self.parse(notifications)
+        """Handle notifications; returns ACK or REQUEUE. Never raises."""
         try:
-            self.write(change_list)
-        except exception.GraphUnavailable as exc:
-            return self._requeue(notifications, exc)
-        except (exception.TachyonException, ValueError, TypeError) as exc:
-            if len(notifications) > 1:
+            return self._process(notifications)
+        except Exception as exc:
+            # A fault of Tachyon's own: requeuing would meet it again.
+            self._count('dropped', len(notifications))
+            LOG.exception('Dropping %(n)d notification(s) (%(ids)s) after '
+                          'an unexpected error: %(err)s',
+                          {'n': len(notifications),
+                           'ids': ', '.join(str(n.message_id)
+                                            for n in notifications),
+                           'err': _text(exc)})
+            return ACK
+
+    def _process(self, notifications):
+        live = [n for n in notifications
+                if n.message_id is None
+                or not self._retries.buried(n.message_id)]
+        parsed = self.parse(live)
+        if not parsed:
+            return ACK
+        try:
+            self.write([c for _n, cl in parsed for c in cl])
+        except _UNUSABLE as exc:
+            return self._requeue([n for n, _cl in parsed], exc)
+        except _REFUSED as exc:
+            if getattr(exc, 'transient', False):
+                return self._requeue([n for n, _cl in parsed], exc,
+                                     answered=True)
+            if len(parsed) > 1:
                 # One bad change must not cost the batch: one by one.
                 LOG.warning('A batch of %d notifications failed (%s); '
-                            'writing them one by one', len(notifications),
-                            exc)
-                answers = [self.process([n]) for n in notifications]
+                            'writing them one by one', len(parsed),
+                            _text(exc))
+                answers = [self._write_one(n, cl) for n, cl in parsed]
                 return REQUEUE if REQUEUE in answers else ACK
-            self._count('dropped')
-            note = notifications[0]
-            LOG.error('Dropping %(event)s notification %(id)s: the graph '
-                      'refused it: %(err)s',
-                      {'event': note.event_type, 'id': note.message_id,
-                       'err': exc})
-            return ACK
-        self._count('applied', len(notifications))
+            return self._refused(parsed[0][0], exc)
+        self._applied([n for n, _cl in parsed])
         return ACK
 
-    def _requeue(self, notifications, exc):
-        self._count('requeued', len(notifications))
-        LOG.warning('Neo4j is unavailable (%(err)s); requeuing %(n)d '
+    def _write_one(self, notification, change_list):
+        try:
+            self.write(change_list)
+        except _UNUSABLE as exc:
+            return self._requeue([notification], exc)
+        except _REFUSED as exc:
+            if getattr(exc, 'transient', False):
+                return self._requeue([notification], exc, answered=True)
+            return self._refused(notification, exc)
+        self._applied([notification])
+        return ACK
+
+    def _applied(self, notifications):
+        self._count('applied', len(notifications))
+        for note in notifications:
+            if note.message_id is not None:
+                self._retries.forget(note.message_id)
+
+    def _refused(self, notification, exc):
+        self._count('dropped')
+        LOG.error('Dropping %(event)s notification %(id)s from '
+                  '%(publisher)s: it can never be written: %(err)s',
+                  {'event': notification.event_type,
+                   'id': notification.message_id,
+                   'publisher': notification.publisher_id,
+                   'err': _text(exc)})
+        return ACK
+
+    def _requeue(self, notifications, exc, answered=None):
+        """REQUEUE, or ACK when every notification is past its limit.
+
+        Only failures Neo4j answered count against ``max_requeues``: while
+        it cannot be reached, nothing is given up.
+        """
+        if answered is None:
+            answered = bool(getattr(exc, 'kwargs', {}).get('answered'))
+        limit = self.conf.notifications.max_requeues
+        again = []
+        for note in notifications:
+            if (answered and note.message_id is not None
+                    and self._retries.add(note.message_id) > limit):
+                self._retries.bury(note.message_id)
+                self._count('dead_lettered')
+                LOG.error('Dead-lettering %(event)s notification %(id)s '
+                          'from %(publisher)s: Neo4j failed it %(n)d '
+                          'times ([notifications]/max_requeues), last: '
+                          '%(err)s',
+                          {'event': note.event_type, 'id': note.message_id,
+                           'publisher': note.publisher_id, 'n': limit + 1,
+                           'err': _text(exc)})
+            else:
+                again.append(note)
+        if not again:
+            return ACK
+        self._count('requeued', len(again))
+        LOG.warning('%(what)s (%(err)s); requeuing %(n)d '
                     'notification(s) in %(delay).1f s',
-                    {'err': exc, 'n': len(notifications),
+                    {'what': ('Neo4j failed a write' if answered
+                              else 'Neo4j is unavailable'),
+                     'err': _text(exc), 'n': len(again),
                      'delay': self.conf.notifications.requeue_delay})
         time.sleep(self.conf.notifications.requeue_delay)
         return REQUEUE
@@ -211,6 +450,45 @@ class Processor(object):
 def _answer(result):
     return messaging.NotificationResult.REQUEUE if result == REQUEUE else (
         messaging.NotificationResult.HANDLED)
+
+
+class _Dispatcher(notify_dispatcher.NotificationDispatcher):
+    """oslo.messaging's dispatcher, refusing unreadable envelopes.
+
+    oslo.messaging requeues a message whose envelope it cannot read (a
+    priority that is not a string, say) and meets it again at once,
+    forever. Such a message is logged once and acknowledged instead.
+    """
+
+    def __init__(self, endpoints, processor):
+        super().__init__(endpoints, None)
+        self.processor = processor
+
+    def readable(self, incoming):
+        problem = envelope_problem(incoming.message)
+        if problem is None:
+            return True
+        self.processor.malformed_envelope(incoming.message, problem)
+        return False
+
+    def dispatch(self, incoming):
+        if not self.readable(incoming):
+            return messaging.NotificationResult.HANDLED
+        return super().dispatch(incoming)
+
+
+class _BatchDispatcher(notify_dispatcher.BatchNotificationDispatcher):
+    """The batch dispatcher, refusing unreadable envelopes (see above)."""
+
+    def __init__(self, endpoints, processor):
+        super().__init__(endpoints, None)
+        self.processor = processor
+
+    readable = _Dispatcher.readable
+
+    def dispatch(self, incoming):
+        readable = [m for m in incoming if self.readable(m)]
+        return super().dispatch(readable) if readable else set()
 
 
 class _Endpoint(object):
@@ -291,18 +569,23 @@ class Listener(object):
         self.targets = targets
         self.transport = transport or get_transport(conf)
         if opts.batch_size > 0:
+            # As get_batch_notification_listener, with the dispatcher
+            # that refuses unreadable envelopes.
             endpoints = [_BatchEndpoint(self.processor, h)
                          for h in self.handlers]
-            self._listener = messaging.get_batch_notification_listener(
-                self.transport, targets, endpoints,
-                pool=opts.pool, batch_size=opts.batch_size,
-                batch_timeout=opts.batch_timeout, allow_requeue=True)
+            self._listener = notify_listener.BatchNotificationServer(
+                self.transport, targets,
+                _BatchDispatcher(endpoints, self.processor), 'threading',
+                allow_requeue=True, pool=opts.pool,
+                batch_size=opts.batch_size,
+                batch_timeout=opts.batch_timeout)
         else:
             endpoints = [_Endpoint(self.processor, h)
                          for h in self.handlers]
-            self._listener = messaging.get_notification_listener(
-                self.transport, targets, endpoints,
-                pool=opts.pool, allow_requeue=True)
+            self._listener = notify_listener.NotificationServer(
+                self.transport, targets,
+                _Dispatcher(endpoints, self.processor), 'threading',
+                allow_requeue=True, pool=opts.pool)
         LOG.info('Notification listener (pool %(pool)s, %(mode)s) on %(t)s',
                  {'pool': opts.pool,
                   'mode': ('batches of %d' % opts.batch_size

@@ -99,7 +99,9 @@ def _disk_gb(data, flavor):
     swap_mb = flavor.integer('swap', False, 0)
     if min(root, ephemeral, swap_mb) < 0:
         data.fail('the flavor has a negative disk size')
-    return root + ephemeral + int(math.ceil(swap_mb / 1024))
+    # Each size fits 64 bits; their sum must too.
+    return data.in_range('flavor disk sizes', root + ephemeral
+                         + int(math.ceil(swap_mb / 1024)))
 
 
 def instance_record(data, version):

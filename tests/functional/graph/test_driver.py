@@ -75,12 +75,15 @@ class TestReadOne(base.FunctionalTestCase):
         def bad(tx):
             calls.append(1)
             tx.run('RETURN $x +', x=1).consume()
-        self.assertRaises(neo4j_exc.CypherSyntaxError, self.graph.read_one,
-                          bad)
+        exc = self.assertRaises(exception.GraphRefused, self.graph.read_one,
+                                bad)
+        self.assertIsInstance(exc.__cause__, neo4j_exc.CypherSyntaxError)
         self.assertEqual(1, len(calls))
 
     def test_a_write_is_refused(self):
         def write(tx):
             tx.run('CREATE (:ReadOneProbe {name: "a9"})').consume()
-        self.assertRaises(neo4j_exc.ClientError, self.graph.read_one, write)
+        exc = self.assertRaises(exception.GraphRefused, self.graph.read_one,
+                                write)
+        self.assertIsInstance(exc.__cause__, neo4j_exc.ClientError)
         self.assertEqual(['a1', 'a2'], self.graph.read(_names, 'a'))
