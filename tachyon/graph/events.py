@@ -25,17 +25,43 @@ batches of the compute, storage and baremetal modules), in this order:
    from the stored entity;
 4. deletes.
 
-Every write keeps the staleness rules of the modules it goes through:
-a change older than the stored state is skipped, an equal one is a no-op,
-a tombstone at least as new blocks it.
+Convergence: the graph a stream of notifications leaves does not depend
+on the order they arrive in, on duplicates, on batches or on how many
+listener threads and engines handle them. The rule, applied here once for
+every kind:
+
+* Per entity, the **newest** change wins (its ``timestamp``, the
+  notification's). Of changes at the same time a **delete** wins; of
+  upserts at the same time, the one with the greater **tie key** (a
+  digest of the record it carries, :func:`tie_key`): a duplicate has
+  the key of its original and is a no-op. The same rule picks the change
+  of an entity within a batch (:func:`winners`) and decides against the
+  stored state (an instance keeps the key of the change that set it).
+* A delete leaves a **tombstone**; an upsert at or before the tombstone's
+  time is refused; a newer one (a restore after a soft delete) brings
+  the entity back. A delete older than the stored state is skipped.
+* The transactions of notification batches are **serialized**: each
+  first takes the write lock of the graph's global state node, then
+  reads the stored state it decides against. Two batches about one
+  entity (listener threads, several engines) cannot both decide on a
+  state neither has seen.
+* A compute node the enricher adds (looked up in the APIs, or a
+  placeholder) is only **created**: once a node of that name exists,
+  what notifications set on it (service.update) is never overwritten by
+  the enricher's copy.
+
+Every write keeps the staleness rules of the modules it goes through.
 """
 
 import dataclasses
+import hashlib
+import json
 import time
 
 from tachyon.graph import baremetal
 from tachyon.graph import common
 from tachyon.graph import compute
+from tachyon.graph.compute import instances
 from tachyon.graph import storage
 from tachyon.graph import upsert
 from tachyon.model import changes as ch
@@ -62,6 +88,15 @@ UNWIND $uuids AS uuid
 MATCH (c:Consumer {uuid: uuid})
 USING INDEX c:Consumer(uuid)
 RETURN c.uuid AS uuid, c.updated_at AS updated_at
+"""
+
+# Taken first by every notification transaction (see the module doc):
+# the write lock of the global state node, held until the commit.
+LOCK_NOTIFICATIONS = """
+MERGE (g:GlobalState {id: 'global'})
+ON CREATE SET g.generation = 0
+SET g.notification_lock = true
+REMOVE g.notification_lock
 """
 
 PROVIDER_TIMES = """
@@ -147,8 +182,10 @@ def _apply_node_updates(tx, graph, updates, counts):
 
 
 def _apply_instances(tx, graph, upserts, counts):
-    stored = compute.instances_by_uuid(tx, sorted({c.key for c in upserts}))
-    records = []
+    uuids = sorted({c.key for c in upserts})
+    stored = compute.instances_by_uuid(tx, uuids)
+    ties = instances.instance_ties(tx, uuids)
+    records, retake, keys = [], set(), []
     for change in upserts:
         old = stored.get(change.key)
         record = _merge(change.record, old, change.keep, change.timestamp)
@@ -156,7 +193,18 @@ def _apply_instances(tx, graph, upserts, counts):
                 and not record.node_uuid and not record.node_name):
             record = dataclasses.replace(record, node_uuid=old.node_uuid)
         records.append(record)
-    counts.add(compute.write_instances(tx, graph, records))
+        key = tie_key(change)
+        stored_at, stored_key = ties.get(change.key, (None, None))
+        if (change.timestamp is not None and stored_at is not None
+                and upsert.newer(stored_at, change.timestamp) == 0):
+            if stored_key is not None and key <= stored_key:
+                continue
+            retake.add(change.key)
+        keys.append({'uuid': change.key, 'updated_at': change.timestamp,
+                     'tie_key': key})
+    counts.add(compute.write_instances(tx, graph, records, retake=retake))
+    instances.set_tie_keys(tx, [k for k in keys
+                                if k['updated_at'] is not None])
 
 
 def _apply_pool_updates(tx, graph, updates, counts):
@@ -243,7 +291,27 @@ def _apply_deletes(tx, deletes, counts):
                              % change.kind)
 
 
+def _new_compute_nodes(tx, upserts):
+    """The enricher's node upserts whose name no node has yet.
+
+    A node the graph has (it came meanwhile from another batch, a sync)
+    keeps what it holds: the enricher's copy (a placeholder, or what the
+    APIs said before the notifications of this batch) would undo the
+    service.update changes applied to it since.
+    """
+    names = sorted({c.record.hostname for c in upserts})
+    missing = set(_missing(tx, names, compute.KIND)) if names else set()
+    result, seen = [], set()
+    for change in upserts:
+        name = change.record.hostname
+        if name in missing and name not in seen:
+            seen.add(name)
+            result.append(change)
+    return result
+
+
 def _apply(tx, graph, changes):
+    tx.run(LOCK_NOTIFICATIONS).consume()
     counts = common.SyncCounts()
     by = {}
     for change in changes:
@@ -252,7 +320,7 @@ def _apply(tx, graph, changes):
     def take(kind, action):
         return by.pop((kind, action), [])
 
-    nodes = take(ch.COMPUTE_NODE, ch.UPSERT)
+    nodes = _new_compute_nodes(tx, take(ch.COMPUTE_NODE, ch.UPSERT))
     if nodes:
         counts.add(compute.write_nodes(
             tx, graph, [_with_time(c.record, c) for c in nodes]))
@@ -291,11 +359,56 @@ def _apply(tx, graph, changes):
     return counts
 
 
+def tie_key(change):
+    """The key that orders two changes of one entity at the same time.
+
+    A digest of what the change says (its record, its fields): the same
+    notification twice has the same key, two different ones at the same
+    time are ordered the same way whatever order they come in.
+    """
+    what = {'action': change.action, 'fields': change.fields,
+            'keep': sorted(change.keep),
+            'record': (dataclasses.asdict(change.record)
+                       if dataclasses.is_dataclass(change.record)
+                       else change.record)}
+    text = json.dumps(what, sort_keys=True, separators=(',', ':'),
+                      default=str)
+    return hashlib.sha1(text.encode('utf-8')).hexdigest()
+
+
+def _rank(change):
+    """Sort key of the changes of one entity: the greatest wins."""
+    return (change.timestamp is None,
+            change.timestamp if change.timestamp is not None else 0.0,
+            change.action == ch.DELETE, tie_key(change))
+
+
+def winners(changes):
+    """The change of each entity that the convergence rule picks.
+
+    The newest; at the same time a delete, then the greater
+    :func:`tie_key`. (A change without a timestamp applies
+    unconditionally: it beats the others.) Order of first appearance is
+    kept.
+    """
+    chosen = {}
+    for index, change in enumerate(changes):
+        current = chosen.get(change.entity)
+        if current is None:
+            chosen[change.entity] = (index, change, _rank(change))
+            continue
+        rank = _rank(change)
+        if rank > current[2]:
+            chosen[change.entity] = (current[0], change, rank)
+    return [change for _, change, _ in sorted(chosen.values(),
+                                              key=lambda item: item[0])]
+
+
 def apply_changes(graph, changes):
     """Apply notification changes in one transaction.
 
-    Only the newest change of each entity is applied (see
-    :func:`tachyon.model.changes.newest_per_entity`).
+    Only the change of each entity the convergence rule picks is applied
+    (:func:`winners`; see the module doc).
 
     :returns: :class:`~tachyon.graph.common.SyncCounts` of the writes.
     :raises: :class:`~tachyon.exception.GraphUnavailable` when Neo4j
@@ -303,7 +416,7 @@ def apply_changes(graph, changes):
         :class:`~tachyon.exception.InvalidParameter` for a record the
         graph refuses (nothing was applied).
     """
-    changes = ch.newest_per_entity(changes)
+    changes = winners(changes)
     if not changes:
         return common.SyncCounts()
     return graph.write(_apply, graph, changes)
