@@ -63,6 +63,7 @@ from tachyon.graph import common
 from tachyon.graph import compute
 from tachyon.graph.compute import instances
 from tachyon.graph import storage
+from tachyon.graph import tombstones
 from tachyon.graph import upsert
 from tachyon.model import changes as ch
 
@@ -181,30 +182,120 @@ def _apply_node_updates(tx, graph, updates, counts):
         counts.add(compute.write_nodes(tx, graph, records))
 
 
-def _apply_instances(tx, graph, upserts, counts):
+def _has_node(change):
+    return bool(change.record.node_uuid or change.record.node_name)
+
+
+def _decide(change, old, tie, tomb):
+    """Phase one of an instance change: (applies, retake, placed_at).
+
+    ``placed_at`` is the date of the instance's node after the change
+    (None: leave it as stored).
+    """
+    at = change.timestamp
+    stored_at, stored_key, stored_placed = tie or (None, None, None)
+    if at is None:
+        return True, False, None
+    retake = False
+    if old is None:
+        if tombstones.blocks(tomb, at):
+            return False, False, None
+    elif stored_at is not None:
+        order = upsert.newer(stored_at, at)
+        if order < 0:
+            return False, False, None
+        if order == 0:
+            if stored_key is not None and tie_key(change) <= stored_key:
+                return False, False, None
+            retake = True
+    if _has_node(change):
+        return True, retake, at
+    if old is None:
+        # No node known since the instance's last deletion (if any).
+        return True, retake, tomb if tomb is not None else 0.0
+    if stored_placed is None:
+        # Written by a sync: its node dates from then.
+        return True, retake, stored_at
+    return True, retake, None
+
+
+def _apply_instances(tx, graph, upserts, placements, counts):
+    """Instances: the winners, then the placements they lack.
+
+    An instance's node is a register of its own: it follows the newest
+    change that names a node (``placements``: every instance upsert of the
+    batch that does), not the newest change, so a payload without a host
+    never loses the placement an older one gave.
+    """
     uuids = sorted({c.key for c in upserts})
     stored = compute.instances_by_uuid(tx, uuids)
     ties = instances.instance_ties(tx, uuids)
-    records, retake, keys = [], set(), []
+    tombs = tombstones.get_tombstones(tx, tombstones.KIND_INSTANCE, uuids)
+    records, retake, keys, placed = [], set(), [], []
     for change in upserts:
         old = stored.get(change.key)
+        applies, again, placed_at = _decide(change, old, ties.get(
+            change.key), tombs.get(change.key))
         record = _merge(change.record, old, change.keep, change.timestamp)
         if (old is not None and ch.KEEP_NODE in change.keep
                 and not record.node_uuid and not record.node_name):
             record = dataclasses.replace(record, node_uuid=old.node_uuid)
         records.append(record)
-        key = tie_key(change)
-        stored_at, stored_key = ties.get(change.key, (None, None))
-        if (change.timestamp is not None and stored_at is not None
-                and upsert.newer(stored_at, change.timestamp) == 0):
-            if stored_key is not None and key <= stored_key:
-                continue
+        if not applies or change.timestamp is None:
+            continue
+        if again:
             retake.add(change.key)
         keys.append({'uuid': change.key, 'updated_at': change.timestamp,
-                     'tie_key': key})
-    counts.add(compute.write_instances(tx, graph, records, retake=retake))
-    instances.set_tie_keys(tx, [k for k in keys
-                                if k['updated_at'] is not None])
+                     'tie_key': tie_key(change)})
+        if placed_at is not None:
+            placed.append({'uuid': change.key,
+                           'updated_at': change.timestamp,
+                           'placed_at': placed_at})
+    counts.add(compute.write_instances(tx, graph, records, retake=retake,
+                                       placed_by_caller=True))
+    instances.set_tie_keys(tx, keys)
+    instances.set_placed_at(tx, placed)
+    _apply_placements(tx, graph, placements, counts)
+
+
+def _apply_placements(tx, graph, placements, counts):
+    """Move instances to the node of a change newer than their node's date.
+
+    The change lost to a newer one without a host (in this batch or
+    before): only its node is taken; the instance's fields stay.
+    """
+    newest = {}
+    for change in placements:
+        if change.timestamp is None:
+            continue
+        rank = (change.timestamp, tie_key(change))
+        if change.key not in newest or rank > newest[change.key][0]:
+            newest[change.key] = (rank, change)
+    if not newest:
+        return
+    uuids = sorted(newest)
+    stored = compute.instances_by_uuid(tx, uuids)
+    ties = instances.instance_ties(tx, uuids)
+    moves, placed = [], []
+    for uuid in uuids:
+        old = stored.get(uuid)
+        if old is None or uuid not in ties:
+            continue
+        stored_at, _key, stored_placed = ties[uuid]
+        known = stored_placed if stored_placed is not None else stored_at
+        change = newest[uuid][1]
+        if known is not None and upsert.newer(known, change.timestamp) <= 0:
+            continue
+        moves.append(dataclasses.replace(
+            old, node_uuid=change.record.node_uuid,
+            node_name=change.record.node_name))
+        placed.append({'uuid': uuid, 'updated_at': stored_at,
+                       'placed_at': change.timestamp})
+    if moves:
+        counts.add(compute.write_instances(
+            tx, graph, moves, retake={m.uuid for m in moves},
+            placed_by_caller=True))
+        instances.set_placed_at(tx, placed)
 
 
 def _apply_pool_updates(tx, graph, updates, counts):
@@ -310,7 +401,7 @@ def _new_compute_nodes(tx, upserts):
     return result
 
 
-def _apply(tx, graph, changes):
+def _apply(tx, graph, changes, placements=()):
     tx.run(LOCK_NOTIFICATIONS).consume()
     counts = common.SyncCounts()
     by = {}
@@ -340,9 +431,9 @@ def _apply(tx, graph, changes):
     if pool_updates:
         _apply_pool_updates(tx, graph, pool_updates, counts)
 
-    instances = take(ch.INSTANCE, ch.UPSERT)
-    if instances:
-        _apply_instances(tx, graph, instances, counts)
+    upserts = take(ch.INSTANCE, ch.UPSERT)
+    if upserts:
+        _apply_instances(tx, graph, upserts, placements, counts)
     volumes = take(ch.VOLUME, ch.UPSERT)
     if volumes:
         _apply_volumes(tx, graph, volumes, counts)
@@ -416,7 +507,11 @@ def apply_changes(graph, changes):
         :class:`~tachyon.exception.InvalidParameter` for a record the
         graph refuses (nothing was applied).
     """
+    changes = list(changes)
+    placements = [c for c in changes
+                  if c.kind == ch.INSTANCE and c.action == ch.UPSERT
+                  and c.record is not None and _has_node(c)]
     changes = winners(changes)
     if not changes:
         return common.SyncCounts()
-    return graph.write(_apply, graph, changes)
+    return graph.write(_apply, graph, changes, placements)

@@ -239,7 +239,28 @@ UNWIND $uuids AS uuid
 MATCH (c:Consumer {uuid: uuid})
 USING INDEX c:Consumer(uuid)
 WHERE c.type = 'instance'
-RETURN c.uuid AS uuid, c.updated_at AS updated_at, c.tie_key AS tie_key
+RETURN c.uuid AS uuid, c.updated_at AS updated_at, c.tie_key AS tie_key,
+       c.placed_at AS placed_at
+"""
+
+# The time as of which an instance's node is known ($rows: {uuid,
+# updated_at, placed_at}), set by notifications (tachyon.graph.events);
+# a write by anything else (a sync) forgets it ($uuids): its updated_at
+# then dates the node too.
+SET_PLACED_AT = """
+UNWIND $rows AS row
+MATCH (c:Consumer {uuid: row.uuid})
+USING INDEX c:Consumer(uuid)
+WHERE c.type = 'instance' AND c.updated_at = row.updated_at
+SET c.placed_at = row.placed_at
+"""
+
+FORGET_PLACED_AT = """
+UNWIND $uuids AS uuid
+MATCH (c:Consumer {uuid: uuid})
+USING INDEX c:Consumer(uuid)
+WHERE c.placed_at IS NOT NULL
+REMOVE c.placed_at
 """
 
 SET_TIE_KEYS = """
@@ -308,18 +329,22 @@ def _retaken(plan, seen, row, retake):
     return True
 
 
-def write_instance_rows(tx, graph, rows, bump=True, retake=()):
+def write_instance_rows(tx, graph, rows, bump=True, retake=(),
+                        placed_by_caller=False):
     """Upsert instance rows (:func:`rows.instance_row`) inside ``tx``.
 
     With ``bump`` the global generation moves when anything changed.
     The rows of the uuids in ``retake`` are written even when the stored
-    instance has the same ``updated_at`` (they won a tie).
+    instance has the same ``updated_at`` (they won a tie). Unless
+    ``placed_by_caller`` (the notification path, which dates placements
+    itself), the instances written forget their ``placed_at``.
     :returns: :class:`~tachyon.graph.common.SyncCounts`.
     """
     retake = frozenset(retake)
     plan = upsert.Plan(INSTANCE)
     write, update, new = [], [], []
     providers = set()
+    applied = []
     for batch in upsert.batches(graph, rows):
         params = [[r['uuid'], r['node_uuid'], r['node_name']] for r in batch]
         state = {r['uuid']: r for r in common.dicts(
@@ -334,6 +359,7 @@ def write_instance_rows(tx, graph, rows, bump=True, retake=()):
                 continue
             if sort != upsert.NEWER:
                 continue
+            applied.append(row['uuid'])
             target = seen['target']
             if (seen['current_node'] == target
                     and seen['fingerprint'] == row['props']['fingerprint']):
@@ -371,28 +397,41 @@ def write_instance_rows(tx, graph, rows, bump=True, retake=()):
     for batch in upsert.batches(graph, update):
         tx.run(UPDATE_INSTANCES, rows=batch).consume()
     upsert.bump_providers(tx, providers)
+    if applied and not placed_by_caller:
+        for batch in upsert.batches(graph, applied):
+            tx.run(FORGET_PLACED_AT, uuids=batch).consume()
     return upsert.finish(tx, graph, plan, bump, projects=old_projects,
                          azs=old_azs, flavors=old_flavors)
 
 
-def write_instances(tx, graph, instances, bump=True, retake=()):
+def write_instances(tx, graph, instances, bump=True, retake=(),
+                    placed_by_caller=False):
     """Upsert Instance records inside ``tx`` (see upsert_instances).
 
-    ``retake``: see :func:`write_instance_rows`.
+    ``retake``, ``placed_by_caller``: see :func:`write_instance_rows`.
     :returns: :class:`~tachyon.graph.common.SyncCounts`.
     """
     return write_instance_rows(
         tx, graph, [compute_rows.instance_row(i) for i in instances], bump,
-        retake)
+        retake, placed_by_caller)
 
 
 def instance_ties(tx, uuids):
-    """{uuid: (updated_at, tie_key)} of the stored instances, in ``tx``."""
+    """{uuid: (updated_at, tie_key, placed_at)} of stored instances."""
     uuids = sorted(set(uuids))
     if not uuids:
         return {}
-    return {r['uuid']: (r['updated_at'], r['tie_key'])
+    return {r['uuid']: (r['updated_at'], r['tie_key'], r['placed_at'])
             for r in tx.run(GET_TIE_KEYS, uuids=uuids)}
+
+
+def set_placed_at(tx, rows):
+    """Date the node of instances ({uuid, updated_at, placed_at} maps).
+
+    An instance whose ``updated_at`` is not the row's keeps its date.
+    """
+    if rows:
+        tx.run(SET_PLACED_AT, rows=list(rows)).consume()
 
 
 def set_tie_keys(tx, keys):

@@ -140,6 +140,11 @@ class Life(object):
         self.srv_after(host=NODES[dest], node=NODES[dest],
                        flavor=FLAVORS[flavor])
 
+    def shelve(self, dest):
+        """Shelve, offload (the updates name no host), unshelve."""
+        self.add(nova.shelve_offload_unshelve(self.srv, NODES[dest]))
+        self.srv_after(host=NODES[dest], node=NODES[dest], state='active')
+
     def soft_delete_restore(self):
         self.srv_after(state='soft-delete')
         self.add([nova.instance('instance.soft_delete.end', self.srv)])
@@ -165,7 +170,7 @@ def service_events(name, start, flips):
 
 
 OPERATIONS = ('update', 'update_tie', 'lock', 'power_cycle', 'live_migrate',
-              'resize', 'soft_delete_restore')
+              'resize', 'shelve', 'soft_delete_restore')
 
 
 def build_life(index, start, flavor, host, operations, end_with_delete,
@@ -181,6 +186,8 @@ def build_life(index, start, flavor, host, operations, end_with_delete,
             life.live_migrate(dest)
         elif op == 'resize':
             life.resize(dest, new_flavor)
+        elif op == 'shelve':
+            life.shelve(dest)
         else:
             getattr(life, op)()
     if end_with_delete:
@@ -436,3 +443,18 @@ class TestConvergenceProperty(ConvergenceCase):
             expected, self.run_stream(sorted(events, key=lambda e: e.at),
                                       batches),
             'in order, in batches')
+
+    def test_update_without_host_never_loses_the_create_placement(self):
+        life = Life(0, 1795000000.0, host=2)
+        life.create()
+        offloaded = dataclasses.replace(life.srv, host=None, node=None,
+                                        state='shelved_offloaded')
+        life.add([nova.instance_update(offloaded)])
+        expected = self.run_stream(life.events)
+        self.assertEqual(_node_uuid(NODES[2]),
+                         expected['instances'][life.srv.uuid][7])
+        self.assertSameGraph(expected, self.run_stream(life.events[::-1]),
+                             'newest first')
+        self.assertSameGraph(expected,
+                             self.run_stream(life.events[::-1], [3]),
+                             'newest first, one batch')
