@@ -25,18 +25,45 @@ batches of the compute, storage and baremetal modules), in this order:
    from the stored entity;
 4. deletes.
 
-Every write keeps the staleness rules of the modules it goes through:
-a change older than the stored state is skipped, an equal one is a no-op,
-a tombstone at least as new blocks it.
+Convergence: the graph a stream of notifications leaves does not depend
+on the order they arrive in, on duplicates, on batches or on how many
+listener threads and engines handle them. The rule, applied here once for
+every kind:
+
+* Per entity, the **newest** change wins (its ``timestamp``, the
+  notification's). Of changes at the same time a **delete** wins; of
+  upserts at the same time, the one with the greater **tie key** (a
+  digest of the record it carries, :func:`tie_key`): a duplicate has
+  the key of its original and is a no-op. The same rule picks the change
+  of an entity within a batch (:func:`winners`) and decides against the
+  stored state (an instance keeps the key of the change that set it).
+* A delete leaves a **tombstone**; an upsert at or before the tombstone's
+  time is refused; a newer one (a restore after a soft delete) brings
+  the entity back. A delete older than the stored state is skipped.
+* The transactions of notification batches are **serialized**: each
+  first takes the write lock of the graph's global state node, then
+  reads the stored state it decides against. Two batches about one
+  entity (listener threads, several engines) cannot both decide on a
+  state neither has seen.
+* A compute node the enricher adds (looked up in the APIs, or a
+  placeholder) is only **created**: once a node of that name exists,
+  what notifications set on it (service.update) is never overwritten by
+  the enricher's copy.
+
+Every write keeps the staleness rules of the modules it goes through.
 """
 
 import dataclasses
+import hashlib
+import json
 import time
 
 from tachyon.graph import baremetal
 from tachyon.graph import common
 from tachyon.graph import compute
+from tachyon.graph.compute import instances
 from tachyon.graph import storage
+from tachyon.graph import tombstones
 from tachyon.graph import upsert
 from tachyon.model import changes as ch
 
@@ -62,6 +89,15 @@ UNWIND $uuids AS uuid
 MATCH (c:Consumer {uuid: uuid})
 USING INDEX c:Consumer(uuid)
 RETURN c.uuid AS uuid, c.updated_at AS updated_at
+"""
+
+# Taken first by every notification transaction (see the module doc):
+# the write lock of the global state node, held until the commit.
+LOCK_NOTIFICATIONS = """
+MERGE (g:GlobalState {id: 'global'})
+ON CREATE SET g.generation = 0
+SET g.notification_lock = true
+REMOVE g.notification_lock
 """
 
 PROVIDER_TIMES = """
@@ -146,17 +182,120 @@ def _apply_node_updates(tx, graph, updates, counts):
         counts.add(compute.write_nodes(tx, graph, records))
 
 
-def _apply_instances(tx, graph, upserts, counts):
-    stored = compute.instances_by_uuid(tx, sorted({c.key for c in upserts}))
-    records = []
+def _has_node(change):
+    return bool(change.record.node_uuid or change.record.node_name)
+
+
+def _decide(change, old, tie, tomb):
+    """Phase one of an instance change: (applies, retake, placed_at).
+
+    ``placed_at`` is the date of the instance's node after the change
+    (None: leave it as stored).
+    """
+    at = change.timestamp
+    stored_at, stored_key, stored_placed = tie or (None, None, None)
+    if at is None:
+        return True, False, None
+    retake = False
+    if old is None:
+        if tombstones.blocks(tomb, at):
+            return False, False, None
+    elif stored_at is not None:
+        order = upsert.newer(stored_at, at)
+        if order < 0:
+            return False, False, None
+        if order == 0:
+            if stored_key is not None and tie_key(change) <= stored_key:
+                return False, False, None
+            retake = True
+    if _has_node(change):
+        return True, retake, at
+    if old is None:
+        # No node known since the instance's last deletion (if any).
+        return True, retake, tomb if tomb is not None else 0.0
+    if stored_placed is None:
+        # Written by a sync: its node dates from then.
+        return True, retake, stored_at
+    return True, retake, None
+
+
+def _apply_instances(tx, graph, upserts, placements, counts):
+    """Instances: the winners, then the placements they lack.
+
+    An instance's node is a register of its own: it follows the newest
+    change that names a node (``placements``: every instance upsert of the
+    batch that does), not the newest change, so a payload without a host
+    never loses the placement an older one gave.
+    """
+    uuids = sorted({c.key for c in upserts})
+    stored = compute.instances_by_uuid(tx, uuids)
+    ties = instances.instance_ties(tx, uuids)
+    tombs = tombstones.get_tombstones(tx, tombstones.KIND_INSTANCE, uuids)
+    records, retake, keys, placed = [], set(), [], []
     for change in upserts:
         old = stored.get(change.key)
+        applies, again, placed_at = _decide(change, old, ties.get(
+            change.key), tombs.get(change.key))
         record = _merge(change.record, old, change.keep, change.timestamp)
         if (old is not None and ch.KEEP_NODE in change.keep
                 and not record.node_uuid and not record.node_name):
             record = dataclasses.replace(record, node_uuid=old.node_uuid)
         records.append(record)
-    counts.add(compute.write_instances(tx, graph, records))
+        if not applies or change.timestamp is None:
+            continue
+        if again:
+            retake.add(change.key)
+        keys.append({'uuid': change.key, 'updated_at': change.timestamp,
+                     'tie_key': tie_key(change)})
+        if placed_at is not None:
+            placed.append({'uuid': change.key,
+                           'updated_at': change.timestamp,
+                           'placed_at': placed_at})
+    counts.add(compute.write_instances(tx, graph, records, retake=retake,
+                                       placed_by_caller=True))
+    instances.set_tie_keys(tx, keys)
+    instances.set_placed_at(tx, placed)
+    _apply_placements(tx, graph, placements, counts)
+
+
+def _apply_placements(tx, graph, placements, counts):
+    """Move instances to the node of a change newer than their node's date.
+
+    The change lost to a newer one without a host (in this batch or
+    before): only its node is taken; the instance's fields stay.
+    """
+    newest = {}
+    for change in placements:
+        if change.timestamp is None:
+            continue
+        rank = (change.timestamp, tie_key(change))
+        if change.key not in newest or rank > newest[change.key][0]:
+            newest[change.key] = (rank, change)
+    if not newest:
+        return
+    uuids = sorted(newest)
+    stored = compute.instances_by_uuid(tx, uuids)
+    ties = instances.instance_ties(tx, uuids)
+    moves, placed = [], []
+    for uuid in uuids:
+        old = stored.get(uuid)
+        if old is None or uuid not in ties:
+            continue
+        stored_at, _key, stored_placed = ties[uuid]
+        known = stored_placed if stored_placed is not None else stored_at
+        change = newest[uuid][1]
+        if known is not None and upsert.newer(known, change.timestamp) <= 0:
+            continue
+        moves.append(dataclasses.replace(
+            old, node_uuid=change.record.node_uuid,
+            node_name=change.record.node_name))
+        placed.append({'uuid': uuid, 'updated_at': stored_at,
+                       'placed_at': change.timestamp})
+    if moves:
+        counts.add(compute.write_instances(
+            tx, graph, moves, retake={m.uuid for m in moves},
+            placed_by_caller=True))
+        instances.set_placed_at(tx, placed)
 
 
 def _apply_pool_updates(tx, graph, updates, counts):
@@ -243,7 +382,27 @@ def _apply_deletes(tx, deletes, counts):
                              % change.kind)
 
 
-def _apply(tx, graph, changes):
+def _new_compute_nodes(tx, upserts):
+    """The enricher's node upserts whose name no node has yet.
+
+    A node the graph has (it came meanwhile from another batch, a sync)
+    keeps what it holds: the enricher's copy (a placeholder, or what the
+    APIs said before the notifications of this batch) would undo the
+    service.update changes applied to it since.
+    """
+    names = sorted({c.record.hostname for c in upserts})
+    missing = set(_missing(tx, names, compute.KIND)) if names else set()
+    result, seen = [], set()
+    for change in upserts:
+        name = change.record.hostname
+        if name in missing and name not in seen:
+            seen.add(name)
+            result.append(change)
+    return result
+
+
+def _apply(tx, graph, changes, placements=()):
+    tx.run(LOCK_NOTIFICATIONS).consume()
     counts = common.SyncCounts()
     by = {}
     for change in changes:
@@ -252,7 +411,7 @@ def _apply(tx, graph, changes):
     def take(kind, action):
         return by.pop((kind, action), [])
 
-    nodes = take(ch.COMPUTE_NODE, ch.UPSERT)
+    nodes = _new_compute_nodes(tx, take(ch.COMPUTE_NODE, ch.UPSERT))
     if nodes:
         counts.add(compute.write_nodes(
             tx, graph, [_with_time(c.record, c) for c in nodes]))
@@ -272,9 +431,9 @@ def _apply(tx, graph, changes):
     if pool_updates:
         _apply_pool_updates(tx, graph, pool_updates, counts)
 
-    instances = take(ch.INSTANCE, ch.UPSERT)
-    if instances:
-        _apply_instances(tx, graph, instances, counts)
+    upserts = take(ch.INSTANCE, ch.UPSERT)
+    if upserts:
+        _apply_instances(tx, graph, upserts, placements, counts)
     volumes = take(ch.VOLUME, ch.UPSERT)
     if volumes:
         _apply_volumes(tx, graph, volumes, counts)
@@ -291,11 +450,56 @@ def _apply(tx, graph, changes):
     return counts
 
 
+def tie_key(change):
+    """The key that orders two changes of one entity at the same time.
+
+    A digest of what the change says (its record, its fields): the same
+    notification twice has the same key, two different ones at the same
+    time are ordered the same way whatever order they come in.
+    """
+    what = {'action': change.action, 'fields': change.fields,
+            'keep': sorted(change.keep),
+            'record': (dataclasses.asdict(change.record)
+                       if dataclasses.is_dataclass(change.record)
+                       else change.record)}
+    text = json.dumps(what, sort_keys=True, separators=(',', ':'),
+                      default=str)
+    return hashlib.sha1(text.encode('utf-8')).hexdigest()
+
+
+def _rank(change):
+    """Sort key of the changes of one entity: the greatest wins."""
+    return (change.timestamp is None,
+            change.timestamp if change.timestamp is not None else 0.0,
+            change.action == ch.DELETE, tie_key(change))
+
+
+def winners(changes):
+    """The change of each entity that the convergence rule picks.
+
+    The newest; at the same time a delete, then the greater
+    :func:`tie_key`. (A change without a timestamp applies
+    unconditionally: it beats the others.) Order of first appearance is
+    kept.
+    """
+    chosen = {}
+    for index, change in enumerate(changes):
+        current = chosen.get(change.entity)
+        if current is None:
+            chosen[change.entity] = (index, change, _rank(change))
+            continue
+        rank = _rank(change)
+        if rank > current[2]:
+            chosen[change.entity] = (current[0], change, rank)
+    return [change for _, change, _ in sorted(chosen.values(),
+                                              key=lambda item: item[0])]
+
+
 def apply_changes(graph, changes):
     """Apply notification changes in one transaction.
 
-    Only the newest change of each entity is applied (see
-    :func:`tachyon.model.changes.newest_per_entity`).
+    Only the change of each entity the convergence rule picks is applied
+    (:func:`winners`; see the module doc).
 
     :returns: :class:`~tachyon.graph.common.SyncCounts` of the writes.
     :raises: :class:`~tachyon.exception.GraphUnavailable` when Neo4j
@@ -303,7 +507,11 @@ def apply_changes(graph, changes):
         :class:`~tachyon.exception.InvalidParameter` for a record the
         graph refuses (nothing was applied).
     """
-    changes = ch.newest_per_entity(changes)
+    changes = list(changes)
+    placements = [c for c in changes
+                  if c.kind == ch.INSTANCE and c.action == ch.UPSERT
+                  and c.record is not None and _has_node(c)]
+    changes = winners(changes)
     if not changes:
         return common.SyncCounts()
-    return graph.write(_apply, graph, changes)
+    return graph.write(_apply, graph, changes, placements)

@@ -232,6 +232,45 @@ DETACH DELETE c
 RETURN uuid, providers, projects, azs, flavors
 """
 
+# The tie keys of the stored instances (see tachyon.graph.events), and
+# setting them ($rows: {uuid, updated_at, tie_key}).
+GET_TIE_KEYS = """
+UNWIND $uuids AS uuid
+MATCH (c:Consumer {uuid: uuid})
+USING INDEX c:Consumer(uuid)
+WHERE c.type = 'instance'
+RETURN c.uuid AS uuid, c.updated_at AS updated_at, c.tie_key AS tie_key,
+       c.placed_at AS placed_at
+"""
+
+# The time as of which an instance's node is known ($rows: {uuid,
+# updated_at, placed_at}), set by notifications (tachyon.graph.events);
+# a write by anything else (a sync) forgets it ($uuids): its updated_at
+# then dates the node too.
+SET_PLACED_AT = """
+UNWIND $rows AS row
+MATCH (c:Consumer {uuid: row.uuid})
+USING INDEX c:Consumer(uuid)
+WHERE c.type = 'instance' AND c.updated_at = row.updated_at
+SET c.placed_at = row.placed_at
+"""
+
+FORGET_PLACED_AT = """
+UNWIND $uuids AS uuid
+MATCH (c:Consumer {uuid: uuid})
+USING INDEX c:Consumer(uuid)
+WHERE c.placed_at IS NOT NULL
+REMOVE c.placed_at
+"""
+
+SET_TIE_KEYS = """
+UNWIND $rows AS row
+MATCH (c:Consumer {uuid: row.uuid})
+USING INDEX c:Consumer(uuid)
+WHERE c.type = 'instance' AND c.updated_at = row.updated_at
+SET c.tie_key = row.tie_key
+"""
+
 INSTANCE = upsert.Entity(kind=compute_rows.TYPE,
                          tombstone_kind=tombstones.KIND_INSTANCE,
                          label=upsert.CONSUMER, write=WRITE_INSTANCES,
@@ -257,15 +296,55 @@ def _stays(seen, row, target):
             and seen['flavors'] == _listed(row['flavor_key'], None))
 
 
-def write_instance_rows(tx, graph, rows, bump=True):
+def _resolved(tx, rows, providers):
+    """Write columns of ``rows``, each with the node it names resolved."""
+    if not rows:
+        return []
+    params = [[r['uuid'], r['node_uuid'], r['node_name']] for r in rows]
+    state = {r['uuid']: r for r in common.dicts(
+        tx.run(CLASSIFY_INSTANCES, rows=params))}
+    columns = []
+    for row in rows:
+        seen = state.get(row['uuid']) or {}
+        target = seen.get('target')
+        providers.update((seen.get('current_node'), target))
+        columns.append(compute_rows.instance_columns(row, target))
+    return columns
+
+
+def _retaken(plan, seen, row, retake):
+    """Whether a row at the stored time is to be written all the same.
+
+    The caller (:mod:`tachyon.graph.events`) names in ``retake`` the
+    uuids whose change wins a tie against the stored state (see the
+    convergence rule there); the plan counted such a row unchanged.
+    """
+    if (row['uuid'] not in retake or not seen or not seen['exists']
+            or seen['kind'] != INSTANCE.kind
+            or row['updated_at'] is None
+            or seen['updated_at'] != row['updated_at']
+            or tombstones.blocks(seen['deleted_at'], row['updated_at'])):
+        return False
+    plan.counts.unchanged -= 1
+    return True
+
+
+def write_instance_rows(tx, graph, rows, bump=True, retake=(),
+                        placed_by_caller=False):
     """Upsert instance rows (:func:`rows.instance_row`) inside ``tx``.
 
     With ``bump`` the global generation moves when anything changed.
+    The rows of the uuids in ``retake`` are written even when the stored
+    instance has the same ``updated_at`` (they won a tie). Unless
+    ``placed_by_caller`` (the notification path, which dates placements
+    itself), the instances written forget their ``placed_at``.
     :returns: :class:`~tachyon.graph.common.SyncCounts`.
     """
+    retake = frozenset(retake)
     plan = upsert.Plan(INSTANCE)
     write, update, new = [], [], []
     providers = set()
+    applied = []
     for batch in upsert.batches(graph, rows):
         params = [[r['uuid'], r['node_uuid'], r['node_name']] for r in batch]
         state = {r['uuid']: r for r in common.dicts(
@@ -273,11 +352,14 @@ def write_instance_rows(tx, graph, rows, bump=True):
         for row in batch:
             seen = state.get(row['uuid'])
             sort = plan.sort(seen, row['uuid'], row['updated_at'])
+            if sort is None and _retaken(plan, seen, row, retake):
+                sort = upsert.NEWER
             if sort == upsert.NEW:
                 new.append(compute_rows.instance_columns(row))
                 continue
             if sort != upsert.NEWER:
                 continue
+            applied.append(row['uuid'])
             target = seen['target']
             if (seen['current_node'] == target
                     and seen['fingerprint'] == row['props']['fingerprint']):
@@ -290,17 +372,22 @@ def write_instance_rows(tx, graph, rows, bump=True):
             providers.update((seen['current_node'], target))
 
     uuid_index = compute_rows.INSTANCE_COLUMNS.index('uuid')
+    by_uuid = {row['uuid']: row for row in rows}
     for batch in upsert.batches(graph, new):
         done = {}
         for result in tx.run(CREATE_INSTANCES, rows=batch):
             done[result['uuid']] = result['target']
         providers.update(done.values())
-        # Created by someone else since we looked: an update then.
-        for row in batch:
-            if row[uuid_index] not in done:
-                LOG.debug('Instance %s appeared meanwhile; updating it',
-                          row[uuid_index])
-                write.append(row)
+        # Created by someone else since we looked: an update then, onto
+        # the node the row names (resolved again: a row of the fast path
+        # carries no target, and a write without one would drop the
+        # instance's CONSUMES edges).
+        late = [by_uuid[row[uuid_index]] for row in batch
+                if row[uuid_index] not in done]
+        for row in late:
+            LOG.debug('Instance %s appeared meanwhile; updating it',
+                      row['uuid'])
+        write.extend(_resolved(tx, late, providers))
     old_projects, old_azs, old_flavors = set(), set(), set()
     for batch in upsert.batches(graph, write):
         for result in tx.run(WRITE_INSTANCES, rows=batch):
@@ -310,17 +397,52 @@ def write_instance_rows(tx, graph, rows, bump=True):
     for batch in upsert.batches(graph, update):
         tx.run(UPDATE_INSTANCES, rows=batch).consume()
     upsert.bump_providers(tx, providers)
+    if applied and not placed_by_caller:
+        for batch in upsert.batches(graph, applied):
+            tx.run(FORGET_PLACED_AT, uuids=batch).consume()
     return upsert.finish(tx, graph, plan, bump, projects=old_projects,
                          azs=old_azs, flavors=old_flavors)
 
 
-def write_instances(tx, graph, instances, bump=True):
+def write_instances(tx, graph, instances, bump=True, retake=(),
+                    placed_by_caller=False):
     """Upsert Instance records inside ``tx`` (see upsert_instances).
 
+    ``retake``, ``placed_by_caller``: see :func:`write_instance_rows`.
     :returns: :class:`~tachyon.graph.common.SyncCounts`.
     """
     return write_instance_rows(
-        tx, graph, [compute_rows.instance_row(i) for i in instances], bump)
+        tx, graph, [compute_rows.instance_row(i) for i in instances], bump,
+        retake, placed_by_caller)
+
+
+def instance_ties(tx, uuids):
+    """{uuid: (updated_at, tie_key, placed_at)} of stored instances."""
+    uuids = sorted(set(uuids))
+    if not uuids:
+        return {}
+    return {r['uuid']: (r['updated_at'], r['tie_key'], r['placed_at'])
+            for r in tx.run(GET_TIE_KEYS, uuids=uuids)}
+
+
+def set_placed_at(tx, rows):
+    """Date the node of instances ({uuid, updated_at, placed_at} maps).
+
+    An instance whose ``updated_at`` is not the row's keeps its date.
+    """
+    if rows:
+        tx.run(SET_PLACED_AT, rows=list(rows)).consume()
+
+
+def set_tie_keys(tx, keys):
+    """Stamp instances with the tie key of the change that set them.
+
+    ``keys`` are {uuid, updated_at, tie_key} maps; an instance whose
+    ``updated_at`` is not the change's (the change did not apply) keeps
+    its key.
+    """
+    if keys:
+        tx.run(SET_TIE_KEYS, rows=list(keys)).consume()
 
 
 def upsert_instances(graph, instances):
