@@ -203,3 +203,12 @@ class MalformedPayload(MalformedField):
     def __init__(self, event_type, reason, field=None):
         self.event_type = event_type
         super().__init__(reason, field, '%s: %s' % (event_type, reason))
+
+
+class MessagingUnavailable(TachyonException):
+    """The message broker of a transport URL cannot be reached."""
+
+    msg_fmt = ("[%(group)s]/%(option)s: the message broker at %(url)s is "
+               "unavailable: %(reason)s")
+    code = 503
+    transient = True
