@@ -32,6 +32,11 @@ CONF = config.CONF
 LOG = logging.getLogger(__name__)
 PROG = 'tachyon-engine'
 
+#: Exit status when Neo4j or the broker stayed unreachable at start
+#: (sysexits' "temporary failure; try again later"). 2 is a configuration
+#: error, 1 a graph schema that is not ours: restarting fixes neither.
+EX_TEMPFAIL = 75
+
 
 def _check_graph(conf):
     """Stop at once when Neo4j is unusable or the schema is not ours."""
@@ -49,7 +54,8 @@ def check_backends(conf):
     Before any worker starts, so that a setting no retry can fix ends the
     engine (status 2) instead of workers dying and being restarted
     forever. A server that is down is waited for, up to
-    ``[engine]/backend_wait_timeout`` seconds (then status 1).
+    ``[engine]/backend_wait_timeout`` seconds (then status
+    :data:`EX_TEMPFAIL`, which systemd's Restart=on-failure retries).
     Returns nothing; exits on failure.
     """
     try:
@@ -64,7 +70,11 @@ def check_backends(conf):
             conf)
     except backends.FATAL as exc:
         config.die(backends.message(exc, conf, PROG), 2)
+    except backends.UNAVAILABLE as exc:
+        config.die(backends.message(exc, conf, PROG), EX_TEMPFAIL)
     except exception.TachyonException as exc:
+        # The schema is not ours: 'tachyon-manage db sync' (or newer code)
+        # fixes it, not a restart.
         config.die(backends.message(exc, conf, PROG), 1)
     finally:
         # No connection of the parent's may outlive the fork.

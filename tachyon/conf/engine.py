@@ -64,7 +64,7 @@ opts = [
                min=0,
                help='Seconds tachyon-engine waits at start for Neo4j and '
                     'the message broker to answer, retrying with backoff '
-                    '(1 s doubling to 15 s), before it exits with status 1 '
+                    '(1 s doubling to 15 s), before it exits with status 75 '
                     '(under systemd, Restart=on-failure then tries again '
                     'later). 0: do not wait. A configuration error (a '
                     'malformed URI, a scheme that is not Bolt, credentials '
