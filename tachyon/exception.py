@@ -229,3 +229,12 @@ class GraphRefused(TachyonException):
 
     msg_fmt = "Neo4j refused the change (%(neo4j_code)s): %(reason)s"
     code = 422
+
+
+class MessagingUnavailable(TachyonException):
+    """The message broker of a transport URL cannot be reached."""
+
+    msg_fmt = ("[%(group)s]/%(option)s: the message broker at %(url)s is "
+               "unavailable: %(reason)s")
+    code = 503
+    transient = True

@@ -14,11 +14,13 @@
 
 import gc
 import sys
+import time
 
 from oslo_config import cfg
 from oslo_log import log as logging
 from oslo_service import service
 
+from tachyon.cmd import backends
 from tachyon.common import config
 from tachyon import exception
 from tachyon.graph import driver
@@ -28,6 +30,12 @@ from tachyon import service as engine_service
 
 CONF = config.CONF
 LOG = logging.getLogger(__name__)
+PROG = 'tachyon-engine'
+
+#: Exit status when Neo4j or the broker stayed unreachable at start
+#: (sysexits' "temporary failure; try again later"). 2 is a configuration
+#: error, 1 a graph schema that is not ours: restarting fixes neither.
+EX_TEMPFAIL = 75
 
 
 def _check_graph(conf):
@@ -40,20 +48,50 @@ def _check_graph(conf):
         graph.close()
 
 
+def check_backends(conf):
+    """Check Neo4j and the broker in this (the parent) process.
+
+    Before any worker starts, so that a setting no retry can fix ends the
+    engine (status 2) instead of workers dying and being restarted
+    forever. A server that is down is waited for, up to
+    ``[engine]/backend_wait_timeout`` seconds (then status
+    :data:`EX_TEMPFAIL`, which systemd's Restart=on-failure retries).
+    Returns nothing; exits on failure.
+    """
+    try:
+        transport = backends.check_settings(conf, transport=True)
+    except exception.ConfigurationError as exc:
+        config.die(backends.message(exc, conf, PROG), 2)
+    deadline = time.monotonic() + conf.engine.backend_wait_timeout
+    try:
+        backends.wait_for(lambda: _check_graph(conf), deadline, conf)
+        backends.wait_for(
+            lambda: backends.probe_transport(conf, transport), deadline,
+            conf)
+    except backends.FATAL as exc:
+        config.die(backends.message(exc, conf, PROG), 2)
+    except backends.UNAVAILABLE as exc:
+        config.die(backends.message(exc, conf, PROG), EX_TEMPFAIL)
+    except exception.TachyonException as exc:
+        # The schema is not ours: 'tachyon-manage db sync' (or newer code)
+        # fixes it, not a restart.
+        config.die(backends.message(exc, conf, PROG), 1)
+    finally:
+        # No connection of the parent's may outlive the fork.
+        transport.cleanup()
+
+
 def main(argv=None):
     argv = sys.argv if argv is None else argv
     try:
         config.parse_args(argv)
     except cfg.Error as exc:
-        config.die(str(exc), 2)
+        config.die(backends.scrub(exc), 2)
     try:
         listener.check_queue_names(CONF)
     except exception.ConfigurationError as exc:
-        config.die('tachyon-engine: %s' % exc, 2)
-    try:
-        _check_graph(CONF)
-    except exception.TachyonException as exc:
-        config.die('tachyon-engine: %s' % exc)
+        config.die(backends.message(exc, CONF, PROG), 2)
+    check_backends(CONF)
     # Everything loaded so far (modules, options) lives as long as the
     # process: keep it out of the garbage collector's full passes, which
     # a compute snapshot (hundreds of thousands of new objects) triggers,
@@ -62,8 +100,7 @@ def main(argv=None):
     launcher = service.launch(CONF, engine_service.EngineService(CONF),
                               workers=CONF.engine.workers,
                               restart_method='mutate')
-    launcher.wait()
-    return 0
+    return launcher.wait() or 0
 
 
 if __name__ == '__main__':

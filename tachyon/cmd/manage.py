@@ -21,6 +21,7 @@ import sys
 
 from oslo_config import cfg
 
+from tachyon.cmd import backends
 from tachyon.common import config
 from tachyon import exception
 from tachyon.graph import driver as graph_driver
@@ -30,8 +31,19 @@ CONF = config.CONF
 
 
 def open_graph():
-    """The graph of the configuration parsed (a context manager)."""
-    return graph_driver.Graph.from_conf(CONF)
+    """The graph of the configuration parsed (a context manager).
+
+    Connectivity and credentials are checked first, once: an unreachable
+    Neo4j fails within ``[neo4j]/connection_timeout`` instead of after the
+    driver's retries of the first transaction.
+    """
+    graph = graph_driver.Graph.from_conf(CONF)
+    try:
+        graph.verify()
+    except BaseException:
+        graph.close()
+        raise
+    return graph
 
 
 class DbCommands(object):
@@ -106,15 +118,21 @@ def main(argv=None):
     try:
         config.parse_args(argv)
     except cfg.Error as exc:
-        config.die(str(exc), 2)
+        config.die(backends.scrub(exc), 2)
     cat = CONF.category
     cls = CATEGORIES[cat.name][0]
     func = cat.func
     kwargs = {name: getattr(cat, name) for name in cat.arg_names}
+    prog = 'tachyon-manage %s %s' % (cat.name, cat.action)
+    # Every command reads the graph: its settings are checked before any.
+    try:
+        backends.check_settings(CONF)
+    except exception.ConfigurationError as exc:
+        config.die(backends.message(exc, CONF, prog), 2)
     try:
         return func(cls(), **kwargs) or 0
     except exception.TachyonException as exc:
-        config.die('tachyon-manage %s %s: %s' % (cat.name, cat.action, exc))
+        config.die(backends.message(exc, CONF, prog))
 
 
 def _load_command_modules():

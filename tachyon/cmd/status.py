@@ -22,6 +22,8 @@ import sys
 from oslo_config import cfg
 from oslo_upgradecheck import upgradecheck
 
+from tachyon.cmd import backends
+from tachyon.common import config
 from tachyon import conf as tachyon_conf
 from tachyon import exception
 from tachyon.graph import driver
@@ -29,6 +31,7 @@ from tachyon.graph import schema
 from tachyon import rpc
 
 CONF = tachyon_conf.CONF
+PROG = 'tachyon-status upgrade check'
 
 
 class Checks(upgradecheck.UpgradeCommands):
@@ -42,6 +45,8 @@ class Checks(upgradecheck.UpgradeCommands):
         rpc.register_transport_opts(self.conf)
         self._graph = None
         self._graph_error = None
+        self._transport = None
+        self._failures = []
 
     def _connect(self):
         if self._graph is None and self._graph_error is None:
@@ -50,7 +55,7 @@ class Checks(upgradecheck.UpgradeCommands):
                 graph.verify()
                 self._graph = graph
             except exception.TachyonException as exc:
-                self._graph_error = exc
+                self._graph_error = backends.message(exc, self.conf)
         return self._graph
 
     def close(self):
@@ -89,15 +94,58 @@ class Checks(upgradecheck.UpgradeCommands):
                 upgradecheck.Code.WARNING,
                 '[DEFAULT]/transport_url is not set: tachyon-engine would '
                 'look for RabbitMQ on localhost with default credentials.')
+        try:
+            backends.probe_transport(self.conf, self._transport)
+        except exception.TachyonException as exc:
+            return upgradecheck.Result(upgradecheck.Code.FAILURE,
+                                       backends.message(exc, self.conf))
         return upgradecheck.Result(
             upgradecheck.Code.SUCCESS,
-            '[DEFAULT]/transport_url is set (%s).' % location.location.name)
+            '[DEFAULT]/transport_url is set (%s) and the broker at %s '
+            'takes its login.' % (
+                location.location.name,
+                backends.redact_transport_url(self.conf.transport_url)))
+
+    def check(self):
+        """Refuse bad settings in one line, run the checks, sum them up.
+
+        A setting that can be judged without a server (an option's value,
+        the syntax and scheme of ``[neo4j]/uri`` and of
+        ``[DEFAULT]/transport_url``) ends the command at once, status 2.
+        After the table, the first failure is repeated as one line on
+        stderr.
+        """
+        try:
+            self._transport = backends.check_settings(self.conf,
+                                                      transport=True)
+        except exception.ConfigurationError as exc:
+            config.die(backends.message(exc, self.conf, PROG), 2)
+        try:
+            code = super().check()
+        finally:
+            self._transport.cleanup()
+        if code == upgradecheck.Code.FAILURE and self._failures:
+            sys.stderr.write('%s: %s\n' % (PROG, self._failures[0]))
+        return code
+
+    def _recorded(check):
+        """``check``, its failure remembered for the summary line."""
+        def run(self):
+            result = check(self)
+            if result.code == upgradecheck.Code.FAILURE:
+                self._failures.append(
+                    backends.scrub(result.details, self.conf))
+            return result
+        run.__name__ = check.__name__
+        run.__doc__ = check.__doc__
+        return run
 
     _upgrade_checks = (
-        ('Neo4j reachability', _check_neo4j),
-        ('Graph schema version', _check_schema),
-        ('Messaging transport', _check_transport),
+        ('Neo4j reachability', _recorded(_check_neo4j)),
+        ('Graph schema version', _recorded(_check_schema)),
+        ('Messaging transport', _recorded(_check_transport)),
     )
+    del _recorded
 
 
 def main(argv=None):

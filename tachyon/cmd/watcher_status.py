@@ -33,6 +33,7 @@ from oslo_config import cfg
 import oslo_messaging as messaging
 from oslo_upgradecheck import upgradecheck
 
+from tachyon.cmd import backends
 from tachyon import exception
 from tachyon import rpc
 from tachyon.rpc import api
@@ -124,6 +125,11 @@ class Checks(upgradecheck.UpgradeCommands):
         for name in sorted(set(served.values())):
             config, group = self._plugin_config(name)
             try:
+                self._probe(config, group)
+            except exception.TachyonException as exc:
+                problems.append(backends.message(exc, self.conf))
+                continue
+            try:
                 answer = self._ping(config)
             except Exception as exc:
                 problems.append(
@@ -136,11 +142,61 @@ class Checks(upgradecheck.UpgradeCommands):
             else:
                 reached.append('%s: engine %s' % (name, answer['host']))
         if problems:
-            return upgradecheck.Result(upgradecheck.Code.FAILURE,
-                                       '; '.join(problems))
+            return upgradecheck.Result(
+                upgradecheck.Code.FAILURE,
+                backends.scrub('; '.join(problems), self.conf,
+                               self._plugin_passwords()))
         return upgradecheck.Result(
             upgradecheck.Code.SUCCESS,
             'tachyon-engine answers (%s).' % ', '.join(reached))
+
+    def _probe(self, config, group):
+        """Check the plugin's transport URL and the broker's login first.
+
+        A malformed URL, a refused login or a broker that is down is
+        reported as such, within seconds, naming the option; the ping
+        would wait for its timeout (or, for a broker that is down, retry
+        the connection forever).
+        """
+        url = config.transport_url or None
+        if url is None:
+            group = 'DEFAULT'
+        transport = backends.check_transport_url(
+            self.conf, url=url, group=group, option='transport_url')
+        try:
+            backends.probe_transport(
+                self.conf, transport, url=url, exchange=config.exchange,
+                topic=config.topic, group=group, option='transport_url')
+        finally:
+            transport.cleanup()
+
+    def check(self):
+        """The checks; the first failure again as one line on stderr."""
+        self._failures = []
+        code = super().check()
+        if code == upgradecheck.Code.FAILURE and self._failures:
+            sys.stderr.write('tachyon-watcher-status upgrade check: %s\n'
+                             % self._failures[0])
+        return code
+
+    def _recorded(check):
+        """``check``, its failure remembered for the summary line."""
+        def run(self):
+            result = check(self)
+            if result.code == upgradecheck.Code.FAILURE:
+                self._failures.append(
+                    backends.scrub(result.details, self.conf,
+                                   self._plugin_passwords()))
+            return result
+        run.__name__ = check.__name__
+        return run
+
+    def _plugin_passwords(self):
+        found = []
+        for name in set(self._hooks.selection(self._names).values()):
+            config, _group = self._plugin_config(name)
+            found.extend(backends.transport_passwords(config.transport_url))
+        return found
 
     def _ping(self, config):
         transport = messaging.get_rpc_transport(
@@ -155,10 +211,11 @@ class Checks(upgradecheck.UpgradeCommands):
             transport.cleanup()
 
     _upgrade_checks = (
-        ('Tachyon collectors selected', _check_selection),
-        ('Watcher hook points', _check_hooks),
-        ('tachyon-engine reachable', _check_engine),
+        ('Tachyon collectors selected', _recorded(_check_selection)),
+        ('Watcher hook points', _recorded(_check_hooks)),
+        ('tachyon-engine reachable', _recorded(_check_engine)),
     )
+    del _recorded
 
 
 def main(argv=None):

@@ -69,6 +69,18 @@ opts = [
                default=16,
                min=1,
                help='Threads that serve RPC calls in each worker.'),
+    cfg.IntOpt('backend_wait_timeout',
+               default=60,
+               min=0,
+               help='Seconds tachyon-engine waits at start for Neo4j and '
+                    'the message broker to answer, retrying with backoff '
+                    '(1 s doubling to 15 s), before it exits with status 75 '
+                    '(under systemd, Restart=on-failure then tries again '
+                    'later). 0: do not wait. A configuration error (a '
+                    'malformed URI, a scheme that is not Bolt, credentials '
+                    'refused by Neo4j or the broker) is not waited for: '
+                    'the engine exits at once with status 2, before any '
+                    'worker starts.'),
 ]
 
 

@@ -18,14 +18,19 @@ GROUP = cfg.OptGroup(
     help='How Tachyon reaches the Neo4j database that holds the model.')
 
 opts = [
-    cfg.URIOpt('uri',
+    # A string checked by Tachyon (tachyon.graph.driver.check_uri) before
+    # anything starts, not a URIOpt: oslo.config's URI check fails late,
+    # with a traceback, and repeats the URI with any password in it.
+    cfg.StrOpt('uri',
                default='bolt://127.0.0.1:7687',
-               schemes=['bolt', 'bolt+s', 'bolt+ssc',
-                        'neo4j', 'neo4j+s', 'neo4j+ssc'],
-               help='Neo4j server URI. Use bolt:// for a single server and '
-                    'neo4j:// for a cluster (reads are then routed to '
-                    'followers). The +s suffix enables TLS with a verified '
-                    'certificate, +ssc TLS with a self-signed one.'),
+               help='Neo4j server URI, bolt://HOST:PORT for a single server '
+                    'or neo4j://HOST:PORT for a cluster (reads are then '
+                    'routed to followers); the Bolt port is usually 7687. '
+                    'The +s suffix enables TLS with a verified certificate, '
+                    '+ssc TLS with a self-signed one. Credentials go in '
+                    'username and password, not in the URI. Every command '
+                    'refuses another scheme (e.g. http://) or a malformed '
+                    'URI at start, naming this option.'),
     cfg.StrOpt('username',
                default='neo4j',
                help='User Tachyon authenticates as.'),
@@ -46,7 +51,9 @@ opts = [
     cfg.FloatOpt('connection_timeout',
                  default=10.0,
                  min=0.1,
-                 help='Seconds to wait while opening a Bolt connection.'),
+                 help='Seconds to wait while opening a Bolt connection. '
+                      'It bounds how long a command takes to say that '
+                      'Neo4j is unreachable.'),
     cfg.FloatOpt('connection_acquisition_timeout',
                  default=30.0,
                  min=0.1,

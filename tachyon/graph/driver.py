@@ -47,8 +47,14 @@ def _redact(uri):
     except ValueError:
         return '<malformed URI>'
     netloc = parts.hostname or ''
-    if parts.port:
-        netloc = '%s:%s' % (netloc, parts.port)
+    try:
+        port = parts.port
+    except ValueError:
+        # Not a number: keep what follows the last colon, never a
+        # user:password part (that is before the '@').
+        port = parts.netloc.rpartition('@')[2].rpartition(':')[2]
+    if port not in (None, ''):
+        netloc = '%s:%s' % (netloc, port)
     return urllib.parse.urlunsplit(
         (parts.scheme, netloc, parts.path, '', ''))
 
@@ -59,6 +65,58 @@ def _redact(uri):
 _RETRYABLE_REFUSALS = ('Transaction.TransactionTimedOut',
                        'Transaction.Terminated',
                        'Transaction.LockClientStopped')
+
+
+#: The URI schemes of Neo4j's Bolt driver: bolt for one server, neo4j for
+#: a cluster (routed), +s for TLS with a verified certificate, +ssc for TLS
+#: with a self-signed one.
+SCHEMES = ('bolt', 'bolt+s', 'bolt+ssc', 'neo4j', 'neo4j+s', 'neo4j+ssc')
+
+
+def check_uri(uri):
+    """Refuse a ``[neo4j]/uri`` the driver cannot use, before connecting.
+
+    Raises :class:`~tachyon.exception.ConfigurationError` naming the option
+    and what is wrong; the message never holds a password (a URI with a
+    user:password part is refused without repeating it).
+    """
+    def refuse(reason):
+        return exception.ConfigurationError(group='neo4j', option='uri',
+                                            reason=reason)
+
+    if not uri or not isinstance(uri, str):
+        raise refuse('not set; expected bolt://HOST:7687 (one server) or '
+                     'neo4j://HOST:7687 (a cluster)')
+    try:
+        parts = urllib.parse.urlsplit(uri.strip())
+    except ValueError as exc:
+        raise refuse('not a URI (%s)' % exc) from None
+    scheme = parts.scheme.lower()
+    if scheme not in SCHEMES:
+        raise refuse(
+            '%s is not a Bolt URI scheme: use one of %s, e.g. '
+            'bolt://HOST:7687 (one server) or neo4j://HOST:7687 (a '
+            "cluster); Neo4j's HTTP port (7474) does not speak Bolt"
+            % (repr(scheme) if scheme else 'no scheme', ', '.join(SCHEMES)))
+    if '@' in parts.netloc:
+        raise refuse('%s holds a user name or password; put them in '
+                     '[neo4j]/username and [neo4j]/password instead'
+                     % _redact(uri))
+    if not parts.hostname:
+        raise refuse('%s names no host' % _redact(uri))
+    try:
+        port = parts.port
+    except ValueError:
+        bad = parts.netloc.rpartition(':')[2]
+        raise refuse('%s: port %r is not a number from 1 to 65535'
+                     % (_redact(uri), bad)) from None
+    if port == 0:
+        raise refuse('%s: port 0 is not a port' % _redact(uri))
+
+
+def one_line(text):
+    """``text`` on one line: newlines and runs of blanks become one space."""
+    return ' '.join(str(text).split())
 
 
 class _Retry(Exception):
@@ -96,6 +154,7 @@ class Graph(object):
         self.database = database
         self.transaction_timeout = transaction_timeout
         self.batch_size = batch_size
+        check_uri(uri)
         try:
             self._driver = neo4j.GraphDatabase.driver(
                 uri,
@@ -111,9 +170,14 @@ class Graph(object):
                 notifications_disabled_categories=['UNRECOGNIZED'],
                 user_agent='tachyon')
         except (neo4j_exc.ConfigurationError, ValueError) as exc:
+            # The driver's words may quote the URI as given: say it again
+            # without any user:password part.
+            reason = one_line(str(exc).replace(uri, self.safe_uri))
+            if password:
+                reason = reason.replace(password, '***')
             raise exception.ConfigurationError(
                 group='neo4j', option='uri',
-                reason='%s (%s)' % (exc, self.safe_uri))
+                reason='%s (%s)' % (reason, self.safe_uri)) from None
 
     @classmethod
     def from_conf(cls, conf):
@@ -153,8 +217,8 @@ class Graph(object):
                 neo4j_exc.IncompleteCommit, OSError) as exc:
             raise exception.GraphUnavailable(
                 uri=self.safe_uri,
-                reason=(isinstance(exc, neo4j_exc.Neo4jError)
-                        and exc.message) or str(exc),
+                reason=one_line((isinstance(exc, neo4j_exc.Neo4jError)
+                                 and exc.message) or str(exc)),
                 answered=False) from exc
         except neo4j_exc.ClientError as exc:
             if exc.code and 'Database.DatabaseNotFound' in exc.code:

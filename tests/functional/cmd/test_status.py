@@ -17,12 +17,17 @@ import subprocess
 import sys
 
 from tachyon.graph import schema
+from tests.fixtures import services
 from tests.functional import base
 
 
 class TestUpgradeCheck(base.FunctionalTestCase):
 
-    def _status(self, uri=None, transport_url='rabbit://u:p@127.0.0.1:1/'):
+    def _status(self, uri=None, transport_url=True):
+        if transport_url is True:
+            # The transport check logs in to the broker: the real one.
+            transport_url = self.useFixture(
+                services.RealTransportFixture(self.conf)).url
         env = dict(os.environ,
                    OS_NEO4J__URI=uri or self.neo4j.uri,
                    OS_NEO4J__USERNAME=self.neo4j.user,

@@ -17,6 +17,8 @@ from oslo_config import generator
 
 from tachyon import conf as tachyon_conf
 from tachyon.conf import opts
+from tachyon import exception
+from tachyon.graph import driver
 from tests import base
 
 
@@ -39,8 +41,11 @@ class TestOptions(base.TestCase):
                         ['opt'].secret)
 
     def test_uri_rejects_unknown_scheme(self):
-        self.assertRaises(ValueError, self.flags, group='neo4j',
-                          uri='http://127.0.0.1:7474')
+        # Checked by Tachyon before anything starts, naming the option.
+        self.flags(group='neo4j', uri='http://127.0.0.1:7474')
+        exc = self.assertRaises(exception.ConfigurationError,
+                                driver.check_uri, self.conf.neo4j.uri)
+        self.assertIn('[neo4j]/uri', str(exc))
 
     def test_uri_accepts_cluster_and_tls_schemes(self):
         for uri in ('bolt://h:7687', 'neo4j://h:7687', 'neo4j+s://h:7687',
