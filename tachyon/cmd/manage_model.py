@@ -125,6 +125,14 @@ class ModelCommands(object):
                 step = 'writing the %s model' % kind
                 return kind, watcher_xml.write_model(graph, kind, parsed,
                                                      replace=replace)
+        except exception.GraphRefused as exc:
+            # Neo4j refused what the checks let through (a value too large
+            # for its index, say): the step, and the traceback at debug.
+            LOG.debug('Neo4j refused the import while %s', step,
+                      exc_info=True)
+            raise exception.TachyonException(
+                'error while %s: %s (run with --debug for the traceback)'
+                % (step, xml_common.one_line(exc)))
         except exception.TachyonException:
             raise
         except cfg.Error as exc:

@@ -32,6 +32,10 @@ from tests import watcher_models
 
 GROUP = 'watcher_cluster_data_model_collectors.%s'
 
+# Watcher's audits are named by uuids, as tachyon-engine requires.
+AUDIT_1 = 'a0d1c3e5-1111-4c1a-9b7e-5f0a2d4c6e81'
+AUDIT_2 = 'a0d1c3e5-2222-4c1a-9b7e-5f0a2d4c6e82'
+
 
 class TestWatcherPlugins(watcher_base.TestCase):
 
@@ -88,13 +92,13 @@ class TestWatcherPlugins(watcher_base.TestCase):
         excluded = sorted(self.watcher.get_all_instances())[0]
         audit_scope = [{'compute': [{'exclude': [
             {'instances': [{'uuid': excluded}]}]}]}]
-        with audits.bound('audit-1') as run:
+        with audits.bound(AUDIT_1) as run:
             handler = collector.get_audit_scope_handler(audit_scope)
             model = handler.get_scoped_model(
                 collector.get_latest_cluster_data_model())
             self.assertEqual([model], run.models)
             session = self.tachyon.client.get_session(model.session_id)
-            self.assertEqual(('audit-1', 'active'),
+            self.assertEqual((AUDIT_1, 'active'),
                              (session['audit_uuid'], session['status']))
             self.check_session(model, excluded)
         # This strategy committed its session itself; the end of the run
@@ -104,7 +108,7 @@ class TestWatcherPlugins(watcher_base.TestCase):
 
     def test_the_session_ends_with_the_strategy_run(self):
         collector = self.load('tachyon_compute')
-        with audits.bound('audit-2'):
+        with audits.bound(AUDIT_2):
             model = collector.get_latest_cluster_data_model()
             inst = sorted(model.get_all_instances().values(),
                           key=lambda i: i.uuid)[0]

@@ -170,7 +170,7 @@ class TestHostileImport(base.FunctionalTestCase):
             self.manage('import', path,
                         config='[model_import]\nmax_attribute_length = '
                                '100000'),
-            'unexpected error while writing the compute model',
+            'error while writing the compute model', 'Neo4j refused',
             '--debug')
         self.assertNotIn('h' * 100, stderr)
 
@@ -188,7 +188,7 @@ class TestHostileImport(base.FunctionalTestCase):
             self.manage('import', path,
                         config='[model_import]\nmax_attribute_length = '
                                '100000'),
-            'unexpected error while writing the storage model')
+            'error while writing the storage model', 'Neo4j refused')
         self.assertNotIn('new-host@lvm',
                          storage_graph.get_all_storage_nodes(self.graph))
 
