@@ -23,6 +23,7 @@ export TACHYON_DEV_STATE=${TACHYON_DEV_STATE:-$PWD/.devservices}
 if [ "${TACHYON_SKIP_INSTALL:-0}" != 1 ]; then
     echo "== Installing Tachyon"
     "$PYTHON" -m pip install -q --disable-pip-version-check \
+        -c "${TACHYON_CONSTRAINTS:-upper-constraints.txt}" \
         -r requirements.txt "python-watcher>=17.0.0"
     "$PYTHON" -m pip install -q --disable-pip-version-check --no-deps -e .
     if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ] \

@@ -21,6 +21,8 @@ fake metrics (no Gnocchi here), and its action plan is printed with each
 node's utilization before and after. The session is rolled back.
 """
 
+import uuid as uuid_lib
+
 from watcher.decision_engine.strategy import strategies
 from watcher.tests.unit.decision_engine.model import gnocchi_metrics
 
@@ -41,7 +43,8 @@ def _utilization(client, session_id, nodes):
 
 
 def run(client, out, strategy_cls=strategies.BasicConsolidation):
-    session = client.create_session(ttl=600, audit_uuid='tachyon-demo')
+    # A uuid, as Watcher's audits have, so the session shows as an audit's.
+    session = client.create_session(ttl=600, audit_uuid=str(uuid_lib.uuid4()))
     sid = session['id']
     try:
         model = client_model.TachyonClusterModel.load(client,
