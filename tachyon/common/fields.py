@@ -36,6 +36,7 @@ Values shown in messages are cut short (a payload can hold megabytes).
 import ast
 import json
 import math
+import re
 import reprlib
 import uuid as uuid_lib
 
@@ -58,6 +59,25 @@ _REPR.maxlong = 40
 def type_names(types):
     """('str', 'int') as the text 'str or int'."""
     return ' or '.join(t.__name__ for t in types)
+
+
+#: How many characters of a text value an error message quotes.
+QUOTE_LENGTH = 64
+
+# "4" and "4.0": Watcher writes integers as digits; a float-typed dump
+# writes "4.0".
+_INTEGER_RE = re.compile(r'[0-9]+(\.0*)?\Z')
+_NUMBER_RE = re.compile(r'([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\Z')
+# More digits than INT64_MAX has can only be out of range.
+_MAX_DIGITS = len(str(INT64_MAX))
+
+
+def shorten(value, length=QUOTE_LENGTH):
+    """A value as an error message quotes it: its repr, cut short."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > length:
+        return '%r... (%d characters)' % (text[:length], len(text))
+    return repr(text)
 
 
 def short_repr(value):
@@ -252,35 +272,35 @@ class TextReader(Reader):
         return value
 
     def integer(self, key, required=False):
-        """A non-negative integer ("4" and "4.0" alike)."""
+        """An integer from 0 to INT64_MAX ("4" and "4.0" alike)."""
         value = self.string(key, required)
         if value is None:
             return None
-        try:
-            number = float(value)
-            if not number.is_integer():
-                raise ValueError(value)
-            number = int(number)
-        except (TypeError, ValueError, OverflowError):
-            self.fail('%r is not an integer' % value, key)
-        if number < 0:
-            self.fail('%r is negative' % value, key)
-        if out_of_range(number):
-            self.fail('%s is %s' % (short_repr(value), out_of_range(number)),
-                      key)
-        return number
+        text = value.strip()
+        if text.startswith('-') and _INTEGER_RE.match(text[1:]):
+            self.fail('%s is negative' % shorten(value), key)
+        if not _INTEGER_RE.match(text):
+            self.fail('%s is not an integer' % shorten(value), key)
+        digits = text.split('.')[0].lstrip('0') or '0'
+        if len(digits) > _MAX_DIGITS or int(digits) > INT64_MAX:
+            self.fail('%s is out of range (0 to %d)'
+                      % (shorten(value), INT64_MAX), key)
+        return int(digits)
 
     def number(self, key):
         """A finite, non-negative number."""
         value = self.string(key)
         if value is None:
             return None
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            self.fail('%r is not a number' % value, key)
-        if number != number or number < 0 or number == float('inf'):
-            self.fail('%r is not a non-negative number' % value, key)
+        text = value.strip()
+        if text.startswith('-') and _NUMBER_RE.match(text[1:]):
+            self.fail('%s is not a non-negative number' % shorten(value),
+                      key)
+        if not _NUMBER_RE.match(text):
+            self.fail('%s is not a number' % shorten(value), key)
+        number = float(text)
+        if not math.isfinite(number):
+            self.fail('%s is out of range' % shorten(value), key)
         return number
 
     def boolean(self, key, default):
@@ -290,21 +310,14 @@ class TextReader(Reader):
         try:
             return strutils.bool_from_string(value, strict=True)
         except ValueError:
-            self.fail('%r is not a boolean' % value, key)
+            self.fail('%s is not a boolean' % shorten(value), key)
 
     def literal(self, key):
         """JSON, or a Python literal; None when absent."""
         value = self.string(key)
         if value is None:
             return None
-        try:
-            return json.loads(value)
-        except ValueError:
-            try:
-                return ast.literal_eval(value)
-            except (ValueError, SyntaxError, TypeError, MemoryError,
-                    RecursionError):
-                self.fail('neither JSON nor a Python literal', key)
+        return literal_value(value, lambda reason: self.fail(reason, key))
 
     def mapping(self, key, default=None):
         """A JSON object, or the Python literal Watcher's to_xml writes."""
@@ -327,6 +340,25 @@ class TextReader(Reader):
             return None
         try:
             timeutils.parse_isotime(value)
-        except ValueError:
-            self.fail('%r is not an ISO 8601 time' % value, key)
+        except (ValueError, TypeError, OverflowError):
+            self.fail('%s is not an ISO 8601 time' % shorten(value), key)
         return value
+
+
+def literal_value(value, fail):
+    """JSON or a Python literal -> the data; ``fail(reason)`` otherwise.
+
+    Watcher's ``to_xml`` writes Python reprs where its ``from_xml`` reads
+    JSON: both are read. Nesting too deep for either is refused.
+    """
+    try:
+        return json.loads(value)
+    except RecursionError:
+        return fail('nested too deeply')
+    except ValueError:
+        pass
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, SyntaxError, TypeError, MemoryError,
+            RecursionError):
+        return fail('neither JSON nor a Python literal')

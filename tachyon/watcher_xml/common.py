@@ -27,15 +27,9 @@ refusal is an :class:`~tachyon.exception.InvalidModel` naming the element
 and the attribute, with any value it quotes cut short.
 """
 
-import ast
 import collections
-import json
-import math
-import re
 
 from lxml import etree
-from oslo_utils import strutils
-from oslo_utils import timeutils
 
 from tachyon.common import fields
 from tachyon import exception
@@ -63,7 +57,7 @@ KIND_OF_TAG = {
 }
 
 #: Neo4j stores integers as signed 64-bit numbers.
-MAX_INTEGER = 2 ** 63 - 1
+MAX_INTEGER = fields.INT64_MAX
 #: The deepest a model nests: ModelRoot > StorageNode > Pool > Volume and
 #: ModelRoot > IronicNode > extra > key.
 MAX_DEPTH = 4
@@ -78,20 +72,8 @@ Limits = collections.namedtuple('Limits', ['max_document_size',
 DEFAULT_LIMITS = Limits(max_document_size=64 * 1024 * 1024,
                         max_attribute_length=4096)
 
-# "4" and "4.0": Watcher writes integers as digits; a float-typed dump
-# writes "4.0".
-_INTEGER_RE = re.compile(r'[0-9]+(\.0*)?\Z')
-_NUMBER_RE = re.compile(r'([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?\Z')
-# More digits than MAX_INTEGER has can only be out of range.
-_MAX_DIGITS = len(str(MAX_INTEGER))
-
-
-def shorten(value, length=QUOTE_LENGTH):
-    """A value as an error message quotes it: its repr, cut short."""
-    text = value if isinstance(value, str) else str(value)
-    if len(text) > length:
-        return '%r... (%d characters)' % (text[:length], len(text))
-    return repr(text)
+shorten = fields.shorten
+literal_value = fields.literal_value
 
 
 def _name(text, length=QUOTE_LENGTH):
@@ -248,87 +230,9 @@ def attributes(el):
 
 
 class Attributes(fields.TextReader):
-    """The attribute reader of the XML import: strict, range-checked.
+    """The attribute reader of the XML import.
 
-    Integers are digits (a trailing ".0" allowed) from 0 to
-    :data:`MAX_INTEGER`; numbers are finite and non-negative, written as
-    decimals (an exponent allowed); values are quoted cut short.
+    :class:`tachyon.common.fields.TextReader`, the one field reader's text
+    flavour: integers are digits (a trailing ".0" allowed) within what
+    Neo4j stores, numbers finite and non-negative, values quoted cut short.
     """
-
-    def integer(self, key, required=False):
-        """An integer from 0 to MAX_INTEGER ("4" and "4.0" alike)."""
-        value = self.string(key, required)
-        if value is None:
-            return None
-        text = value.strip()
-        if text.startswith('-') and _INTEGER_RE.match(text[1:]):
-            self.fail('%s is negative' % shorten(value), key)
-        if not _INTEGER_RE.match(text):
-            self.fail('%s is not an integer' % shorten(value), key)
-        digits = text.split('.')[0].lstrip('0') or '0'
-        if len(digits) > _MAX_DIGITS or int(digits) > MAX_INTEGER:
-            self.fail('%s is out of range (0 to %d)'
-                      % (shorten(value), MAX_INTEGER), key)
-        return int(digits)
-
-    def number(self, key):
-        """A finite, non-negative number."""
-        value = self.string(key)
-        if value is None:
-            return None
-        text = value.strip()
-        if text.startswith('-') and _NUMBER_RE.match(text[1:]):
-            self.fail('%s is not a non-negative number' % shorten(value),
-                      key)
-        if not _NUMBER_RE.match(text):
-            self.fail('%s is not a number' % shorten(value), key)
-        number = float(text)
-        if not math.isfinite(number):
-            self.fail('%s is out of range' % shorten(value), key)
-        return number
-
-    def boolean(self, key, default):
-        value = self.string(key)
-        if value is None:
-            return default
-        try:
-            return strutils.bool_from_string(value, strict=True)
-        except ValueError:
-            self.fail('%s is not a boolean' % shorten(value), key)
-
-    def literal(self, key):
-        """JSON, or a Python literal; None when absent."""
-        value = self.string(key)
-        if value is None:
-            return None
-        return literal_value(value, lambda reason: self.fail(reason, key))
-
-    def timestamp(self, key):
-        """An ISO 8601 time, returned as the text given."""
-        value = self.string(key)
-        if value is None:
-            return None
-        try:
-            timeutils.parse_isotime(value)
-        except (ValueError, TypeError, OverflowError):
-            self.fail('%s is not an ISO 8601 time' % shorten(value), key)
-        return value
-
-
-def literal_value(value, fail):
-    """JSON or a Python literal -> the data; ``fail(reason)`` otherwise.
-
-    Watcher's ``to_xml`` writes Python reprs where its ``from_xml`` reads
-    JSON: both are read. Nesting too deep for either is refused.
-    """
-    try:
-        return json.loads(value)
-    except RecursionError:
-        return fail('nested too deeply')
-    except ValueError:
-        pass
-    try:
-        return ast.literal_eval(value)
-    except (ValueError, SyntaxError, TypeError, MemoryError,
-            RecursionError):
-        return fail('neither JSON nor a Python literal')
