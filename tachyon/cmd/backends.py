@@ -28,6 +28,7 @@ A configuration error (:data:`FATAL`) is never retried: no wait makes a
 wrong password right.
 """
 
+import functools
 import threading
 import time
 import urllib.parse
@@ -35,6 +36,7 @@ import urllib.parse
 from oslo_config import cfg
 from oslo_log import log as logging
 import oslo_messaging as messaging
+from oslo_upgradecheck import upgradecheck
 
 from tachyon import exception
 from tachyon.graph import driver
@@ -319,3 +321,18 @@ def wait_for(probe, deadline, conf=None, what='back end'):
         LOG.warning('%s; retrying in %.0fs (%.0fs left)', line, pause, left)
         time.sleep(pause)
         delay = min(delay * 2, 15.0)
+
+
+def recorded(check):
+    """An upgrade check whose failure its command keeps for a summary.
+
+    The check's class gives ``record_failure(details)``; the command
+    repeats the first failure as one line on stderr after the table.
+    """
+    @functools.wraps(check)
+    def run(self):
+        result = check(self)
+        if result.code == upgradecheck.Code.FAILURE:
+            self.record_failure(result.details)
+        return result
+    return run

@@ -128,24 +128,14 @@ class Checks(upgradecheck.UpgradeCommands):
             sys.stderr.write('%s: %s\n' % (PROG, self._failures[0]))
         return code
 
-    def _recorded(check):
-        """``check``, its failure remembered for the summary line."""
-        def run(self):
-            result = check(self)
-            if result.code == upgradecheck.Code.FAILURE:
-                self._failures.append(
-                    backends.scrub(result.details, self.conf))
-            return result
-        run.__name__ = check.__name__
-        run.__doc__ = check.__doc__
-        return run
+    def record_failure(self, details):
+        self._failures.append(backends.scrub(details, self.conf))
 
     _upgrade_checks = (
-        ('Neo4j reachability', _recorded(_check_neo4j)),
-        ('Graph schema version', _recorded(_check_schema)),
-        ('Messaging transport', _recorded(_check_transport)),
+        ('Neo4j reachability', backends.recorded(_check_neo4j)),
+        ('Graph schema version', backends.recorded(_check_schema)),
+        ('Messaging transport', backends.recorded(_check_transport)),
     )
-    del _recorded
 
 
 def main(argv=None):

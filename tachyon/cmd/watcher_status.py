@@ -179,17 +179,9 @@ class Checks(upgradecheck.UpgradeCommands):
                              % self._failures[0])
         return code
 
-    def _recorded(check):
-        """``check``, its failure remembered for the summary line."""
-        def run(self):
-            result = check(self)
-            if result.code == upgradecheck.Code.FAILURE:
-                self._failures.append(
-                    backends.scrub(result.details, self.conf,
-                                   self._plugin_passwords()))
-            return result
-        run.__name__ = check.__name__
-        return run
+    def record_failure(self, details):
+        self._failures.append(backends.scrub(details, self.conf,
+                                             self._plugin_passwords()))
 
     def _plugin_passwords(self):
         found = []
@@ -211,11 +203,10 @@ class Checks(upgradecheck.UpgradeCommands):
             transport.cleanup()
 
     _upgrade_checks = (
-        ('Tachyon collectors selected', _recorded(_check_selection)),
-        ('Watcher hook points', _recorded(_check_hooks)),
-        ('tachyon-engine reachable', _recorded(_check_engine)),
+        ('Tachyon collectors selected', backends.recorded(_check_selection)),
+        ('Watcher hook points', backends.recorded(_check_hooks)),
+        ('tachyon-engine reachable', backends.recorded(_check_engine)),
     )
-    del _recorded
 
 
 def main(argv=None):
