@@ -232,6 +232,9 @@ def _apply_instances(tx, graph, upserts, placements, counts):
     ties = instances.instance_ties(tx, uuids)
     tombs = tombstones.get_tombstones(tx, tombstones.KIND_INSTANCE, uuids)
     records, retake, keys, placed = [], set(), [], []
+    # Instances the winning change placed itself: the newest change of
+    # the batch naming a node is that one, nothing more to place.
+    settled = set()
     for change in upserts:
         old = stored.get(change.key)
         applies, again, placed_at = _decide(change, old, ties.get(
@@ -247,6 +250,8 @@ def _apply_instances(tx, graph, upserts, placements, counts):
             retake.add(change.key)
         keys.append({'uuid': change.key, 'updated_at': change.timestamp,
                      'tie_key': tie_key(change)})
+        if _has_node(change):
+            settled.add(change.key)
         if placed_at is not None:
             placed.append({'uuid': change.key,
                            'updated_at': change.timestamp,
@@ -255,7 +260,8 @@ def _apply_instances(tx, graph, upserts, placements, counts):
                                        placed_by_caller=True))
     instances.set_tie_keys(tx, keys)
     instances.set_placed_at(tx, placed)
-    _apply_placements(tx, graph, placements, counts)
+    _apply_placements(tx, graph, [c for c in placements
+                                  if c.key not in settled], counts)
 
 
 def _apply_placements(tx, graph, placements, counts):

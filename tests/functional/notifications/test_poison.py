@@ -28,6 +28,7 @@ import datetime
 import json
 import logging
 import random
+import threading
 import time
 import uuid as uuid_lib
 
@@ -455,3 +456,63 @@ class TestRefusedByNeo4j(PoisonTestCase):
         self.assertIn('can never be written: Neo4j refused the change',
                       self.log.output)
         self.assertNotIn(_uuid(30), compute.get_all_instances(self.graph))
+
+
+# Holds the write lock of the node every notification transaction locks
+# first (the global state), as a long transaction of another writer would.
+HOLD_GLOBAL_LOCK = """
+MERGE (g:GlobalState {id: 'global'})
+ON CREATE SET g.generation = 0
+SET g.lock__ = true REMOVE g.lock__
+RETURN g.generation AS generation
+"""
+
+
+class TestDeadLetter(PoisonTestCase):
+    """A failure Neo4j answers and that persists ends in the dead letter."""
+
+    def test_a_message_that_keeps_timing_out_is_dead_lettered_once(self):
+        self.flags(group='neo4j', transaction_timeout=1.0)
+        self.flags(group='notifications', max_requeues=2)
+        lst = self.start_listener()
+        counts = lst.processor.counts
+        locked = threading.Event()
+        release = threading.Event()
+
+        def hold(tx):
+            tx.run(HOLD_GLOBAL_LOCK).consume()
+            locked.set()
+            release.wait(60)
+
+        holder = threading.Thread(target=self.graph.write, args=(hold,))
+        holder.start()
+        self.addCleanup(holder.join)
+        self.addCleanup(release.set)
+        self.assertTrue(locked.wait(30))
+        ident = 'poison-dead-%s' % self.run
+        self.publish_raw('nova', self.envelope(self.message(
+            ident, 'instance.create.end', NOVA_PUBLISHER,
+            p.nova_instance(_uuid(40)))))
+        # Each try waits for the lock until its transaction times out:
+        # Neo4j answered, so each counts against max_requeues.
+        self.wait_for(lambda: counts['dead_lettered'] >= 1, timeout=60,
+                      what='the message to be dead-lettered')
+        release.set()
+        holder.join()
+        self.assertEqual(1, counts['dead_lettered'], counts)
+        self.assertEqual(2, counts['requeued'], counts)
+        self.assertEqual(0, counts['applied'], counts)
+        self.assertIn('Dead-lettering', self.log.output)
+        dead = [line for line in self.log.output.splitlines()
+                if 'Dead-lettering' in line]
+        self.assertEqual(1, len(dead), dead)
+        self.assertIn(ident, dead[0])
+        # It is gone from the queue, and the next event applies.
+        self.notifier('nova', NOVA_PUBLISHER).info(
+            {}, 'instance.create.end', p.nova_instance(_uuid(41)))
+        self.wait_for(lambda: _uuid(41) in compute.get_all_instances(
+            self.graph))
+        time.sleep(1)
+        self.assertNotIn(_uuid(40), compute.get_all_instances(self.graph))
+        self.assertEqual(0, self.queue_depth())
+        self.assertEqual(1, counts['dead_lettered'], counts)
