@@ -28,8 +28,16 @@ opts = [
                 help='Run the notification listener in tachyon-engine.'),
     cfg.StrOpt('transport_url',
                secret=True,
+               deprecated_for_removal=True,
+               deprecated_since='2026.2',
+               deprecated_reason='oslo.messaging has the option: set '
+                                 '[oslo_messaging_notifications]/'
+                                 'transport_url, as every OpenStack '
+                                 'service does.',
                help='Messaging URL of the notification bus, when it is not '
-                    'the RPC bus given by [DEFAULT]/transport_url.'),
+                    'the RPC bus given by [DEFAULT]/transport_url. When '
+                    'set, it wins over '
+                    '[oslo_messaging_notifications]/transport_url.'),
     cfg.StrOpt('nova_topic',
                default='versioned_notifications',
                help='Topic of Nova versioned notifications.'),
