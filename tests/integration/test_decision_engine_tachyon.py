@@ -30,12 +30,11 @@ import sys
 import time
 
 import kombu
-from oslo_config import cfg
-import oslo_messaging as messaging
 import testtools
 
 from tests.fixtures.notifications import nova
 from tests.fixtures.notifications import nova_objects
+from tests.fixtures import services
 from tests.fixtures.watcher import deployment as wdeployment
 from tests.fixtures.watcher import providers
 from tests.fixtures.watcher import tachyon
@@ -115,16 +114,9 @@ class TestOneEngineOnTachyon(test_decision_engine.TestOneEngine):
 
     def _publish(self, note):
         """``note`` on Nova's exchange and topic, as nova-compute sends it."""
-        nova_conf = cfg.ConfigOpts()
-        nova_conf([], project='nova-test')
-        messaging.TransportURL(nova_conf)   # registers control_exchange
-        nova_conf.set_override('control_exchange', note.target[0])
-        transport = messaging.get_notification_transport(
-            nova_conf, url=self.env.provider.url)
-        self.addCleanup(transport.cleanup)
-        notifier = messaging.Notifier(
-            transport, publisher_id=note.publisher_id,
-            driver='messagingv2', topics=[note.target[1]])
+        notifier = self.useFixture(services.ServiceNotificationTransport(
+            self.env.provider.url, note.target[0])).notifier(
+                note.publisher_id, note.target[1])
         getattr(notifier, note.priority)({}, note.event_type, note.payload)
 
     def test_notifications_are_consumed_by_tachyon_only(self):

@@ -26,7 +26,6 @@ test has no Cinder API).
 import json
 import subprocess
 import sys
-import time
 
 from tachyon import exception
 from tachyon.graph import storage
@@ -80,16 +79,11 @@ class TestCinderOnTheDefaults(base.FunctionalTestCase):
 
     def wait_for(self, read, what, timeout=60):
         """What ``read`` returns once it is true."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                found = read()
-            except exception.NotFound:
-                found = None
-            if found:
-                return found
-            time.sleep(0.1)
-        self.fail('Timed out waiting for %s' % what)
+        found = services.wait_until(read, timeout,
+                                    tolerate=(exception.NotFound,))
+        if not found:
+            self.fail('Timed out waiting for %s' % what)
+        return found
 
     def wait_for_volume(self, status, what):
         def read():

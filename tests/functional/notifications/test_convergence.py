@@ -34,8 +34,6 @@ import uuid as uuid_lib
 
 import hypothesis
 from hypothesis import strategies as st
-from oslo_config import cfg
-import oslo_messaging as messaging
 from oslo_messaging.notify import messaging as notify_messaging
 
 from tachyon import exception
@@ -265,13 +263,10 @@ class TestConvergenceOverRabbitMQ(ConvergenceCase):
         self.topic = 'versioned_notifications_%s' % uuid_lib.uuid4().hex[:8]
         self.flags(group='notifications', nova_topic=self.topic)
         # nova-compute's side: its own configuration, exchange "nova".
-        nova_conf = cfg.ConfigOpts()
-        nova_conf([], project='nova-test')
-        messaging.TransportURL(nova_conf)   # registers control_exchange
-        nova_conf.set_override('control_exchange', 'nova')
-        self.nova_transport = messaging.get_notification_transport(
-            nova_conf, url=transport.url)
-        self.addCleanup(self.nova_transport.cleanup)
+        nova = self.useFixture(services.ServiceNotificationTransport(
+            transport.url, 'nova'))
+        self.nova_transport = nova.transport
+        nova_conf = nova.conf
         # The driver Nova's Notifier (driver messagingv2) calls, given the
         # message Nova's Notifier built: its id and timestamp are kept.
         self.driver = notify_messaging.MessagingV2Driver(

@@ -28,7 +28,6 @@ import threading
 import time
 import uuid as uuid_lib
 
-from oslo_config import cfg
 import oslo_messaging as messaging
 
 from tachyon.notifications import listener
@@ -78,14 +77,8 @@ class TestCorpusOnRabbitMQ(base.TestCase):
 
     def service_transport(self, exchange):
         """The notification transport a service configures."""
-        conf = cfg.ConfigOpts()
-        conf([], project='corpus-%s' % exchange)
-        messaging.TransportURL(conf)    # registers control_exchange
-        conf.set_override('control_exchange', exchange)
-        transport = messaging.get_notification_transport(
-            conf, url=self.transport_fixture.url)
-        self.addCleanup(transport.cleanup)
-        return transport
+        return self.useFixture(services.ServiceNotificationTransport(
+            self.transport_fixture.url, exchange)).transport
 
     def start_listener(self, transport, exchange, topic):
         recorder = Recorder()

@@ -22,10 +22,7 @@ import sys
 import time
 import uuid as uuid_lib
 
-from oslo_config import cfg
-import oslo_messaging as messaging
 
-from tachyon import exception
 from tachyon.graph import compute
 from tachyon.model import records
 from tests.fixtures import services
@@ -52,30 +49,17 @@ class ListenerTestCase(base.FunctionalTestCase):
                 rc: records.Inventory(rc, total=10 ** 6)
                 for rc in records.COMPUTE_RESOURCE_CLASSES})])
         # nova-compute's side: its own configuration, exchange "nova".
-        nova_conf = cfg.ConfigOpts()
-        nova_conf([], project='nova-test')
-        messaging.TransportURL(nova_conf)   # registers control_exchange
-        nova_conf.set_override('control_exchange', 'nova')
-        self.nova_transport = messaging.get_notification_transport(
-            nova_conf, url=transport.url)
-        self.addCleanup(self.nova_transport.cleanup)
-        self.notifier = messaging.Notifier(
-            self.nova_transport, publisher_id='nova-compute:compute-1',
-            driver='messagingv2', topics=[self.topic])
+        nova = self.useFixture(services.ServiceNotificationTransport(
+            transport.url, 'nova'))
+        self.nova_transport = nova.transport
+        self.notifier = nova.notifier('nova-compute:compute-1', self.topic)
 
     def publish(self, event_type, payload):
         self.notifier.info({}, event_type, payload)
 
     def wait_for(self, predicate, timeout=60, what='the graph to change'):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if predicate():
-                    return
-            except exception.GraphUnavailable:
-                pass   # Neo4j is coming back
-            time.sleep(0.1)
-        self.fail('Timed out waiting for %s' % what)
+        if not services.wait_until(predicate, timeout):
+            self.fail('Timed out waiting for %s' % what)
 
     def instances(self):
         return compute.get_all_instances(self.graph)

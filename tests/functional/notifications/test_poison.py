@@ -34,10 +34,7 @@ import uuid as uuid_lib
 
 import fixtures
 import kombu
-from oslo_config import cfg
-import oslo_messaging as messaging
 
-from tachyon import exception
 from tachyon.graph import baremetal
 from tachyon.graph import compute
 from tachyon.graph import storage
@@ -225,16 +222,9 @@ class PoisonTestCase(base.FunctionalTestCase):
 
     def notifier(self, exchange, publisher_id):
         """An oslo.messaging Notifier as the service configures it."""
-        conf = cfg.ConfigOpts()
-        conf([], project='poison-%s' % exchange)
-        messaging.TransportURL(conf)   # registers control_exchange
-        conf.set_override('control_exchange', exchange)
-        transport = messaging.get_notification_transport(
-            conf, url=self.transport.url)
-        self.addCleanup(transport.cleanup)
-        return messaging.Notifier(transport, publisher_id=publisher_id,
-                                  driver='messagingv2',
-                                  topics=[self.topics[exchange]])
+        service = self.useFixture(services.ServiceNotificationTransport(
+            self.transport.url, exchange))
+        return service.notifier(publisher_id, self.topics[exchange])
 
     # -- observing --------------------------------------------------------
 
@@ -251,15 +241,8 @@ class PoisonTestCase(base.FunctionalTestCase):
                 + counts['applied'] + counts.get('dead_lettered', 0))
 
     def wait_for(self, predicate, timeout=90, what='the graph to change'):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if predicate():
-                    return
-            except exception.GraphUnavailable:
-                pass
-            time.sleep(0.2)
-        self.fail('Timed out waiting for %s' % what)
+        if not services.wait_until(predicate, timeout, interval=0.2):
+            self.fail('Timed out waiting for %s' % what)
 
     def assertNothingWritten(self):
         self.assertEqual({}, compute.get_all_instances(self.graph))

@@ -26,7 +26,6 @@ import sys
 import time
 import uuid as uuid_lib
 
-from oslo_config import cfg
 import oslo_messaging as messaging
 
 from tachyon.graph import compute
@@ -59,16 +58,9 @@ class TestShippedDefaults(base.FunctionalTestCase):
         # The client on its defaults too: topic and exchange not given.
         self.client = api.EngineAPI(transport=self.transport(transport.url),
                                     timeout=30)
-        nova_conf = cfg.ConfigOpts()
-        nova_conf([], project='nova-test')
-        messaging.TransportURL(nova_conf)   # registers control_exchange
-        nova_conf.set_override('control_exchange', 'nova')
-        nova_transport = messaging.get_notification_transport(
-            nova_conf, url=transport.url)
-        self.addCleanup(nova_transport.cleanup)
-        self.notifier = messaging.Notifier(
-            nova_transport, publisher_id='nova-compute:compute-1',
-            driver='messagingv2', topics=['versioned_notifications'])
+        self.notifier = self.useFixture(
+            services.ServiceNotificationTransport(transport.url, 'nova')
+        ).notifier('nova-compute:compute-1', 'versioned_notifications')
 
     def transport(self, url):
         transport = messaging.get_rpc_transport(self.conf, url=url)
