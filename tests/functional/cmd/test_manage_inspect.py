@@ -26,6 +26,7 @@ import sys
 
 import fixtures
 from lxml import etree
+from watcher.decision_engine.model import model_root
 
 from tachyon.graph import common
 from tachyon.graph import compute
@@ -60,13 +61,13 @@ class ManageTestCase(base.FunctionalTestCase):
             f.write('[neo4j]\nuri = %s\nusername = %s\npassword = %s\n' % (
                 self.neo4j.uri, self.neo4j.user, self.neo4j.password))
 
-    def manage(self, *args):
+    def manage(self, *args, input_=None):
         env = {k: v for k, v in os.environ.items()
                if not k.startswith('OS_')}
         env['PYTHONWARNINGS'] = 'ignore'
         return subprocess.run([SCRIPT, '--config-file', self.config]
                               + list(args), env=env, capture_output=True,
-                              text=True, timeout=300)
+                              text=True, timeout=300, input=input_)
 
     def ok(self, *args):
         result = self.manage(*args)
@@ -278,6 +279,43 @@ class TestModelInspect(ManageTestCase):
         # A kind the command does not know is a usage error (status 2).
         result = self.manage('model', 'show', 'flavor', 'x')
         self.assertEqual(2, result.returncode)
+
+
+class TestNodeUsageWithRatios(ManageTestCase):
+
+    def test_reserved_and_allocation_ratios(self):
+        # Watcher's scenario, with reserved amounts and overcommit.
+        data = watcher_models.load_data('scenario_3_with_2_nodes.xml')
+        for old, new in ((b'vcpu_reserved="0"', b'vcpu_reserved="4"'),
+                         (b'vcpu_ratio="1"', b'vcpu_ratio="16.0"'),
+                         (b'memory_mb_reserved="0"',
+                          b'memory_mb_reserved="12"'),
+                         (b'memory_ratio="1"', b'memory_ratio="1.5"'),
+                         (b'disk_gb_reserved="0"', b'disk_gb_reserved="50"'),
+                         (b'disk_ratio="1"', b'disk_ratio="0.5"')):
+            self.assertIn(old, data)
+            data = data.replace(old, new)
+        model = model_root.ModelRoot.from_xml(data)
+        result = self.manage('model', 'import', '-', '--quiet',
+                             input_=data.decode())
+        self.assertEqual(0, result.returncode, result.stderr)
+        capacity = {'vcpu': 'vcpu_capacity', 'memory': 'memory_mb_capacity',
+                    'disk': 'disk_gb_capacity'}
+        for node in model.get_all_compute_nodes().values():
+            usage = self.json('model', 'show', 'node', node.uuid)['usage']
+            used = model.get_node_used_resources(node)
+            free = model.get_node_free_resources(node)
+            for key, attr in capacity.items():
+                self.assertEqual(
+                    (getattr(node, attr), used[key], free[key]),
+                    (usage[key]['capacity'], usage[key]['used'],
+                     usage[key]['free']), (node.uuid, key))
+            self.assertEqual((node.vcpus, 4, 16.0),
+                             (usage['vcpu']['total'],
+                              usage['vcpu']['reserved'],
+                              usage['vcpu']['allocation_ratio']))
+            self.assertEqual((node.vcpus - 4) * 16.0,
+                             usage['vcpu']['capacity'])
 
 
 class TestImportProgress(ManageTestCase):
