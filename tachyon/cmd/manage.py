@@ -14,12 +14,20 @@
 
     tachyon-manage db sync        create or upgrade the graph schema
     tachyon-manage db version     print the schema version in the graph
+
+The other categories (model, session, sync, ...) live in the modules of
+:data:`COMMAND_MODULES`. Standard output is a command's result (``-f json``
+must parse); log records and progress lines go to standard error, and
+without ``--debug`` or a log file only warnings and errors are logged
+there: the commands' own lines say what they do.
 """
 
 import datetime
+import logging as std_logging
 import sys
 
 from oslo_config import cfg
+from oslo_log import log as logging
 
 from tachyon.cmd import backends
 from tachyon.common import config
@@ -115,10 +123,14 @@ def main(argv=None):
     # Commands that live in other modules register themselves on import.
     _load_command_modules()
     CONF.register_cli_opt(category_opt)
+    # Without a log file, log to standard error, not standard output.
+    logging.register_options(CONF)
+    CONF.set_default('use_stderr', True)
     try:
         config.parse_args(argv)
     except cfg.Error as exc:
         config.die(backends.scrub(exc), 2)
+    _quiet_console_logging()
     cat = CONF.category
     cls = CATEGORIES[cat.name][0]
     func = cat.func
@@ -133,6 +145,17 @@ def main(argv=None):
         return func(cls(), **kwargs) or 0
     except exception.TachyonException as exc:
         config.die(backends.message(exc, CONF, prog))
+
+
+def _quiet_console_logging():
+    """Log only warnings and errors when logging to the console only.
+
+    ``--debug``, or a log file, syslog or the journal, keep the levels
+    oslo.log set.
+    """
+    if CONF.debug or CONF.log_file or CONF.use_syslog or CONF.use_journal:
+        return
+    std_logging.getLogger().setLevel(std_logging.WARNING)
 
 
 def _load_command_modules():

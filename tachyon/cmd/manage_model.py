@@ -10,11 +10,14 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""tachyon-manage model: Watcher XML model import and export.
+"""tachyon-manage model: Watcher XML model import and export, inspection.
 
     tachyon-manage model import FILE [--model KIND] [--replace]
+                                [--progress|--quiet]
     tachyon-manage model export [--model compute|storage|baremetal]
                                 [--output FILE]
+    tachyon-manage model stats [-f table|json|value]
+    tachyon-manage model show node|instance|volume ID [-f ...]
 
 The format is Watcher's own (``ModelRoot.to_xml()`` and its storage and
 baremetal siblings), so an operator can seed Tachyon from a Watcher dump
@@ -30,13 +33,17 @@ level (``--debug``) and reported as one line too.
 
 import dataclasses
 import sys
+import time
 
 from oslo_config import cfg
 from oslo_log import log as logging
 
+from tachyon.cmd import formatters
 from tachyon.cmd import manage
 from tachyon import exception
+from tachyon.graph import inspect
 from tachyon.graph import schema
+from tachyon.model import records
 from tachyon import watcher_xml
 from tachyon.watcher_xml import common as xml_common
 
@@ -95,13 +102,21 @@ def _summary(counts):
     return str(counts)
 
 
-class ModelCommands(object):
-    """Watcher XML cluster models: import and export."""
+def _parsed_summary(parsed):
+    """'2 nodes, 4 instances' of a parsed model (a namedtuple of lists)."""
+    return ', '.join('%d %s' % (len(getattr(parsed, name)), name)
+                     for name in parsed._fields) or 'nothing'
 
-    def import_file(self, file, model=None, replace=False):
+
+class ModelCommands(object):
+    """Watcher XML cluster models: import, export and inspection."""
+
+    def import_file(self, file, model=None, replace=False, progress=None):
         """Import a Watcher XML model (its kind told by its elements)."""
+        report = formatters.Progress('tachyon-manage model import',
+                                     progress)
         try:
-            kind, counts = self._import(file, model, replace)
+            kind, counts = self._import(file, model, replace, report)
         except exception.TachyonException as exc:
             # One line, however long what it quotes.
             exc.message = xml_common.one_line(exc.message, _MAX_MESSAGE)
@@ -109,22 +124,31 @@ class ModelCommands(object):
         print('Imported the %s model from %s: %s.' % (
             kind, file, _summary(counts)))
 
-    def _import(self, file, model, replace):
+    def _import(self, file, model, replace, report):
         step = 'reading the configuration'
         try:
             limits = _limits()
             data = _read(file, limits.max_document_size)
+            report('read %d bytes from %s', len(data), file)
             # Parse and validate before touching the graph: a bad file
             # writes nothing.
             step = 'reading the document'
             kind, parsed = watcher_xml.parse_model(data, model, limits)
             del data
+            report('parsed and validated the %s model: %s', kind,
+                   _parsed_summary(parsed))
             step = 'connecting to the graph'
             with manage.open_graph() as graph:
                 schema.check(graph)
+                report('connected to %s; schema checked', graph.safe_uri)
                 step = 'writing the %s model' % kind
-                return kind, watcher_xml.write_model(graph, kind, parsed,
-                                                     replace=replace)
+                started = time.monotonic()
+                counts = watcher_xml.write_model(graph, kind, parsed,
+                                                 replace=replace)
+                report('wrote the %s model in one transaction in %.2f s: '
+                       '%s', kind, time.monotonic() - started,
+                       _summary(counts))
+                return kind, counts
         except exception.GraphRefused as exc:
             # Neo4j refused what the checks let through (a value too large
             # for its index, say): the step, and the traceback at debug.
@@ -157,6 +181,170 @@ class ModelCommands(object):
                                              reason=str(exc))
         print('Exported the %s model to %s.' % (model, output))
 
+    def stats(self, format=formatters.TABLE):
+        """Count the model's entities; the last full sync of each collector."""
+        with manage.open_graph() as graph:
+            schema.check(graph)
+            stats = inspect.model_stats(graph)
+        formatters.emit(stats_sections(stats), format)
+
+    def show(self, kind, ident, format=formatters.TABLE):
+        """Show a compute node, instance or volume (by uuid or name)."""
+        with manage.open_graph() as graph:
+            schema.check(graph)
+            found = SHOW[kind][0](graph, ident)
+        formatters.emit(SHOW[kind][1](found), format)
+
+
+# ---------------------------------------------------------------------------
+# What stats and show print
+# ---------------------------------------------------------------------------
+
+#: The sync run columns of ``model stats``: (JSON key, table header).
+SYNC_COLUMNS = (('collector', 'Collector'),
+                ('started_at', 'Last run (UTC)'),
+                ('status', 'Status'), ('seconds', 'Seconds'),
+                ('fetched', 'Fetched'), ('created', 'Created'),
+                ('updated', 'Updated'), ('deleted', 'Deleted'),
+                ('skipped', 'Skipped'), ('stale', 'Stale'),
+                ('generation', 'Generation'),
+                ('last_success_at', 'Last success (UTC)'),
+                ('error', 'Error'))
+
+
+def _fetched(run):
+    return sum(kind.get('fetched') or 0
+               for kind in (run.get('details') or {}).values())
+
+
+def _run_json(run):
+    if run is None:
+        return None
+    run = dict(run, fetched=_fetched(run))
+    for key in ('started_at', 'finished_at'):
+        run[key] = formatters.when(run.get(key))
+    return run
+
+
+def stats_sections(stats):
+    """The sections ``model stats`` prints of :func:`inspect.model_stats`."""
+    counts = stats['counts']
+    model = formatters.Record('model', [
+        ('generation', stats['generation']),
+        ('compute_nodes', counts['compute_nodes']),
+        ('placeholder_compute_nodes', counts['placeholder_compute_nodes']),
+        ('instances', counts['instances']),
+        ('unplaced_instances', counts['unplaced_instances']),
+        ('storage_nodes', counts['storage_nodes']),
+        ('pools', counts['pools']),
+        ('volumes', counts['volumes']),
+        ('unplaced_volumes', counts['unplaced_volumes']),
+        ('ironic_nodes', counts['ironic_nodes']),
+    ])
+    sessions = formatters.Record('sessions', stats['sessions'].items(),
+                                 title='Simulation sessions by status')
+    tombstones = formatters.Record('tombstones',
+                                   stats['tombstones'].items(),
+                                   title='Tombstones by kind')
+    rows = []
+    for sync in stats['syncs']:
+        last = sync['last']
+        success = sync['last_success'] or {}
+        row = dict(last, fetched=_fetched(last),
+                   started_at=formatters.when(last.get('started_at')),
+                   last_success_at=formatters.when(
+                       success.get('started_at')))
+        rows.append([row.get(key) for key, _h in SYNC_COLUMNS])
+    syncs = formatters.Listing(
+        'syncs', [k for k, _h in SYNC_COLUMNS], rows,
+        headers=[h for _k, h in SYNC_COLUMNS],
+        title='Last full sync of each collector',
+        empty='No sync recorded.',
+        data=[{'collector': sync['collector'],
+               'last': _run_json(sync['last']),
+               'last_success': _run_json(sync['last_success']),
+               'recorded_runs': sync['recorded']}
+              for sync in stats['syncs']])
+    return [model, sessions, tombstones, syncs]
+
+
+def _fields(record, leave_out=()):
+    data = records.as_dict(record)
+    return [(name, formatters.when(value) if name.endswith('updated_at')
+             else value)
+            for name, value in data.items() if name not in leave_out]
+
+
+_NODE_SUMMARY = ('uuid', 'hostname', 'status', 'state', 'disabled_reason',
+                 'availability_zone')
+_USAGE_COLUMNS = (('resource', 'Resource'), ('total', 'Total'),
+                  ('reserved', 'Reserved'),
+                  ('allocation_ratio', 'Allocation ratio'),
+                  ('capacity', 'Capacity'), ('used', 'Used'),
+                  ('free', 'Free'))
+_INSTANCE_COLUMNS = (('uuid', 'UUID'), ('name', 'Name'), ('state', 'State'),
+                     ('vcpus', 'vCPUs'), ('memory', 'Memory (MB)'),
+                     ('disk', 'Disk (GB)'))
+
+
+def node_sections(found):
+    """What ``model show node`` prints of :func:`inspect.show_node`."""
+    usage = found['usage']
+    return [
+        formatters.Record('node', _fields(found['node'],
+                                          ('inventories', 'watcher_unset')),
+                          title='Compute node'),
+        formatters.Listing(
+            'usage', [k for k, _h in _USAGE_COLUMNS],
+            [[key] + [usage[key][k] for k, _h in _USAGE_COLUMNS[1:]]
+             for key in usage],
+            headers=[h for _k, h in _USAGE_COLUMNS],
+            title='Usage (capacity = (total - reserved) * allocation '
+                  'ratio; free = capacity - used)',
+            data=usage),
+        formatters.Listing(
+            'instances', [k for k, _h in _INSTANCE_COLUMNS],
+            [[getattr(i, k) for k, _h in _INSTANCE_COLUMNS]
+             for i in found['instances']],
+            headers=[h for _k, h in _INSTANCE_COLUMNS],
+            title='Instances (%d)' % len(found['instances']),
+            empty='No instance.'),
+    ]
+
+
+def instance_sections(found):
+    """What ``model show instance`` prints of inspect.show_instance."""
+    node = found['node']
+    return [
+        formatters.Record('instance', _fields(found['instance'],
+                                              ('watcher_unset',)),
+                          title='Instance'),
+        formatters.Record(
+            'node', None if node is None else
+            [(name, value) for name, value in _fields(node)
+             if name in _NODE_SUMMARY],
+            title='Compute node', empty='The instance is on no compute '
+                                        'node.'),
+    ]
+
+
+def volume_sections(found):
+    """What ``model show volume`` prints of :func:`inspect.show_volume`."""
+    pool = found['pool']
+    return [
+        formatters.Record('volume', _fields(found['volume']),
+                          title='Volume'),
+        formatters.Record('pool', None if pool is None else _fields(pool),
+                          title='Pool', empty='The volume is in no pool.'),
+    ]
+
+
+#: ``model show`` KIND -> (graph read, sections of what it found).
+SHOW = {
+    'node': (inspect.show_node, node_sections),
+    'instance': (inspect.show_instance, instance_sections),
+    'volume': (inspect.show_volume, volume_sections),
+}
 
 # "import" is a keyword: the action is bound under its name here.
 setattr(ModelCommands, 'import', ModelCommands.import_file)
@@ -174,7 +362,7 @@ manage.register('model', ModelCommands, {
                               default=False,
                               help='Also delete what the graph holds of '
                                    'that model and the file does not.')),
-    ],
+    ] + formatters.PROGRESS_ARGS,
     'export': [
         (('--model',), dict(dest='model', choices=_KINDS,
                             default=xml_common.KIND_COMPUTE,
@@ -182,5 +370,16 @@ manage.register('model', ModelCommands, {
         (('--output',), dict(dest='output', metavar='FILE', default=None,
                              help='Write to FILE instead of standard '
                                   'output.')),
+    ],
+    'stats': [formatters.FORMAT_ARG],
+    'show': [
+        (('kind',), dict(choices=sorted(SHOW), metavar='{%s}'
+                         % ','.join(sorted(SHOW)),
+                         help='What to show: a compute node, an instance '
+                              'or a volume.')),
+        (('ident',), dict(metavar='ID',
+                          help='Its uuid, or its name when only one '
+                               'entity of that kind has it.')),
+        formatters.FORMAT_ARG,
     ],
 })

@@ -12,52 +12,92 @@
 
 """tachyon-manage sync: full synchronisation from the OpenStack APIs.
 
-    tachyon-manage sync run [--collector nova|cinder|ironic]
+    tachyon-manage sync run [--collector NAME] [--progress|--quiet]
+                            [-f table|json|value]
     tachyon-manage sync history [--collector NAME] [--limit N]
+                                [-f table|json|value]
+
+The collector names are those of the installed plugins of the
+``tachyon.collectors`` entry-point namespace (``nova``, ``cinder``,
+``ironic`` with Tachyon alone).
 """
 
+from tachyon.cmd import formatters
 from tachyon.cmd import manage
 from tachyon.collectors import manager as collector_manager
 from tachyon.graph import schema
 from tachyon.graph import syncs
 
-COLLECTORS = ('nova', 'cinder', 'ironic')
+#: The installed collector plugins, what ``--collector`` accepts.
+COLLECTORS = tuple(sorted(collector_manager.CollectorManager.available()))
+
+_RUN_COLUMNS = (('collector', 'Collector'), ('status', 'Status'),
+                ('started_at', 'Started (UTC)'), ('seconds', 'Seconds'),
+                ('fetch_seconds', 'Fetch s'), ('write_seconds', 'Write s'),
+                ('created', 'Created'), ('updated', 'Updated'),
+                ('deleted', 'Deleted'), ('skipped', 'Skipped'),
+                ('stale', 'Stale'), ('error', 'Error'))
 
 
-_when = manage.format_time
+def _runs_listing(runs, empty):
+    rows = []
+    for run in runs:
+        run = dict(run, started_at=formatters.when(run.get('started_at')))
+        rows.append([run.get(key) for key, _h in _RUN_COLUMNS])
+    data = [dict(run, started_at=formatters.when(run.get('started_at')),
+                 finished_at=formatters.when(run.get('finished_at')))
+            for run in runs]
+    return formatters.Listing('runs', [k for k, _h in _RUN_COLUMNS], rows,
+                              headers=[h for _k, h in _RUN_COLUMNS],
+                              empty=empty, data=data)
+
+
+def _kind_line(name, kind, counts):
+    return '%s: %s: %s' % (name, kind, ', '.join(
+        '%s %d' % (field, counts.get(field) or 0)
+        for field in ('fetched', 'created', 'updated', 'deleted',
+                      'skipped', 'stale')))
 
 
 class SyncCommands(object):
     """Full synchronisation from Nova, Placement, Cinder and Ironic."""
 
-    def run(self, collector=None):
+    def run(self, collector=None, progress=None, format=None):
         """Run a full sync now: every enabled collector, or the one named."""
+        report = formatters.Progress('tachyon-manage sync run', progress)
+        done = []
         with manage.open_graph() as graph:
             schema.check(graph)
             mgr = collector_manager.CollectorManager(manage.CONF, graph)
             names = [collector] if collector else mgr.names
+            report('connected to %s; collectors: %s', graph.safe_uri,
+                   ', '.join(names) or 'none')
             for name in names:
-                # A failure raises: tachyon-manage prints it and exits 1.
-                report = mgr.run(name)
-                print(report.summary())
+                report('%s: full sync started (fetch, then write)', name)
+                try:
+                    result = mgr.run(name)
+                except Exception as exc:
+                    report('%s: failed: %s', name, exc)
+                    # A failure raises: tachyon-manage prints it, exits 1.
+                    raise
+                for kind, counts in sorted(result.details.items()):
+                    report(_kind_line(name, kind, counts))
+                report('%s: %s in %.2f s (fetch %.2f s, write %.2f s)',
+                       name, result.status, result.seconds or 0.0,
+                       result.fetch_seconds, result.write_seconds)
+                if format is None:
+                    # The summary as before, printed as each one ends.
+                    print(result.summary(), flush=True)
+                done.append(result.as_dict())
+        if format is not None:
+            formatters.emit([_runs_listing(done, 'No collector ran.')],
+                            format)
 
-    def history(self, collector=None, limit=20):
+    def history(self, collector=None, limit=20, format=formatters.TABLE):
         """Print the last recorded sync runs."""
         with manage.open_graph() as graph:
             runs = syncs.last_sync_runs(graph, collector, limit)
-        if not runs:
-            print('No sync recorded.')
-            return
-        print('%-8s %-19s %8s %-7s %8s %8s %8s %8s  %s' % (
-            'COLLECTOR', 'STARTED (UTC)', 'SECONDS', 'STATUS', 'CREATED',
-            'UPDATED', 'DELETED', 'SKIPPED', 'ERROR'))
-        for run in runs:
-            print('%-9s %-19s %8.1f %-7s %8d %8d %8d %8d  %s' % (
-                run['collector'], _when(run.get('started_at')),
-                run.get('seconds') or 0.0, run.get('status'),
-                run.get('created') or 0, run.get('updated') or 0,
-                run.get('deleted') or 0, run.get('skipped') or 0,
-                run.get('error') or ''))
+        formatters.emit([_runs_listing(runs, 'No sync recorded.')], format)
 
 
 _COLLECTOR_ARG = (('--collector',), dict(
@@ -65,8 +105,13 @@ _COLLECTOR_ARG = (('--collector',), dict(
     help='Only this collector (default: every enabled one).'))
 
 manage.register('sync', SyncCommands, {
-    'run': [_COLLECTOR_ARG],
+    'run': [_COLLECTOR_ARG] + formatters.PROGRESS_ARGS + [
+        (('-f', '--format'), dict(
+            dest='format', choices=formatters.FORMATS, default=None,
+            help='Print the runs as a table, JSON or values once all '
+                 'have ended (default: one summary line as each ends).'))],
     'history': [_COLLECTOR_ARG,
                 (('--limit',), dict(dest='limit', type=int, default=20,
-                                    help='How many runs to show.'))],
+                                    help='How many runs to show.')),
+                formatters.FORMAT_ARG],
 })

@@ -16,9 +16,11 @@ Each full sync leaves one node::
 
     (:SyncRun {collector, started_at, finished_at, seconds, created,
                updated, deleted, skipped, stale, status, error,
-               fetch_seconds, write_seconds, details})
+               fetch_seconds, write_seconds, details, generation})
 
-``details`` is a JSON string (per kind counts). Only the newest
+``details`` is a JSON string (per kind counts: fetched, created, updated,
+deleted, skipped, stale); ``generation`` is the global generation when
+the run was recorded (older releases did not record it). Only the newest
 :data:`KEEP_RUNS` runs of each collector are kept. A SyncRun is
 book-keeping, not part of the cluster model: recording one does not move
 the global generation (it would needlessly mark every simulation session
@@ -32,13 +34,17 @@ from tachyon.graph import common
 #: Runs kept per collector; older ones are deleted as new ones come.
 KEEP_RUNS = 100
 
+# The global generation is read in the same transaction: the generation
+# the model had when the run ended (what ``model stats`` compares).
 RECORD_SYNC_RUN = """
+OPTIONAL MATCH (g:GlobalState {id: 'global'})
 CREATE (r:SyncRun {collector: $collector, started_at: $started_at,
                    finished_at: $finished_at, seconds: $seconds,
                    created: $created, updated: $updated, deleted: $deleted,
                    skipped: $skipped, stale: $stale, status: $status,
                    error: $error, fetch_seconds: $fetch_seconds,
-                   write_seconds: $write_seconds, details: $details})
+                   write_seconds: $write_seconds, details: $details,
+                   generation: coalesce(g.generation, 0)})
 """
 
 TRIM_SYNC_RUNS = """

@@ -223,7 +223,7 @@ class TestNovaSync(SyncTestCase):
         manage_sync.SyncCommands().history(limit=5)
         text = out.getvalue()
         self.assertIn('nova sync success', text)
-        self.assertEqual(2, text.count('\nnova '))
+        self.assertEqual(2, text.count('| nova '))
 
 
 class TestCinderSync(SyncTestCase):
