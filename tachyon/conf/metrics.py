@@ -45,7 +45,8 @@ opts = [
                help="Directory where each worker keeps its figures "
                     "(prometheus_client's multiprocess mode), read on "
                     "every scrape. It must belong to this engine alone: "
-                    "its *.db files are removed when the engine starts. "
+                    "the files it holds ending in .db are removed when the "
+                    "engine starts. "
                     "Unset: a new directory under the system's temporary "
                     "directory, removed when the engine stops. A tmpfs "
                     "(/run) keeps the figures off the disk."),
