@@ -45,7 +45,10 @@ What happens to a notification:
   good is logged once and dropped (in a batch, the others are written one
   by one).
 
-:attr:`Processor.counts` counts how each notification ended.
+:attr:`Processor.counts` counts how each notification ended, and so does
+``tachyon_notifications_total`` (by handler and event type) when the
+engine's metrics are on (:mod:`tachyon.common.metrics`), with the lag from
+each applied notification's timestamp to its commit.
 """
 
 import collections

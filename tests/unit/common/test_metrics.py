@@ -16,9 +16,11 @@ import functools
 import os
 import socket
 import time
+from unittest import mock
 import urllib.request
 
 import fixtures
+import oslo_messaging as messaging
 import prometheus_client
 from prometheus_client import parser
 from prometheus_client import values
@@ -26,6 +28,7 @@ from prometheus_client import values
 from tachyon.common import metrics
 from tachyon import exception
 from tachyon.notifications import listener
+from tachyon.rpc import manager
 from tests import base
 from tests import notification_payloads as p
 
@@ -337,3 +340,25 @@ class TestExporter(base.TestCase):
                                     metrics.Exporter.prepare, self.conf)
         self.assertIn('[metrics]/port', str(exc))
         self.assertIn('cannot listen on 127.0.0.1 port', str(exc))
+
+
+class TestRPCBorder(MetricsTestCase):
+
+    def test_each_call_is_timed_with_its_outcome(self):
+        graph = mock.Mock()
+        endpoint = manager.EngineManager(self.conf, graph, host='h')
+        self.assertEqual({'payload': 1, 'host': 'h'}, endpoint.ping({}, 1))
+        self.assertRaises(messaging.ExpectedException, endpoint.get_instance,
+                          {}, uuid='i1', colour='red')
+        graph.read_one.side_effect = RuntimeError('bug')
+        self.useFixture(fixtures.FakeLogger())
+        self.assertRaises(messaging.ExpectedException,
+                          endpoint.get_generation, {})
+        self.assertEqual(1, self.sample('tachyon_rpc_duration_seconds_count',
+                                        method='ping', outcome='ok'))
+        self.assertEqual(1, self.sample(
+            'tachyon_rpc_duration_seconds_count', method='get_instance',
+            outcome='InvalidParameter'))
+        self.assertEqual(1, self.sample(
+            'tachyon_rpc_duration_seconds_count', method='get_generation',
+            outcome='InternalError'))
