@@ -28,6 +28,7 @@ import oslo_messaging as messaging
 from oslo_messaging.rpc import dispatcher
 from oslo_service import service
 
+from tachyon.cmd import backends
 from tachyon.collectors import manager as collectors
 from tachyon.common import config
 from tachyon.common import context
@@ -146,7 +147,7 @@ class EngineService(service.Service):
         try:
             self.exporter = metrics.Exporter.prepare(conf)
         except exception.ConfigurationError as exc:
-            config.die('tachyon-engine: %s' % exc, 2)
+            config.die(backends.message(exc, conf, 'tachyon-engine'), 2)
 
     def _periodic_tasks(self):
         conf = self.conf

@@ -234,7 +234,8 @@ def _listen(host, port):
             group='metrics', option='port',
             reason='cannot listen on %s port %d: %s (set [metrics]/port to '
                    'a free port, or [metrics]/enabled to false)'
-                   % (host, port, exc.strerror or exc)) from None
+                   % (host, port, os.strerror(exc.errno) if exc.errno
+                      else exc)) from None
     sock.setblocking(False)
     return sock
 

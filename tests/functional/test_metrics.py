@@ -63,6 +63,9 @@ def _script(name):
 class ObservedEngineTestCase(base.FunctionalTestCase):
 
     WORKERS = 2
+    #: False: no [metrics]/multiprocess_dir, the engine makes its own in
+    #: TMPDIR (self.metrics_dir).
+    OWN_DIR = False
 
     def setUp(self):
         super().setUp()
@@ -77,19 +80,20 @@ class ObservedEngineTestCase(base.FunctionalTestCase):
             uuid=_uuid(0), hostname='compute-1', inventories={
                 rc: records.Inventory(rc, total=10 ** 6)
                 for rc in records.COMPUTE_RESOURCE_CLASSES})])
+        where = ({'TMPDIR': self.metrics_dir} if self.OWN_DIR else
+                 {'OS_METRICS__MULTIPROCESS_DIR': self.metrics_dir})
         self.engine = self.useFixture(test_engine.EngineProcess(
             self.neo4j, self.transport.url, self.topic, 'engine-m',
-            workers=self.WORKERS, env={
+            workers=self.WORKERS, env=dict(where, **{
                 'OS_METRICS__ENABLED': 'true',
                 'OS_METRICS__BIND_HOST': '127.0.0.1',
                 'OS_METRICS__PORT': str(self.port),
-                'OS_METRICS__MULTIPROCESS_DIR': self.metrics_dir,
                 'OS_METRICS__HEARTBEAT_INTERVAL': '1',
                 'OS_NOTIFICATIONS__ENABLE_LISTENER': 'true',
                 'OS_NOTIFICATIONS__ENABLED_HANDLERS': 'nova',
                 'OS_NOTIFICATIONS__NOVA_TOPIC': self.nova_topic,
                 'OS_NOTIFICATIONS__POOL': 'tachyon-test-pool-' + suffix,
-                'OS_NOTIFICATIONS__ENRICH_FROM_APIS': 'false'}))
+                'OS_NOTIFICATIONS__ENRICH_FROM_APIS': 'false'})))
         self.client = api.EngineAPI(self.conf, topic=self.topic, timeout=30)
         self.addCleanup(self.client.transport.cleanup)
         self.wait_for(lambda: self.live_workers() == self.WORKERS,
@@ -240,6 +244,32 @@ class TestMetricsEndpoint(ObservedEngineTestCase):
         self.assertEqual(1, self.value(self.scrape(),
                                        'tachyon_sessions_active'))
 
+    def test_a_second_engine_on_the_port_stops_at_once(self):
+        env = dict(os.environ, OS_NEO4J__URI=self.neo4j.uri,
+                   OS_NEO4J__USERNAME=self.neo4j.user,
+                   OS_NEO4J__PASSWORD=self.neo4j.password,
+                   OS_DEFAULT__TRANSPORT_URL=self.transport.url,
+                   OS_DEFAULT__HOST='engine-n',
+                   OS_ENGINE__TOPIC=self.topic + '-n',
+                   OS_NOTIFICATIONS__ENABLE_LISTENER='false',
+                   OS_METRICS__ENABLED='true',
+                   OS_METRICS__BIND_HOST='127.0.0.1',
+                   OS_METRICS__PORT=str(self.port))
+        res = subprocess.run(
+            _script('tachyon-engine') + ['--config-file', os.devnull],
+            env=env, capture_output=True, text=True, timeout=120)
+        self.assertEqual(2, res.returncode, res.stdout + res.stderr)
+        self.assertEqual(
+            ['tachyon-engine: [metrics]/port: cannot listen on 127.0.0.1 '
+             'port %d: Address already in use (set [metrics]/port to a '
+             'free port, or [metrics]/enabled to false)' % self.port],
+            [line for line in res.stderr.splitlines()
+             if 'metrics' in line])
+        self.assertNotIn('Traceback', res.stderr)
+        # The first engine still answers.
+        self.assertEqual(0, self.value(self.scrape(),
+                                       'tachyon_sessions_active'))
+
 
 class TestEngineCommands(ObservedEngineTestCase):
 
@@ -313,3 +343,20 @@ class TestEngineCommands(ObservedEngineTestCase):
         self.assertEqual(
             'tachyon-manage engine ping: no engine answered on topic %s '
             '(exchange tachyon) within 2 s\n' % topic, res.stderr)
+
+
+class TestOwnDirectory(ObservedEngineTestCase):
+
+    WORKERS = 1
+    OWN_DIR = True
+
+    def test_the_engines_directory_is_removed_when_it_stops(self):
+        self.client.ping()
+        self.assertEqual(1, self.value(
+            self.scrape(), 'tachyon_rpc_duration_seconds_count',
+            method='ping'))
+        (made,) = glob.glob(os.path.join(self.metrics_dir,
+                                         'tachyon-metrics-*'))
+        self.assertNotEqual([], glob.glob(os.path.join(made, '*.db')))
+        self.assertEqual(0, self.engine.terminate())
+        self.assertFalse(os.path.exists(made))

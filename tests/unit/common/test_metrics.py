@@ -333,13 +333,15 @@ class TestExporter(base.TestCase):
         with socket.socket() as taken:
             taken.bind(('127.0.0.1', 0))
             taken.listen()
+            port = taken.getsockname()[1]
             self.flags(group='metrics', enabled=True, bind_host='127.0.0.1',
-                       port=taken.getsockname()[1],
+                       port=port,
                        multiprocess_dir=self.dir)
             exc = self.assertRaises(exception.ConfigurationError,
                                     metrics.Exporter.prepare, self.conf)
         self.assertIn('[metrics]/port', str(exc))
-        self.assertIn('cannot listen on 127.0.0.1 port', str(exc))
+        self.assertIn('cannot listen on 127.0.0.1 port %d: Address already '
+                      'in use (set [metrics]/port' % port, str(exc))
 
 
 class TestRPCBorder(MetricsTestCase):
