@@ -28,10 +28,14 @@ import oslo_messaging as messaging
 from oslo_messaging.rpc import dispatcher
 from oslo_service import service
 
+from tachyon.cmd import backends
 from tachyon.collectors import manager as collectors
+from tachyon.common import config
 from tachyon.common import context
+from tachyon.common import metrics
 from tachyon import exception
 from tachyon.graph import driver
+from tachyon.graph import engines
 from tachyon.graph import leases
 from tachyon.graph import tombstones
 from tachyon.notifications import listener
@@ -136,6 +140,14 @@ class EngineService(service.Service):
         self.listener = None
         self.tasks = []
         self.holder = '%s:%d' % (conf.host, os.getpid())
+        # In the parent, before the workers fork: the engine's identity
+        # and the metrics endpoint they all serve.
+        self.engine_pid, self.started_at = os.getpid(), time.time()
+        self.heartbeat = None
+        try:
+            self.exporter = metrics.Exporter.prepare(conf)
+        except exception.ConfigurationError as exc:
+            config.die(backends.message(exc, conf, 'tachyon-engine'), 2)
 
     def _periodic_tasks(self):
         conf = self.conf
@@ -187,9 +199,18 @@ class EngineService(service.Service):
         self.tasks = self._periodic_tasks()
         for task in self.tasks:
             task.start()
+        self._start_observing()
         LOG.info('tachyon-engine %s serving topic %s on exchange %s (RPC '
                  'API %s)', self.holder, self.conf.engine.topic,
                  self.conf.engine.exchange, rpc_manager.api.RPC_API_VERSION)
+
+    def _start_observing(self):
+        self.exporter.start(
+            sessions_active=lambda: engines.count_active_sessions(self.graph))
+        self.heartbeat = engines.Heartbeat.for_worker(
+            self.conf, self.graph, self.engine_pid, self.started_at,
+            os.getpid())
+        self.heartbeat.start()
 
     def stop(self, graceful=True):
         # Stop taking work, finish what is in flight, then close Neo4j.
@@ -205,6 +226,9 @@ class EngineService(service.Service):
             self.listener.wait()
         for task in self.tasks:
             task.wait(timeout=30)
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+        self.exporter.stop()
         if self.graph is not None:
             self.graph.close()
         LOG.info('tachyon-engine %s stopped', self.holder)

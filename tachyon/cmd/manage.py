@@ -167,6 +167,7 @@ def _load_command_modules():
 #: Modules that call :func:`register` when imported.
 COMMAND_MODULES = ['tachyon.cmd.manage_sync', 'tachyon.cmd.manage_model',
                    'tachyon.cmd.manage_session']
+COMMAND_MODULES.append('tachyon.cmd.manage_engine')
 
 
 if __name__ == '__main__':

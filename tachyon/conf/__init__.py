@@ -24,6 +24,7 @@ from tachyon.conf import clients
 from tachyon.conf import collectors
 from tachyon.conf import default
 from tachyon.conf import engine
+from tachyon.conf import metrics
 from tachyon.conf import model_import
 from tachyon.conf import neo4j
 from tachyon.conf import notifications
@@ -32,7 +33,7 @@ from tachyon.conf import simulation
 CONF = cfg.CONF
 
 MODULES = (default, neo4j, engine, simulation, notifications, collectors,
-           clients, model_import)
+           clients, model_import, metrics)
 
 
 class _SharedProcessConf(object):

@@ -35,6 +35,7 @@ import neo4j
 from neo4j import exceptions as neo4j_exc
 from oslo_log import log as logging
 
+from tachyon.common import metrics
 from tachyon import exception
 
 LOG = logging.getLogger(__name__)
@@ -278,10 +279,12 @@ class Graph(object):
                 with pipelined:
                     return run(self._timed(work), *args, **kwargs)
 
+    @metrics.graph_work('read')
     def read(self, work, *args, **kwargs):
         """Run ``work(tx, *args, **kwargs)`` in a managed read transaction."""
         return self._execute(False, work, args, kwargs)
 
+    @metrics.graph_work('read_one')
     def read_one(self, work, *args, **kwargs):
         """Run ``work(tx, *args, **kwargs)``, a one-statement read.
 
@@ -314,6 +317,7 @@ class Graph(object):
                 raise _Retry() from exc
             raise
 
+    @metrics.graph_work('write')
     def write(self, work, *args, **kwargs):
         """Run ``work(tx, *args, **kwargs)`` in a managed write transaction.
 

@@ -45,7 +45,10 @@ What happens to a notification:
   good is logged once and dropped (in a batch, the others are written one
   by one).
 
-:attr:`Processor.counts` counts how each notification ended.
+:attr:`Processor.counts` counts how each notification ended, and so does
+``tachyon_notifications_total`` (by handler and event type) when the
+engine's metrics are on (:mod:`tachyon.common.metrics`), with the lag from
+each applied notification's timestamp to its commit.
 """
 
 import collections
@@ -61,6 +64,7 @@ from oslo_messaging.notify import listener as notify_listener
 from stevedore import named
 
 from tachyon.common import fields
+from tachyon.common import metrics
 from tachyon import exception
 from tachyon.graph import events
 from tachyon.notifications import base
@@ -254,9 +258,19 @@ class Processor(object):
         self._lock = threading.Lock()
         self._retries = _Retries()
 
-    def _count(self, what, n=1):
+    def _count(self, what, notes=None):
+        """Count ``notes`` (None: one message that is no notification)."""
         with self._lock:
-            self.counts[what] += n
+            self.counts[what] += 1 if notes is None else len(notes)
+        metrics.count_notifications(what, [
+            self._labels(n) for n in notes] if notes is not None else [
+                (metrics.NONE, metrics.NONE)])
+
+    def _labels(self, notification):
+        handler = self.route(notification)
+        if handler is None:
+            return metrics.NONE, metrics.NONE
+        return handler.name or metrics.NONE, notification.event_type
 
     def route(self, notification):
         for handler, publisher, types in self._routes:
@@ -286,7 +300,7 @@ class Processor(object):
         if not any(c.timestamp is not None and c.timestamp > latest
                    for c in change_list):
             return change_list
-        self._count('clamped')
+        self._count('clamped', [notification])
         LOG.warning('Notification %(id)s (%(event)s from %(publisher)s) '
                     'is dated %(sent)s, more than [notifications]/'
                     'max_future_skew (%(skew)d s) in the future: taken '
@@ -302,7 +316,7 @@ class Processor(object):
                 for c in change_list]
 
     def _malformed(self, notification, exc):
-        self._count('malformed')
+        self._count('malformed', [notification])
         field = getattr(exc, 'field', None)
         LOG.warning('Dropping malformed %(event)s notification %(id)s from '
                     '%(publisher)s%(field)s: %(err)s',
@@ -321,7 +335,7 @@ class Processor(object):
         for notification in notifications:
             handler = self.route(notification)
             if handler is None:
-                self._count('filtered')
+                self._count('filtered', [notification])
                 continue
             try:
                 result.append((notification, self.clamp(
@@ -347,7 +361,7 @@ class Processor(object):
             return self._process(notifications)
         except Exception as exc:
             # A fault of Tachyon's own: requeuing would meet it again.
-            self._count('dropped', len(notifications))
+            self._count('dropped', notifications)
             LOG.exception('Dropping %(n)d notification(s) (%(ids)s) after '
                           'an unexpected error: %(err)s',
                           {'n': len(notifications),
@@ -395,13 +409,17 @@ class Processor(object):
         return ACK
 
     def _applied(self, notifications):
-        self._count('applied', len(notifications))
+        self._count('applied', notifications)
+        now = time.time()
         for note in notifications:
             if note.message_id is not None:
                 self._retries.forget(note.message_id)
+            if note.timestamp is not None:
+                metrics.observe_lag(self._labels(note)[0],
+                                    now - note.timestamp)
 
     def _refused(self, notification, exc):
-        self._count('dropped')
+        self._count('dropped', [notification])
         LOG.error('Dropping %(event)s notification %(id)s from '
                   '%(publisher)s: it can never be written: %(err)s',
                   {'event': notification.event_type,
@@ -424,7 +442,7 @@ class Processor(object):
             if (answered and note.message_id is not None
                     and self._retries.add(note.message_id) > limit):
                 self._retries.bury(note.message_id)
-                self._count('dead_lettered')
+                self._count('dead_lettered', [note])
                 LOG.error('Dead-lettering %(event)s notification %(id)s '
                           'from %(publisher)s: Neo4j failed it %(n)d '
                           'times ([notifications]/max_requeues), last: '
@@ -436,7 +454,7 @@ class Processor(object):
                 again.append(note)
         if not again:
             return ACK
-        self._count('requeued', len(again))
+        self._count('requeued', again)
         LOG.warning('%(what)s (%(err)s); requeuing %(n)d '
                     'notification(s) in %(delay).1f s',
                     {'what': ('Neo4j failed a write' if answered

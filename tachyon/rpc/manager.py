@@ -29,11 +29,13 @@ Answers are JSON-safe data: records as dicts with the field names of
 import functools
 import inspect
 import operator
+import time
 
 from oslo_log import log as logging
 import oslo_messaging as messaging
 
 from tachyon.common import gc_pause
+from tachyon.common import metrics
 from tachyon import exception
 from tachyon import rpc
 from tachyon.graph import baremetal
@@ -91,16 +93,21 @@ def _border(name, func):
 
     @functools.wraps(func)
     def call(self, ctxt, *args, **kwargs):
+        started, outcome = time.monotonic(), 'ok'
         try:
             clean = schema.check_call(name, args, kwargs, self.conf)
             schema.check_sessions(name, clean, self.sessions.check_session)
             return func(self, ctxt, **clean)
         except exception.TachyonException as exc:
+            outcome = type(exc).__name__
             raise _expected(exc)
         except Exception as exc:
+            outcome = 'InternalError'
             LOG.exception('RPC call %s failed on an unexpected error', name)
             raise _expected(exception.InternalError(
                 method=name, error=type(exc).__name__)) from None
+        finally:
+            metrics.observe_rpc(name, outcome, time.monotonic() - started)
     return call
 
 
