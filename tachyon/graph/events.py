@@ -62,6 +62,7 @@ from tachyon.graph import baremetal
 from tachyon.graph import common
 from tachyon.graph import compute
 from tachyon.graph.compute import instances
+from tachyon.graph.compute import nodes as compute_nodes
 from tachyon.graph import storage
 from tachyon.graph import tombstones
 from tachyon.graph import upsert
@@ -143,15 +144,6 @@ def missing_pools(graph, names):
 # Applying changes
 # ---------------------------------------------------------------------------
 
-def _stored_nodes(tx, names):
-    nodes = {}
-    for node in compute.nodes_by_name(tx, names):
-        # Several nodes of one name (a placeholder beside the node a sync
-        # found): the lowest uuid, as get_node_by_name answers.
-        nodes.setdefault(node.hostname, node)
-    return nodes
-
-
 def _merge(record, stored, keep, timestamp):
     """``record`` at ``timestamp``, its ``keep`` fields from ``stored``."""
     values = {'updated_at': timestamp}
@@ -167,19 +159,10 @@ def _with_time(record, change):
 
 
 def _apply_node_updates(tx, graph, updates, counts):
-    stored = _stored_nodes(tx, sorted({c.key for c in updates}))
-    records = []
-    for change in updates:
-        node = stored.get(change.key)
-        if node is None:
-            if change.record is None:
-                counts.skipped += 1
-                continue
-            node = change.record
-        records.append(dataclasses.replace(
-            node, updated_at=change.timestamp, **change.fields))
-    if records:
-        counts.add(compute.write_nodes(tx, graph, records))
+    counts.add(compute_nodes.write_service_updates(tx, graph, [
+        compute_nodes.ServiceUpdate(
+            hostname=c.key, fields=dict(c.fields), timestamp=c.timestamp,
+            key=tie_key(c), record=c.record) for c in updates]))
 
 
 def _has_node(change):
