@@ -61,6 +61,7 @@ import time
 from tachyon.graph import baremetal
 from tachyon.graph import common
 from tachyon.graph import compute
+from tachyon.graph.compute import aggregates
 from tachyon.graph.compute import instances
 from tachyon.graph.compute import nodes as compute_nodes
 from tachyon.graph import storage
@@ -163,6 +164,12 @@ def _apply_node_updates(tx, graph, updates, counts):
         compute_nodes.ServiceUpdate(
             hostname=c.key, fields=dict(c.fields), timestamp=c.timestamp,
             key=tie_key(c), record=c.record) for c in updates]))
+
+
+def _apply_aggregates(tx, graph, changes, counts):
+    counts.add(aggregates.write_aggregates(tx, graph, [
+        aggregates.AggregateChange(record=c.record, timestamp=c.timestamp,
+                                   key=tie_key(c)) for c in changes]))
 
 
 def _has_node(change):
@@ -416,6 +423,9 @@ def _apply(tx, graph, changes, placements=()):
     node_updates = take(ch.COMPUTE_NODE, ch.UPDATE)
     if node_updates:
         _apply_node_updates(tx, graph, node_updates, counts)
+    aggregate_changes = take(ch.AGGREGATE, ch.UPSERT)
+    if aggregate_changes:
+        _apply_aggregates(tx, graph, aggregate_changes, counts)
     pool_updates = take(ch.POOL, ch.UPDATE)
     if pool_updates:
         _apply_pool_updates(tx, graph, pool_updates, counts)
