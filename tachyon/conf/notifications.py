@@ -138,6 +138,15 @@ opts = [
                min=0,
                help='Seconds the tombstone of a deleted entity is kept, so '
                     'that a late update cannot bring it back.'),
+    cfg.StrOpt('nova_default_availability_zone',
+               default='nova',
+               help='The availability zone Nova gives a compute host that '
+                    'no aggregate with availability_zone metadata holds: '
+                    'set it to the value of Nova\'s [DEFAULT] '
+                    'default_availability_zone. Used when an aggregate '
+                    'notification takes a host out of its last zoned '
+                    'aggregate, so that the node\'s zone matches what the '
+                    'next full sync reads from the Nova API.'),
 ]
 
 

@@ -61,7 +61,9 @@ import time
 from tachyon.graph import baremetal
 from tachyon.graph import common
 from tachyon.graph import compute
+from tachyon.graph.compute import aggregates
 from tachyon.graph.compute import instances
+from tachyon.graph.compute import nodes as compute_nodes
 from tachyon.graph import storage
 from tachyon.graph import tombstones
 from tachyon.graph import upsert
@@ -143,15 +145,6 @@ def missing_pools(graph, names):
 # Applying changes
 # ---------------------------------------------------------------------------
 
-def _stored_nodes(tx, names):
-    nodes = {}
-    for node in compute.nodes_by_name(tx, names):
-        # Several nodes of one name (a placeholder beside the node a sync
-        # found): the lowest uuid, as get_node_by_name answers.
-        nodes.setdefault(node.hostname, node)
-    return nodes
-
-
 def _merge(record, stored, keep, timestamp):
     """``record`` at ``timestamp``, its ``keep`` fields from ``stored``."""
     values = {'updated_at': timestamp}
@@ -167,19 +160,16 @@ def _with_time(record, change):
 
 
 def _apply_node_updates(tx, graph, updates, counts):
-    stored = _stored_nodes(tx, sorted({c.key for c in updates}))
-    records = []
-    for change in updates:
-        node = stored.get(change.key)
-        if node is None:
-            if change.record is None:
-                counts.skipped += 1
-                continue
-            node = change.record
-        records.append(dataclasses.replace(
-            node, updated_at=change.timestamp, **change.fields))
-    if records:
-        counts.add(compute.write_nodes(tx, graph, records))
+    counts.add(compute_nodes.write_service_updates(tx, graph, [
+        compute_nodes.ServiceUpdate(
+            hostname=c.key, fields=dict(c.fields), timestamp=c.timestamp,
+            key=tie_key(c), record=c.record) for c in updates]))
+
+
+def _apply_aggregates(tx, graph, changes, counts):
+    counts.add(aggregates.write_aggregates(tx, graph, [
+        aggregates.AggregateChange(record=c.record, timestamp=c.timestamp,
+                                   key=tie_key(c)) for c in changes]))
 
 
 def _has_node(change):
@@ -433,6 +423,9 @@ def _apply(tx, graph, changes, placements=()):
     node_updates = take(ch.COMPUTE_NODE, ch.UPDATE)
     if node_updates:
         _apply_node_updates(tx, graph, node_updates, counts)
+    aggregate_changes = take(ch.AGGREGATE, ch.UPSERT)
+    if aggregate_changes:
+        _apply_aggregates(tx, graph, aggregate_changes, counts)
     pool_updates = take(ch.POOL, ch.UPDATE)
     if pool_updates:
         _apply_pool_updates(tx, graph, pool_updates, counts)

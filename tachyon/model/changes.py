@@ -53,7 +53,11 @@ VOLUME = 'volume'
 POOL = 'pool'
 STORAGE_NODE = 'storage_node'
 IRONIC_NODE = 'ironic_node'
-KINDS = (INSTANCE, COMPUTE_NODE, VOLUME, POOL, STORAGE_NODE, IRONIC_NODE)
+#: A Nova host aggregate, keyed by its id (as text); its ``record`` a
+#: :class:`~tachyon.model.records.Aggregate`, always an ``upsert``.
+AGGREGATE = 'aggregate'
+KINDS = (INSTANCE, COMPUTE_NODE, VOLUME, POOL, STORAGE_NODE, IRONIC_NODE,
+         AGGREGATE)
 
 #: ``keep`` markers beyond record fields.
 KEEP_NODE = 'node'

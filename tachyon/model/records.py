@@ -315,3 +315,21 @@ def as_dict(record):
     """
     return {name: plain(getattr(record, name))
             for name in field_names(record)}
+
+
+@dataclasses.dataclass
+class Aggregate:
+    """A Nova host aggregate as an ``aggregate.*.end`` notification has it.
+
+    ``hosts`` are its member hosts after the change (compute service host
+    names); ``availability_zone`` its ``availability_zone`` metadata (None:
+    none). ``default_zone`` is Nova's ``[DEFAULT]/default_availability_zone``:
+    the zone of a host no zoned aggregate holds.
+    """
+
+    id: int
+    name: str
+    hosts: typing.List[str] = dataclasses.field(default_factory=list)
+    availability_zone: typing.Optional[str] = None
+    default_zone: str = 'nova'
+    uuid: typing.Optional[str] = None

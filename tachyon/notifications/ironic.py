@@ -56,12 +56,14 @@ class IronicHandler(base.NotificationHandler):
     def parse(self, notification):
         data, _version = base.versioned(notification, 'ironic',
                                         known_majors=(1,))
-        if notification.event_type == NODE_DELETE:
-            return [self.change(notification, changes.IRONIC_NODE,
-                                changes.DELETE, data.uuid('uuid'))]
+        # A delete's payload is the node too: read it whole, so that a
+        # payload broken in any field is refused, not half believed.
         try:
             record = payloads.ironic_node(data.data)
         except exception.MalformedEntity as exc:
-            data.fail(exc.reason)
+            data.fail(exc.reason, getattr(exc, 'field', None))
+        if notification.event_type == NODE_DELETE:
+            return [self.change(notification, changes.IRONIC_NODE,
+                                changes.DELETE, record.uuid)]
         return [self.change(notification, changes.IRONIC_NODE,
                             changes.UPSERT, record.uuid, record=record)]

@@ -29,6 +29,14 @@ notification.nova.VersionedNotification``) field by field:
   disabled reason; ``service.delete`` deletes the node (its instances
   stay, unmapped).
 
+Beyond Watcher, ``aggregate.add_host.end``, ``aggregate.remove_host.end``,
+``aggregate.update_metadata.end`` and ``aggregate.update_prop.end`` carry
+the whole aggregate after the change (its hosts, its metadata): each
+member host, and each node the graph holds in it that the payload no
+longer lists, gets its aggregates and availability zone as Nova computes
+them (the sorted zones of its zoned aggregates joined with ``,``, or
+``[notifications]/nova_default_availability_zone``).
+
 Beyond Watcher: ``instance.resize_revert.end``,
 ``instance.live_migration_rollback.end`` (the instance is back on its
 source) and ``instance.evacuate`` (it is on the destination) are handled as
@@ -44,6 +52,7 @@ the listener before the changes are written (see
 
 import math
 
+from tachyon.common import fields
 from tachyon.model import changes
 from tachyon.model import records
 from tachyon.notifications import base
@@ -80,6 +89,15 @@ INSTANCE_DELETES = ('instance.delete.end', 'instance.soft_delete.end')
 SERVICE_UPDATES = ('service.create', 'service.update')
 SERVICE_DELETE = 'service.delete'
 COMPUTE_BINARY = 'nova-compute'
+#: Aggregate events whose payload is the whole aggregate after a change
+#: of its hosts, metadata or name.
+AGGREGATE_UPDATES = (
+    'aggregate.add_host.end',
+    'aggregate.remove_host.end',
+    'aggregate.update_metadata.end',
+    'aggregate.update_prop.end',
+)
+AGGREGATE_ZONE_KEY = 'availability_zone'
 
 #: Instance fields no Nova payload carries: the stored values stay.
 ALWAYS_KEPT = ('watcher_exclude', 'pinned_az')
@@ -155,7 +173,8 @@ class NovaHandler(base.NotificationHandler):
     name = 'nova'
     publisher_id = r'^nova-'
     event_types = (INSTANCE_UPDATES + (INSTANCE_CREATE,) + INSTANCE_DELETES
-                   + SERVICE_UPDATES + (SERVICE_DELETE,))
+                   + SERVICE_UPDATES + (SERVICE_DELETE,)
+                   + AGGREGATE_UPDATES)
 
     def targets(self):
         opts = self.conf.notifications
@@ -166,6 +185,8 @@ class NovaHandler(base.NotificationHandler):
         data, version = base.versioned(notification, 'nova')
         if event in SERVICE_UPDATES or event == SERVICE_DELETE:
             return self._service(notification, data, event)
+        if event in AGGREGATE_UPDATES:
+            return self._aggregate(notification, data)
         uuid = data.uuid('uuid')
         if event in INSTANCE_DELETES:
             return [self.change(notification, changes.INSTANCE,
@@ -196,6 +217,29 @@ class NovaHandler(base.NotificationHandler):
         }
         return [self.change(notification, changes.COMPUTE_NODE,
                             changes.UPDATE, host, fields=fields)]
+
+    def _aggregate(self, notification, data):
+        """An aggregate.*.end payload -> one aggregate change."""
+        agg_id = data.integer('id')
+        name = data.string('name')
+        hosts = data.sequence('hosts', False, []) or []
+        for host in hosts:
+            if not isinstance(host, str) or not host:
+                data.fail('hosts must be host names, got %s'
+                          % fields.short_repr(host), 'hosts')
+        metadata = data.mapping('metadata', False, {}) or {}
+        zone = metadata.get(AGGREGATE_ZONE_KEY)
+        if zone is not None and not isinstance(zone, str):
+            data.fail('metadata availability_zone must be a string, got %s'
+                      % fields.short_repr(zone), 'metadata')
+        record = records.Aggregate(
+            id=agg_id, name=name, hosts=sorted(set(hosts)),
+            availability_zone=zone or None,
+            default_zone=(
+                self.conf.notifications.nova_default_availability_zone),
+            uuid=data.string('uuid', False))
+        return [self.change(notification, changes.AGGREGATE, changes.UPSERT,
+                            str(agg_id), record=record)]
 
     @staticmethod
     def hosts(change_list):

@@ -19,11 +19,26 @@ notification so far) never overwrites a complete node's fields but its
 name. Deleting a node deletes its inventories (and so the CONSUMES edges
 onto them): its instances stay, unmapped, their generations bumped.
 
+Two registers of a node are dated apart from its ``updated_at``:
+
+* its **service** fields (state, status, disabled reason) as
+  ``service.update`` sets them: :func:`write_service_updates` orders the
+  notifications of one node as every kind does (newest wins; at the same
+  time the greater tie key, stored as ``service_key``), so the node ends
+  the same whatever order same-time notifications come in;
+* its **aggregates and zone** as aggregate notifications set them
+  (:mod:`tachyon.graph.compute.aggregates`), dated ``aggregates_at``: a
+  full sync that began before (an older record) keeps them.
+
 ``write_*`` and ``remove_*`` run inside the caller's transaction; the
 ``upsert_*``, ``delete_*`` and ``prune_*`` functions run their own.
 """
 
+import dataclasses
+
+from tachyon.graph.compute import reads
 from tachyon.graph.compute import rows as compute_rows
+from tachyon.graph import common
 from tachyon.graph import tombstones
 from tachyon.graph import upsert
 
@@ -149,6 +164,26 @@ DETACH DELETE rp
 RETURN uuid, consumers, azs, aggregates
 """
 
+# The registers of nodes (see the module doc).
+NODE_REGISTERS = """
+UNWIND $uuids AS uuid
+MATCH (rp:ResourceProvider {uuid: uuid})
+USING INDEX rp:ResourceProvider(uuid)
+WHERE rp.kind = 'compute'
+RETURN rp.uuid AS uuid, rp.service_key AS service_key,
+       rp.aggregates_at AS aggregates_at
+"""
+
+# The tie key of the service.update that set each node's service fields
+# ($rows: {uuid, key}).
+SET_SERVICE_KEYS = """
+UNWIND $rows AS row
+MATCH (rp:ResourceProvider {uuid: row.uuid})
+USING INDEX rp:ResourceProvider(uuid)
+WHERE rp.kind = 'compute'
+SET rp.service_key = row.key
+"""
+
 NODE = upsert.Entity(kind=compute_rows.KIND,
                      tombstone_kind=tombstones.KIND_COMPUTE_NODE,
                      label=upsert.PROVIDER, write=WRITE_NODES,
@@ -211,17 +246,147 @@ def write_nodes(tx, graph, nodes, bump=True):
                            [compute_rows.node_row(n) for n in nodes], bump)
 
 
+def registers(tx, uuids):
+    """{uuid: {'service_key', 'aggregates_at'}} of the compute nodes."""
+    uuids = sorted({u for u in uuids if u})
+    if not uuids:
+        return {}
+    return {r['uuid']: {'service_key': r['service_key'],
+                        'aggregates_at': r['aggregates_at']}
+            for r in tx.run(NODE_REGISTERS, uuids=uuids)}
+
+
+def _keep_newer_aggregates(tx, nodes):
+    """``nodes``, older ones keeping the aggregates events set.
+
+    A record older than its node's ``aggregates_at`` keeps the stored
+    aggregates and zone: an aggregate notification newer than what the
+    record saw set them.
+    """
+    dated = registers(tx, [n.uuid for n in nodes
+                           if n.updated_at is not None])
+    older = {n.uuid for n in nodes
+             if n.uuid in dated
+             and dated[n.uuid]['aggregates_at'] is not None
+             and n.updated_at < dated[n.uuid]['aggregates_at']}
+    if not older:
+        return nodes
+    stored = {n.uuid: n for n in reads.nodes_by_name(
+        tx, sorted({n.hostname for n in nodes if n.uuid in older}))}
+    result = []
+    for node in nodes:
+        old = stored.get(node.uuid) if node.uuid in older else None
+        if old is not None:
+            node = dataclasses.replace(
+                node, aggregates=list(old.aggregates),
+                availability_zone=old.availability_zone)
+        result.append(node)
+    return result
+
+
+def _upsert_nodes(tx, graph, nodes):
+    nodes = _keep_newer_aggregates(tx, nodes)
+    return write_node_rows(tx, graph,
+                           [compute_rows.node_row(n) for n in nodes])
+
+
 def upsert_compute_nodes(graph, nodes):
     """Create or update compute nodes (records.ComputeNode), in bulk.
 
     A ``placeholder`` record (a node only seen in a notification so far)
     creates a node with empty (total 0) inventories, but never overwrites
-    a complete node's inventories or fields other than its name.
+    a complete node's inventories or fields other than its name. A record
+    older than the aggregate notification that last set the node's
+    aggregates and zone keeps those.
 
     :returns: :class:`~tachyon.graph.common.SyncCounts`.
     """
-    return upsert.upsert_records(graph, compute_rows.node_row, nodes,
-                                 write_node_rows)
+    nodes = upsert.dedupe(nodes)
+    if not nodes:
+        return common.SyncCounts()
+    # Rows first: a record the graph refuses fails before the write.
+    for node in nodes:
+        compute_rows.node_row(node)
+    return graph.write(_upsert_nodes, graph, nodes)
+
+
+@dataclasses.dataclass
+class ServiceUpdate:
+    """What one service.update sets on the compute node of a hostname.
+
+    ``record`` creates the node when none has that name (None: skipped);
+    ``key`` is the notification's tie key.
+    """
+
+    hostname: str
+    fields: dict
+    timestamp: float = None
+    key: str = None
+    record: object = None
+
+
+def _service_order(node, stored_key, update):
+    """1: apply; 0: apply over a same-time update (greater key); -1: no."""
+    order = upsert.newer(node.updated_at, update.timestamp)
+    if order < 0:
+        return -1
+    if order == 0:
+        # Same time: the greater tie key wins. A node a sync (or an
+        # older Tachyon) wrote at that time has no key: it stays.
+        if (stored_key is None or update.key is None
+                or update.key <= stored_key):
+            return -1
+        return 0
+    return 1
+
+
+def write_service_updates(tx, graph, updates):
+    """Apply service.update changes to compute nodes inside ``tx``.
+
+    Per node the newest update wins; of updates at the same time the one
+    with the greater ``key`` (whatever order they come in, in one batch
+    or several); an update older than the node is skipped.
+
+    :param updates: :class:`ServiceUpdate` records, at most one per
+        hostname (the caller picks the winner of a batch).
+    :returns: :class:`~tachyon.graph.common.SyncCounts`.
+    """
+    counts = common.SyncCounts()
+    stored = {}
+    names = sorted({u.hostname for u in updates})
+    for node in reads.nodes_by_name(tx, names):
+        # Several nodes of one name (a placeholder beside the node a sync
+        # found): the lowest uuid, as get_node_by_name answers.
+        stored.setdefault(node.hostname, node)
+    keys = registers(tx, [n.uuid for n in stored.values()])
+    records, set_keys = [], []
+    for update in updates:
+        node = stored.get(update.hostname)
+        if node is None:
+            if update.record is None:
+                counts.skipped += 1
+                continue
+            records.append(dataclasses.replace(
+                update.record, updated_at=update.timestamp,
+                **update.fields))
+        else:
+            order = _service_order(
+                node, keys.get(node.uuid, {}).get('service_key'), update)
+            if order < 0:
+                counts.skipped += 1
+                continue
+            # Over a same-time update the node keeps its time: the write
+            # then applies unconditionally.
+            records.append(dataclasses.replace(
+                node, updated_at=update.timestamp if order > 0 else None,
+                **update.fields))
+        if update.key is not None:
+            set_keys.append({'uuid': records[-1].uuid, 'key': update.key})
+    if records:
+        counts.add(write_nodes(tx, graph, records))
+    for batch in upsert.batches(graph, set_keys):
+        tx.run(SET_SERVICE_KEYS, rows=batch).consume()
+    return counts
 
 
 def remove_nodes(tx, uuids, deleted_at, bump=True):
