@@ -207,7 +207,7 @@ def instance_record(data, version):
 
 def publisher_host(notification):
     """The host of a Nova publisher id (``<source>:<host>``), or None."""
-    source, sep, host = (notification.publisher_id or '').partition(':')
+    _source, sep, host = (notification.publisher_id or '').partition(':')
     return host if sep and host else None
 
 
