@@ -22,7 +22,9 @@ batches of the compute, storage and baremetal modules), in this order:
 2. ``update`` changes of nodes and pools (named by name) read the stored
    entity, set their fields and write it back;
 3. instances and volumes are upserted, the fields a payload lacks taken
-   from the stored entity;
+   from the stored entity (an instance ``update`` sets its fields on the
+   stored instance, which keeps its node; an unknown instance is
+   skipped);
 4. deletes.
 
 Convergence: the graph a stream of notifications leaves does not depend
@@ -45,6 +47,13 @@ every kind:
   reads the stored state it decides against. Two batches about one
   entity (listener threads, several engines) cannot both decide on a
   state neither has seen.
+* An instance ``update`` (``compute_task.*.error``: the state of an
+  instance the graph has) is the one **partial** change: the newest
+  change wins as above, but one that comes before its instance is known
+  is skipped (in a batch that also upserts the instance it is applied to
+  that upsert, :func:`fold_instance_updates`), and a whole payload older
+  than it that comes after it is refused. Such a stream converges at the
+  next whole payload of the instance.
 * A compute node the enricher adds (looked up in the APIs, or a
   placeholder) is only **created**: once a node of that name exists,
   what notifications set on it (service.update) is never overwritten by
@@ -176,6 +185,18 @@ def _has_node(change):
     return bool(change.record.node_uuid or change.record.node_name)
 
 
+def _places(change):
+    """Whether an instance change says where the instance is.
+
+    It does when its record names a node, and when it names none without
+    keeping the stored one (``keep`` without ``'node'``): the instance
+    is then on no node (a shelved offloaded server). An ``update`` (the
+    state of a known instance) never does.
+    """
+    return (change.action == ch.UPSERT and change.record is not None
+            and (_has_node(change) or ch.KEEP_NODE not in change.keep))
+
+
 def _decide(change, old, tie, tomb):
     """Phase one of an instance change: (applies, retake, placed_at).
 
@@ -198,7 +219,7 @@ def _decide(change, old, tie, tomb):
             if stored_key is not None and tie_key(change) <= stored_key:
                 return False, False, None
             retake = True
-    if _has_node(change):
+    if _places(change):
         return True, retake, at
     if old is None:
         # No node known since the instance's last deletion (if any).
@@ -213,9 +234,10 @@ def _apply_instances(tx, graph, upserts, placements, counts):
     """Instances: the winners, then the placements they lack.
 
     An instance's node is a register of its own: it follows the newest
-    change that names a node (``placements``: every instance upsert of the
-    batch that does), not the newest change, so a payload without a host
-    never loses the placement an older one gave.
+    change that says where it is (``placements``: every instance upsert
+    of the batch naming a node, or naming none without keeping the stored
+    one), not the newest change, so a change that keeps the stored node
+    (a state update) never loses the placement an older one gave.
     """
     uuids = sorted({c.key for c in upserts})
     stored = compute.instances_by_uuid(tx, uuids)
@@ -227,12 +249,22 @@ def _apply_instances(tx, graph, upserts, placements, counts):
     settled = set()
     for change in upserts:
         old = stored.get(change.key)
+        if change.action == ch.UPDATE:
+            if old is None:
+                # Only the fields of an instance the graph has.
+                counts.skipped += 1
+                continue
+            record = dataclasses.replace(old, updated_at=change.timestamp,
+                                         **change.fields)
+        else:
+            record = _merge(change.record, old, change.keep,
+                            change.timestamp)
+            if (old is not None and ch.KEEP_NODE in change.keep
+                    and not record.node_uuid and not record.node_name):
+                record = dataclasses.replace(record,
+                                             node_uuid=old.node_uuid)
         applies, again, placed_at = _decide(change, old, ties.get(
             change.key), tombs.get(change.key))
-        record = _merge(change.record, old, change.keep, change.timestamp)
-        if (old is not None and ch.KEEP_NODE in change.keep
-                and not record.node_uuid and not record.node_name):
-            record = dataclasses.replace(record, node_uuid=old.node_uuid)
         records.append(record)
         if not applies or change.timestamp is None:
             continue
@@ -240,7 +272,7 @@ def _apply_instances(tx, graph, upserts, placements, counts):
             retake.add(change.key)
         keys.append({'uuid': change.key, 'updated_at': change.timestamp,
                      'tie_key': tie_key(change)})
-        if _has_node(change):
+        if _places(change):
             settled.add(change.key)
         if placed_at is not None:
             placed.append({'uuid': change.key,
@@ -257,8 +289,9 @@ def _apply_instances(tx, graph, upserts, placements, counts):
 def _apply_placements(tx, graph, placements, counts):
     """Move instances to the node of a change newer than their node's date.
 
-    The change lost to a newer one without a host (in this batch or
-    before): only its node is taken; the instance's fields stay.
+    The change lost to a newer one that keeps the stored node (in this
+    batch or before): only its node (or none: an unmap) is taken; the
+    instance's fields stay.
     """
     newest = {}
     for change in placements:
@@ -430,7 +463,7 @@ def _apply(tx, graph, changes, placements=()):
     if pool_updates:
         _apply_pool_updates(tx, graph, pool_updates, counts)
 
-    upserts = take(ch.INSTANCE, ch.UPSERT)
+    upserts = take(ch.INSTANCE, ch.UPSERT) + take(ch.INSTANCE, ch.UPDATE)
     if upserts:
         _apply_instances(tx, graph, upserts, placements, counts)
     volumes = take(ch.VOLUME, ch.UPSERT)
@@ -494,11 +527,51 @@ def winners(changes):
                                               key=lambda item: item[0])]
 
 
+def fold_instance_updates(changes):
+    """Instance ``update`` changes applied to an upsert of the same batch.
+
+    An update sets fields of an instance the graph has; in a batch that
+    also upserts the instance (its create.end and a compute_task error
+    together), the update must not win alone and be skipped as unknown:
+    the newest upsert takes the fields of every newer update, at the
+    newest update's time.
+    """
+    base = {}
+    for change in changes:
+        if (change.kind == ch.INSTANCE and change.action == ch.UPSERT
+                and change.record is not None):
+            best = base.get(change.key)
+            if best is None or _rank(change) > _rank(best):
+                base[change.key] = change
+    newer = {}
+    for change in changes:
+        if (change.kind == ch.INSTANCE and change.action == ch.UPDATE
+                and change.key in base
+                and _rank(change) > _rank(base[change.key])):
+            newer.setdefault(change.key, []).append(change)
+    if not newer:
+        return changes
+    folded = {}
+    for key, updates in newer.items():
+        updates.sort(key=_rank)
+        fields = {}
+        for update in updates:
+            fields.update(update.fields)
+        last = updates[-1]
+        folded[key] = dataclasses.replace(
+            base[key], timestamp=last.timestamp,
+            record=dataclasses.replace(base[key].record, **fields),
+            event_type=last.event_type, message_id=last.message_id)
+    return [folded[c.key] if c.kind == ch.INSTANCE and c.key in folded
+            and c.action == ch.UPDATE else c for c in changes]
+
+
 def apply_changes(graph, changes):
     """Apply notification changes in one transaction.
 
     Only the change of each entity the convergence rule picks is applied
-    (:func:`winners`; see the module doc).
+    (:func:`winners`, after :func:`fold_instance_updates`; see the module
+    doc).
 
     :returns: :class:`~tachyon.graph.common.SyncCounts` of the writes.
     :raises: :class:`~tachyon.exception.GraphUnavailable` when Neo4j
@@ -508,9 +581,8 @@ def apply_changes(graph, changes):
     """
     changes = list(changes)
     placements = [c for c in changes
-                  if c.kind == ch.INSTANCE and c.action == ch.UPSERT
-                  and c.record is not None and _has_node(c)]
-    changes = winners(changes)
+                  if c.kind == ch.INSTANCE and _places(c)]
+    changes = winners(fold_instance_updates(changes))
     if not changes:
         return common.SyncCounts()
     return graph.write(_apply, graph, changes, placements)

@@ -27,12 +27,13 @@ Actions:
     the payload: the stored entity's values stay (Watcher's defaults for a
     new entity). ``keep`` may also hold ``'node'`` (an instance: stay on the
     node it is mapped to when the payload names no host) and ``'pool'``
-    (a volume: the same for its pool).
+    (a volume: the same for its pool). An instance record naming no node
+    without ``'node'`` in ``keep`` puts the instance on no node.
 ``update``
     ``fields`` are set on the existing entity named by ``key`` (a compute
-    node's hostname, a pool's name); a missing entity is created from
-    ``record`` first when one is given, and otherwise the change is
-    skipped.
+    node's hostname, a pool's name, an instance's uuid: it stays on its
+    node); a missing entity is created from ``record`` first when one is
+    given, and otherwise the change is skipped.
 ``delete``
     The entity goes; a tombstone dated ``timestamp`` stops older changes
     from bringing it back.

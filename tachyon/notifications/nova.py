@@ -22,7 +22,7 @@ notification.nova.VersionedNotification``) field by field:
   specs from 1.2 on (before that the stored values stay); an
   ``instance.update`` of a server still ``building`` is ignored;
 * the instance is mapped onto the compute node its ``host`` names; an
-  instance whose payload names no host stays where it was;
+  instance whose payload names no host is on none (unmapped, see below);
 * ``instance.delete.end`` and ``instance.soft_delete.end`` delete it;
 * ``service.create`` / ``service.update`` of a ``nova-compute`` service
   set its node's state (``forced_down``: down), status (``disabled``) and
@@ -37,11 +37,41 @@ longer lists, gets its aggregates and availability zone as Nova computes
 them (the sorted zones of its zoned aggregates joined with ``,``, or
 ``[notifications]/nova_default_availability_zone``).
 
-Beyond Watcher: ``instance.resize_revert.end``,
+Beyond Watcher: ``instance.resize_revert.end`` and
 ``instance.live_migration_rollback.end`` (the instance is back on its
-source) and ``instance.evacuate`` (it is on the destination) are handled as
-updates too, and services of other binaries (conductor, scheduler) are
-ignored instead of being looked up as compute nodes.
+source) are handled as updates too, and services of other binaries
+(conductor, scheduler) are ignored instead of being looked up as compute
+nodes. ``instance.evacuate`` is applied as an update as well, but nova-api
+sends it before the rebuild starts: its payload names the failed SOURCE
+host (task ``rebuilding``), so it sets the state and the rest of the
+instance and leaves it on the source; the move is reported by the
+destination (``instance.rebuild.end``, below, and the ``instance.update``
+that follows it).
+
+Instance events beyond Watcher's list (:data:`INSTANCE_MOVES`,
+:data:`INSTANCE_ERRORS`, :data:`COMPUTE_TASK_ERRORS`):
+
+* a payload whose ``host`` is null puts the instance on no node: it is
+  unmapped (``instance.shelve_offload.end`` and the updates after it,
+  state ``shelved_offloaded``; a server never scheduled);
+* ``instance.resize.end`` (sent by the source) names the destination host
+  with the OLD flavor: the instance moves there with its old resources;
+  ``instance.resize_finish.end`` (the destination) gives it the NEW
+  flavor's resources, state ``resized``; until the confirm (or revert)
+  the destination's usage counts the instance and the source's does not;
+* ``instance.rebuild.end`` of an evacuation comes from the destination
+  while its payload still names the source host and node (Nova moves the
+  instance after the event): the instance goes to the publisher's host
+  (``nova-compute:<host>``), its hypervisor name unknown (None) until an
+  update names it;
+* ``instance.resize.error``, ``instance.rebuild.error`` and
+  ``instance.reboot.error`` carry the whole instance as Nova left it (the
+  state it set, the host it is on) and are applied as updates;
+* ``compute_task.build_instances.error``, ``.migrate_server.error`` and
+  ``.rebuild_server.error`` (the conductor's ``ComputeTaskPayload``: an
+  ``instance_uuid``, a ``state``, no host) set the state of an instance
+  the graph has, which stays where it is; an instance the graph does not
+  have is not created.
 
 Fields Nova's payloads do not carry (``watcher_exclude``, ``pinned_az``,
 the flavor's name when absent) keep their stored values. A compute node
@@ -50,6 +80,7 @@ the listener before the changes are written (see
 :mod:`tachyon.notifications.listener`).
 """
 
+import dataclasses
 import math
 
 from tachyon.common import fields
@@ -86,6 +117,28 @@ INSTANCE_UPDATES = (
 )
 INSTANCE_CREATE = 'instance.create.end'
 INSTANCE_DELETES = ('instance.delete.end', 'instance.soft_delete.end')
+#: Instance events that move or resize it, beyond Watcher's list.
+INSTANCE_MOVES = (
+    'instance.shelve_offload.end',
+    'instance.resize.end',
+    'instance.resize_finish.end',
+)
+#: Failed instance actions: the whole instance as Nova left it.
+INSTANCE_ERRORS = (
+    'instance.resize.error',
+    'instance.rebuild.error',
+    'instance.reboot.error',
+)
+#: The conductor's failures (ComputeTaskPayload): the state only, of an
+#: instance the graph has.
+COMPUTE_TASK_ERRORS = (
+    'compute_task.build_instances.error',
+    'compute_task.migrate_server.error',
+    'compute_task.rebuild_server.error',
+)
+#: Its payload names the source of an evacuation; the publisher is the
+#: destination.
+INSTANCE_REBUILD_END = 'instance.rebuild.end'
 SERVICE_UPDATES = ('service.create', 'service.update')
 SERVICE_DELETE = 'service.delete'
 COMPUTE_BINARY = 'nova-compute'
@@ -115,8 +168,10 @@ def _disk_gb(data, flavor):
         'image_uuid', False) else 0
     ephemeral = flavor.integer('ephemeral_gb', False, 0)
     swap_mb = flavor.integer('swap', False, 0)
-    if min(root, ephemeral, swap_mb) < 0:
-        data.fail('the flavor has a negative disk size')
+    for key, value in (('root_gb', root), ('ephemeral_gb', ephemeral),
+                       ('swap', swap_mb)):
+        if value < 0:
+            flavor.fail('%r is negative: %d' % (key, value), key)
     # Each size fits 64 bits; their sum must too.
     return data.in_range('flavor disk sizes', root + ephemeral
                          + int(math.ceil(swap_mb / 1024)))
@@ -128,8 +183,9 @@ def instance_record(data, version):
     keep = list(ALWAYS_KEPT)
     memory = flavor.integer('memory_mb')
     vcpus = flavor.integer('vcpus')
-    if memory < 0 or vcpus < 0:
-        data.fail('the flavor has negative vcpus or memory_mb')
+    for key, value in (('memory_mb', memory), ('vcpus', vcpus)):
+        if value < 0:
+            flavor.fail('%r is negative: %d' % (key, value), key)
     metadata = data.mapping('metadata', False, {})
     locked = False
     if version > (1, 0):
@@ -144,9 +200,9 @@ def instance_record(data, version):
     flavor_name = flavor.string('name', False)
     if flavor_name is None:
         keep.append('flavor_name')
-    host = data.string('host', False)
-    if not host:
-        keep.append(changes.KEEP_NODE)
+    # A null host: on no host (shelved offloaded, never scheduled); the
+    # record names no node and the instance is unmapped.
+    host = data.string('host', False) or None
     record = records.Instance(
         uuid=data.uuid('uuid'),
         name=data.string('display_name', False, '') or '',
@@ -167,6 +223,27 @@ def instance_record(data, version):
     return record, tuple(keep)
 
 
+def publisher_host(notification):
+    """The host of a Nova publisher id (``<source>:<host>``), or None."""
+    _source, sep, host = (notification.publisher_id or '').partition(':')
+    return host if sep and host else None
+
+
+def _rebuilt_on_publisher(notification, record):
+    """An instance.rebuild.end record, on the host that rebuilt it.
+
+    After an evacuation the payload still names the failed source host
+    and its node (Nova's ResourceTracker.finish_evacuation moves the
+    instance after the event); the publisher is the destination. Its
+    hypervisor's name is not in the payload: None until an update says.
+    """
+    host = publisher_host(notification)
+    if not host or not record.host or host == record.host:
+        return record
+    return dataclasses.replace(record, host=host, node_name=host,
+                               hypervisor_hostname=None)
+
+
 class NovaHandler(base.NotificationHandler):
     """Nova's versioned notifications (topic versioned_notifications)."""
 
@@ -174,7 +251,8 @@ class NovaHandler(base.NotificationHandler):
     publisher_id = r'^nova-'
     event_types = (INSTANCE_UPDATES + (INSTANCE_CREATE,) + INSTANCE_DELETES
                    + SERVICE_UPDATES + (SERVICE_DELETE,)
-                   + AGGREGATE_UPDATES)
+                   + AGGREGATE_UPDATES
+                   + INSTANCE_MOVES + INSTANCE_ERRORS + COMPUTE_TASK_ERRORS)
 
     def targets(self):
         opts = self.conf.notifications
@@ -187,17 +265,31 @@ class NovaHandler(base.NotificationHandler):
             return self._service(notification, data, event)
         if event in AGGREGATE_UPDATES:
             return self._aggregate(notification, data)
+        if event in COMPUTE_TASK_ERRORS:
+            return self._compute_task_error(notification, data)
         uuid = data.uuid('uuid')
+        state = data.string('state')
         if event in INSTANCE_DELETES:
+            # Only the uuid counts, but a payload whose state or host is
+            # not what Nova sends is refused whole, as for the others.
+            data.string('host', False)
             return [self.change(notification, changes.INSTANCE,
                                 changes.DELETE, uuid)]
-        state = data.string('state')
         if event != INSTANCE_CREATE and state == 'building':
             # As Watcher: nothing to model before the server is built.
             return []
         record, keep = instance_record(data, version)
+        if event == INSTANCE_REBUILD_END:
+            record = _rebuilt_on_publisher(notification, record)
         return [self.change(notification, changes.INSTANCE, changes.UPSERT,
                             uuid, record=record, keep=keep)]
+
+    def _compute_task_error(self, notification, data):
+        """compute_task.*.error: the state of a known instance."""
+        uuid = data.uuid('instance_uuid')
+        state = data.string('state')
+        return [self.change(notification, changes.INSTANCE, changes.UPDATE,
+                            uuid, fields={'state': state})]
 
     def _service(self, notification, data, event):
         binary = data.string('binary')

@@ -62,11 +62,63 @@ class TestHandlers(base.TestCase):
         self.assertEqual(20 + 2, change.record.disk)
         self.assertEqual(1.0, change.timestamp)
 
-    def test_no_host_keeps_the_node(self):
-        [change] = self.parse('nova', 'instance.update',
-                              p.nova_instance(U1, host=None))
-        self.assertIn(changes.KEEP_NODE, change.keep)
-        self.assertIsNone(change.record.node_name)
+    def test_no_host_unmaps(self):
+        # Shelved offloaded: on no host, not "where it was".
+        for event in ('instance.update', 'instance.shelve_offload.end'):
+            [change] = self.parse('nova', event, p.nova_instance(
+                U1, host=None, state='shelved_offloaded'))
+            self.assertNotIn(changes.KEEP_NODE, change.keep)
+            self.assertEqual((None, None, None), (
+                change.record.host, change.record.node_name,
+                change.record.node_uuid))
+            self.assertEqual('shelved_offloaded', change.record.state)
+
+    def test_resize_and_error_events_carry_the_whole_instance(self):
+        for event in ('instance.resize.end', 'instance.resize_finish.end',
+                      'instance.resize.error', 'instance.rebuild.error',
+                      'instance.reboot.error'):
+            [change] = self.parse('nova', event, p.nova_instance(
+                U1, host='compute-2', state='resized', vcpus=4))
+            self.assertEqual((changes.UPSERT, 'compute-2', 4, 'resized'), (
+                change.action, change.record.node_name, change.record.vcpus,
+                change.record.state), event)
+
+    def test_rebuild_end_goes_to_the_publisher(self):
+        # An evacuation: the payload still names the failed source.
+        payload = p.nova_instance(U1, host='compute-1')
+        [change] = self.handlers['nova'].parse(p.note(
+            'instance.rebuild.end', payload, at=1.0,
+            publisher_id='nova-compute:compute-2'))
+        self.assertEqual(('compute-2', 'compute-2', None), (
+            change.record.host, change.record.node_name,
+            change.record.hypervisor_hostname))
+        # A rebuild in place stays.
+        [change] = self.parse('nova', 'instance.rebuild.end', payload)
+        self.assertEqual(('compute-1', 'compute-1'), (
+            change.record.node_name, change.record.hypervisor_hostname))
+
+    def test_compute_task_error_sets_the_state_only(self):
+        payload = {'nova_object.name': 'ComputeTaskPayload',
+                   'nova_object.namespace': 'nova',
+                   'nova_object.version': '1.0',
+                   'nova_object.data': {'instance_uuid': U1,
+                                        'state': 'error',
+                                        'request_spec': None,
+                                        'reason': None}}
+        [change] = self.handlers['nova'].parse(p.note(
+            'compute_task.rebuild_server.error', payload, at=1.0,
+            publisher_id='nova-conductor:controller'))
+        self.assertEqual((changes.INSTANCE, changes.UPDATE, U1,
+                          {'state': 'error'}, None),
+                         (change.kind, change.action, change.key,
+                          change.fields, change.record))
+        payload['nova_object.data']['state'] = 12345
+        exc = self.assertRaises(
+            exception.MalformedPayload, self.handlers['nova'].parse,
+            p.note('compute_task.migrate_server.error', payload,
+                   publisher_id='nova-conductor:controller'))
+        self.assertEqual(('compute_task.migrate_server.error', 'state'),
+                         (exc.event_type, exc.field))
 
     def test_malformed_payloads(self):
         cases = []
