@@ -17,12 +17,27 @@ Periodic tasks (each collector's full sync, the session reaper, the
 tombstone purge) run in threads of every worker, but a task runs only on
 the worker that takes its lease in the graph, so it runs once per interval
 across all workers and engines.
+
+Under systemd, each worker reports to the engine's parent process (see
+:mod:`tachyon.common.systemd`): STARTED once its RPC server and listener
+are started, then a heartbeat while it is healthy. *Healthy* means the
+worker runs: it started, is not stopping, its periodic tasks' threads are
+alive, and it is scheduled (the heartbeat is a thread of its own, which a
+stopped, frozen or GIL-wedged process does not run). It deliberately does
+not mean "Neo4j and RabbitMQ answer": the engine rides their outages out
+(oslo.messaging reconnects; a call meanwhile fails as GraphUnavailable)
+and a restart would not bring them back, only restart every engine at
+once. A configuration error met when a worker starts is reported FATAL:
+the parent then stops the engine with status 2 instead of respawning the
+worker forever.
 """
 
 import os
 import threading
 import time
 
+import kombu
+from oslo_config import cfg
 from oslo_log import log as logging
 import oslo_messaging as messaging
 from oslo_messaging.rpc import dispatcher
@@ -39,6 +54,13 @@ from tachyon import rpc
 from tachyon.rpc import manager as rpc_manager
 
 LOG = logging.getLogger(__name__)
+
+#: What ends the engine (status 2) when a worker meets it while starting.
+FATAL_CONFIG_ERRORS = (exception.ConfigurationError, cfg.Error)
+
+#: How long a worker that reported a fatal error waits for its parent to
+#: stop it before it exits by itself.
+FATAL_WAIT = 60
 
 
 class PeriodicTask(object):
@@ -75,6 +97,10 @@ class PeriodicTask(object):
 
     def wait(self, timeout=None):
         self._thread.join(timeout)
+
+    def alive(self):
+        """True while the task's thread runs (until it is stopped)."""
+        return self._thread.is_alive() or self._stop.is_set()
 
     def run_once(self):
         """Run the task if this worker takes its lease; True if it ran."""
@@ -128,7 +154,12 @@ class PeriodicTask(object):
 class EngineService(service.Service):
     """One tachyon-engine worker."""
 
-    def __init__(self, conf):
+    def __init__(self, conf, reporter=None):
+        """One worker; ``reporter`` reports to the parent process.
+
+        ``reporter``: a :class:`tachyon.common.systemd.Reporter`, or None
+        when the worker is not supervised.
+        """
         super().__init__()
         self.conf = conf
         self.graph = None
@@ -136,6 +167,9 @@ class EngineService(service.Service):
         self.listener = None
         self.tasks = []
         self.holder = '%s:%d' % (conf.host, os.getpid())
+        self.reporter = reporter
+        self._started = False
+        self._stopping = threading.Event()
 
     def _periodic_tasks(self):
         conf = self.conf
@@ -171,6 +205,21 @@ class EngineService(service.Service):
 
     def start(self):
         super().start()
+        # Forked from the parent: this worker's pid, not the parent's.
+        self.holder = '%s:%d' % (self.conf.host, os.getpid())
+        try:
+            check_options(self.conf)
+            self._start_serving()
+        except FATAL_CONFIG_ERRORS as exc:
+            self._fatal(exc)
+            raise
+        self._started = True
+        if self.reporter is not None:
+            self.reporter.started()
+            threading.Thread(target=self._heartbeat, daemon=True,
+                             name='heartbeat').start()
+
+    def _start_serving(self):
         self.graph = driver.Graph.from_conf(self.conf)
         self.manager = rpc_manager.EngineManager(self.conf, self.graph)
         transport = rpc.get_transport(self.conf)
@@ -191,7 +240,33 @@ class EngineService(service.Service):
                  'API %s)', self.holder, self.conf.engine.topic,
                  self.conf.engine.exchange, rpc_manager.api.RPC_API_VERSION)
 
+    def _fatal(self, exc):
+        """Report a configuration error the parent must stop us for."""
+        message = str(exc)
+        LOG.error('tachyon-engine %s cannot start: %s', self.holder, message)
+        if self.reporter is None:
+            return
+        self.reporter.fatal(message)
+        # The parent stops every worker and exits with status 2; exiting
+        # now would only have this worker respawned meanwhile.
+        self._stopping.wait(FATAL_WAIT)
+
+    def healthy(self):
+        """True while this worker serves (see the module's docstring)."""
+        return (self._started and not self._stopping.is_set()
+                and self.rpcserver is not None
+                and all(task.alive() for task in self.tasks))
+
+    def _heartbeat(self):
+        while not self._stopping.is_set():
+            if self.healthy():
+                self.reporter.alive()
+            self._stopping.wait(self.reporter.beat)
+
     def stop(self, graceful=True):
+        self._stopping.set()
+        if self.reporter is not None:
+            self.reporter.stopping()
         # Stop taking work, finish what is in flight, then close Neo4j.
         for task in self.tasks:
             task.stop()
@@ -211,5 +286,88 @@ class EngineService(service.Service):
         super().stop(graceful=graceful)
 
     # SIGHUP: the launcher rereads the mutable options, then restarts the
-    # workers gracefully; each comes back with the new values. READY for
-    # systemd (Type=notify) is sent by the launcher once the service runs.
+    # workers gracefully; each comes back with the new values (a value
+    # its type refuses stops the engine: see check_options). READY for
+    # systemd (Type=notify) is sent by tachyon.cmd.engine's supervisor
+    # once every worker is consuming.
+
+
+def check_options(conf):
+    """Read every registered option's value.
+
+    A value its type refuses (``max_ttl = ten``, met after a SIGHUP that
+    reread the file) raises :class:`oslo_config.cfg.Error` here, when the
+    worker starts, rather than in the middle of an RPC call.
+    """
+    for name in list(conf):
+        value = getattr(conf, name)
+        if isinstance(value, cfg.ConfigOpts.GroupAttr):
+            for opt in list(value):
+                getattr(value, opt)
+
+
+def _kombu_connections(url):
+    """A kombu connection for each host of an oslo.messaging TransportURL."""
+    vhost = url.virtual_host or '/'
+    for host in url.hosts:
+        yield kombu.Connection(
+            hostname=host.hostname, port=host.port or 5672,
+            userid=host.username or 'guest',
+            password=host.password or 'guest', virtual_host=vhost,
+            connect_timeout=5)
+
+
+def queue_consumers(conf, url, queue):
+    """Consumers RabbitMQ counts on ``queue`` (0 when it does not exist)."""
+    parsed = messaging.TransportURL.parse(conf, url)
+    error = None
+    for connection in _kombu_connections(parsed):
+        try:
+            with connection:
+                channel = connection.channel()
+                try:
+                    return channel.queue_declare(
+                        queue=queue, passive=True).consumer_count
+                except connection.channel_errors:
+                    return 0
+        except connection.connection_errors as exc:
+            error = exc
+    raise exception.TachyonException(
+        'The message broker does not answer: %s' % error)
+
+
+def _notification_url(conf):
+    """The URL the listener's transport uses (see listener.get_transport)."""
+    url = conf.notifications.transport_url
+    if not url:
+        try:
+            url = conf.oslo_messaging_notifications.transport_url
+        except cfg.NoSuchOptError:
+            url = None
+    return url or conf.transport_url
+
+
+def consumer_queues(conf):
+    """(transport URL, queue name) of the queues this engine consumes.
+
+    The RPC server's queue ``TOPIC.HOST`` (this engine's only) and, when
+    the listener is enabled, the listener pool's queue, which RabbitMQ
+    names after ``[notifications]/pool``.
+    """
+    queues = [(conf.transport_url,
+               '%s.%s' % (conf.engine.topic, conf.host))]
+    if conf.notifications.enable_listener:
+        queues.append((_notification_url(conf), conf.notifications.pool))
+    return queues
+
+
+def consumer_probe(conf, workers):
+    """The supervisor's readiness probe.
+
+    True once the broker shows ``workers`` consumers on each queue of
+    :func:`consumer_queues`.
+    """
+    def probe():
+        return all(queue_consumers(conf, url, queue) >= workers
+                   for url, queue in consumer_queues(conf))
+    return probe
