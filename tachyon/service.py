@@ -19,16 +19,18 @@ the worker that takes its lease in the graph, so it runs once per interval
 across all workers and engines.
 
 Under systemd, each worker reports to the engine's parent process (see
-:mod:`tachyon.common.systemd`): STARTED once its RPC server and listener
-are started, then a heartbeat while it is healthy. *Healthy* means the
-worker runs: it started, is not stopping, its periodic tasks' threads are
-alive, and it is scheduled (the heartbeat is a thread of its own, which a
-stopped, frozen or GIL-wedged process does not run). It deliberately does
-not mean "Neo4j and RabbitMQ answer": the engine rides their outages out
-(oslo.messaging reconnects; a call meanwhile fails as GraphUnavailable)
-and a restart would not bring them back, only restart every engine at
-once. A configuration error met when a worker starts is reported FATAL:
-the parent then stops the engine with status 2 instead of respawning the
+:mod:`tachyon.common.systemd`) from a heartbeat thread of its own:
+STARTING while it starts, STARTED once its RPC server and listener are
+started, then ALIVE while it is healthy, STOPPING while it stops.
+*Healthy* means the worker runs: it started, its periodic tasks' threads
+are alive, and it is scheduled (a stopped, frozen or GIL-wedged process
+does not run its heartbeat thread). It deliberately does not mean "Neo4j
+and RabbitMQ answer": the engine rides their outages out (oslo.messaging
+reconnects; a call meanwhile fails as GraphUnavailable) and a restart
+would not bring them back, only restart every engine at once.
+
+A configuration error met when a worker starts is reported FATAL: the
+parent then stops the engine with status 2 instead of respawning the
 worker forever.
 """
 
@@ -170,6 +172,7 @@ class EngineService(service.Service):
         self.reporter = reporter
         self._started = False
         self._stopping = threading.Event()
+        self._fatal_error = False
 
     def _periodic_tasks(self):
         conf = self.conf
@@ -207,6 +210,9 @@ class EngineService(service.Service):
         super().start()
         # Forked from the parent: this worker's pid, not the parent's.
         self.holder = '%s:%d' % (self.conf.host, os.getpid())
+        if self.reporter is not None:
+            threading.Thread(target=self._heartbeat, daemon=True,
+                             name='heartbeat').start()
         try:
             check_options(self.conf)
             self._start_serving()
@@ -216,8 +222,6 @@ class EngineService(service.Service):
         self._started = True
         if self.reporter is not None:
             self.reporter.started()
-            threading.Thread(target=self._heartbeat, daemon=True,
-                             name='heartbeat').start()
 
     def _start_serving(self):
         self.graph = driver.Graph.from_conf(self.conf)
@@ -244,6 +248,7 @@ class EngineService(service.Service):
         """Report a configuration error the parent must stop us for."""
         message = str(exc)
         LOG.error('tachyon-engine %s cannot start: %s', self.holder, message)
+        self._fatal_error = True
         if self.reporter is None:
             return
         self.reporter.fatal(message)
@@ -258,10 +263,16 @@ class EngineService(service.Service):
                 and all(task.alive() for task in self.tasks))
 
     def _heartbeat(self):
-        while not self._stopping.is_set():
-            if self.healthy():
+        # Until the process ends: a worker that stops (SIGHUP restarts
+        # them all) is not a hung one.
+        while not self._fatal_error:
+            if self._stopping.is_set():
+                self.reporter.stopping()
+            elif not self._started:
+                self.reporter.starting()
+            elif self.healthy():
                 self.reporter.alive()
-            self._stopping.wait(self.reporter.beat)
+            time.sleep(self.reporter.beat)
 
     def stop(self, graceful=True):
         self._stopping.set()

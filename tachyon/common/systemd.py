@@ -17,20 +17,21 @@ systemd, so the unit can say ``NotifyAccess=main``. Each worker reports
 to it over a datagram socket pair made before the workers are forked
 (:class:`Reporter`), one line a datagram::
 
+    STARTING <pid>          heartbeat while it starts
     STARTED <pid>           its RPC server and listeners are started
-    ALIVE <pid>             heartbeat, every :attr:`Supervisor.beat` s,
-                            sent only while the worker is healthy
-    STOPPING <pid>          it stops (SIGTERM, or restarted by SIGHUP)
+    ALIVE <pid>             heartbeat once started, while it is healthy
+    STOPPING <pid>          heartbeat while it stops (SIGTERM, SIGHUP)
     FATAL <pid> <message>   a configuration error no respawn can fix
 
-The parent (:class:`Supervisor`) sends ``READY=1`` once every expected
-worker has started and sends heartbeats, and ``probe()`` (the broker
-shows their consumers) says yes; ``WATCHDOG=1`` every half of
-``WATCHDOG_USEC`` while every expected worker's last heartbeat is fresh
-(younger than half of ``WATCHDOG_USEC``); ``STATUS=`` lines along the
-way. A stopped, frozen or dead worker stops its heartbeats, the parent
-stops the watchdog's, and systemd restarts the service after
-``WatchdogSec``.
+Heartbeats come every :attr:`Supervisor.beat` seconds. The parent
+(:class:`Supervisor`) sends ``READY=1`` once every expected worker has
+started and ``probe()`` (the broker shows their consumers) says yes;
+``WATCHDOG=1`` every half of ``WATCHDOG_USEC`` while at least as many
+workers as expected are fresh (their last report younger than half of
+``WATCHDOG_USEC``: starting, serving or stopping, so a SIGHUP restart of
+the workers is not taken for a hang); ``STATUS=`` lines along the way. A
+stopped, frozen or dead worker goes silent, the parent stops the
+watchdog's pings, and systemd restarts the service after ``WatchdogSec``.
 """
 
 import os
@@ -81,6 +82,9 @@ class Reporter(object):
         except OSError:
             # The parent is gone: cotyledon ends this worker anyway.
             pass
+
+    def starting(self):
+        self._send('STARTING', os.getpid())
 
     def started(self):
         self._send('STARTED', os.getpid())
@@ -182,9 +186,6 @@ class Supervisor(object):
             return
         kind, pid = words[0], int(words[1])
         with self._lock:
-            if kind == 'STOPPING':
-                self._workers.pop(pid, None)
-                return
             if kind == 'FATAL':
                 self._workers.pop(pid, None)
                 self.fatal = words[2] if len(words) > 2 else 'fatal error'
@@ -192,11 +193,17 @@ class Supervisor(object):
             worker = self._workers.setdefault(pid, {'started': False,
                                                     'seen': now})
             worker['seen'] = now
-            if kind == 'STARTED':
+            if kind in ('STARTED', 'ALIVE'):
                 worker['started'] = True
+            elif kind == 'STOPPING':
+                worker['started'] = False
 
     def counts(self, now=None):
-        """(started and fresh workers, fresh workers) at ``now``."""
+        """(started and fresh workers, fresh workers) at ``now``.
+
+        Fresh: reported within :attr:`stale_after` seconds, whether
+        starting, serving or stopping.
+        """
         now = time.monotonic() if now is None else now
         with self._lock:
             for pid, worker in list(self._workers.items()):
@@ -208,7 +215,8 @@ class Supervisor(object):
             return (sum(1 for w in fresh if w['started']), len(fresh))
 
     def healthy(self, now=None):
-        return self.counts(now)[0] >= self.expected
+        """True while enough workers report (the watchdog's rule)."""
+        return self.counts(now)[1] >= self.expected
 
     # The loop ---------------------------------------------------------
 
@@ -236,26 +244,29 @@ class Supervisor(object):
                 self.on_fatal(message)
             return
         started, fresh = self.counts(now)
-        healthy = started >= self.expected
-        if healthy and not self.probed:
+        serving = started >= self.expected
+        if serving and not self.probed:
             self.status('%d/%d workers started; waiting for their '
                         'consumers on the message broker'
                         % (started, self.expected))
-            self.probed = healthy = self._probe()
-        if healthy and not self.ready:
+            self.probed = serving = self._probe()
+        if serving and not self.ready:
             self.ready = self.ever_ready = True
             self._status = text = self.describe()
             self.notify('READY=1', 'STATUS=' + text)
-        elif healthy:
+        elif serving:
             self.status(self.describe())
         elif self.ever_ready:
             self.ready = False
-            self.status('Degraded: %d/%d workers healthy (%d starting)'
-                        % (started, self.expected, fresh - started))
+            self.status('Degraded: %d/%d workers serving, %d starting or '
+                        'stopping' % (started, self.expected,
+                                      fresh - started))
         elif started < self.expected:
             self.status('Starting: %d/%d workers started'
                         % (started, self.expected))
-        self._watchdog(now, healthy or not self.ever_ready)
+        # Until the first READY=1, startup is bounded by TimeoutStartSec
+        # instead: the watchdog is fed while the parent runs.
+        self._watchdog(now, fresh >= self.expected or not self.ever_ready)
 
     def _probe(self):
         try:
@@ -264,8 +275,6 @@ class Supervisor(object):
             return False
 
     def _watchdog(self, now, healthy):
-        # Until the first READY=1, startup is bounded by TimeoutStartSec
-        # instead: the watchdog is fed while the parent runs.
         if not self.watchdog or not healthy:
             return
         if (self._last_ping is None

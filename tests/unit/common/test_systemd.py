@@ -92,19 +92,32 @@ class TestSupervisor(base.TestCase):
         got = self.received()
         self.assertIn('WATCHDOG=1', got)  # at 2.0, while 11 was fresh
         self.assertEqual(1, got.count('WATCHDOG=1'))
-        self.assertIn('STATUS=Degraded: 1/2 workers healthy (0 starting)',
-                      got)
+        self.assertIn('STATUS=Degraded: 1/2 workers serving, 0 starting or '
+                      'stopping', got)
         # A respawned worker (a new pid) brings it back.
         sup.handle('STARTED 12', now=10.25)
         sup.tick(now=10.25)
         self.assertEqual(['READY=1\nSTATUS=serving', 'WATCHDOG=1'],
                          self.received())
 
-    def test_stopping_workers_leave_the_count(self):
+    def test_stopping_workers_still_count_for_the_watchdog(self):
+        # SIGHUP restarts every worker: while one stops and its successor
+        # starts, both report, and systemd is not told of a hang.
         sup = self.supervisor(expected=1)
         sup.handle('STARTED 10', now=0)
-        sup.handle('STOPPING 10', now=0)
-        self.assertEqual((0, 0), sup.counts(now=0))
+        sup.tick(now=0)
+        self.assertIn('READY=1\nSTATUS=serving', self.received())
+        sup.handle('STOPPING 10', now=1.5)
+        self.assertEqual((0, 1), sup.counts(now=1.5))
+        sup.handle('STARTING 11', now=2.0)
+        sup.tick(now=2.0)
+        self.assertEqual(['STATUS=Degraded: 0/1 workers serving, 2 starting '
+                          'or stopping', 'WATCHDOG=1'], self.received())
+        sup.handle('STARTED 11', now=2.5)
+        sup.tick(now=2.5)
+        self.assertEqual(['READY=1\nSTATUS=serving'], self.received())
+        # 10 has exited: it goes stale, 11 is enough.
+        self.assertEqual((1, 1), sup.counts(now=4.0))
 
     def test_fatal_calls_on_fatal_once(self):
         fatal = []
