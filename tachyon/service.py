@@ -35,6 +35,7 @@ worker forever.
 """
 
 import os
+import ssl
 import threading
 import time
 
@@ -317,22 +318,53 @@ def check_options(conf):
                 getattr(value, opt)
 
 
-def _kombu_connections(url):
+def _broker_ssl(conf, url):
+    """kombu's ``ssl`` argument, as oslo.messaging's rabbit driver has it."""
+    try:
+        opts = conf.oslo_messaging_rabbit
+        enabled = opts.ssl
+    except cfg.NoSuchOptError:
+        return False
+    query = str(url.query.get('ssl', '')).lower()
+    if query in ('1', 'true', 'yes', 'on'):
+        enabled = True
+    if not enabled:
+        return False
+    options = {'cert_reqs': ssl.CERT_REQUIRED if opts.ssl_ca_file
+               else ssl.CERT_NONE}
+    for key, value in (('ca_certs', opts.ssl_ca_file),
+                       ('certfile', opts.ssl_cert_file),
+                       ('keyfile', opts.ssl_key_file)):
+        if value:
+            options[key] = value
+    return options
+
+
+def _kombu_connections(conf, url):
     """A kombu connection for each host of an oslo.messaging TransportURL."""
     vhost = url.virtual_host or '/'
-    for host in url.hosts:
+    use_ssl = _broker_ssl(conf, url)
+    # No host: oslo.messaging's rabbit driver defaults to localhost.
+    for host in url.hosts or [messaging.TransportHost(hostname='localhost')]:
         yield kombu.Connection(
-            hostname=host.hostname, port=host.port or 5672,
+            hostname=host.hostname or 'localhost',
+            port=host.port or (5671 if use_ssl else 5672),
             userid=host.username or 'guest',
             password=host.password or 'guest', virtual_host=vhost,
-            connect_timeout=5)
+            ssl=use_ssl, connect_timeout=5)
 
 
 def queue_consumers(conf, url, queue):
-    """Consumers RabbitMQ counts on ``queue`` (0 when it does not exist)."""
+    """Consumers RabbitMQ counts on ``queue`` (0 when it does not exist).
+
+    None when ``url`` is not RabbitMQ's (``rabbit://``): another driver's
+    consumers cannot be counted.
+    """
     parsed = messaging.TransportURL.parse(conf, url)
+    if (parsed.transport or 'rabbit') != 'rabbit':
+        return None
     error = None
-    for connection in _kombu_connections(parsed):
+    for connection in _kombu_connections(conf, parsed):
         try:
             with connection:
                 channel = connection.channel()
@@ -343,8 +375,11 @@ def queue_consumers(conf, url, queue):
                     return 0
         except connection.connection_errors as exc:
             error = exc
-    raise exception.TachyonException(
-        'The message broker does not answer: %s' % error)
+    raise exception.MessagingUnavailable(
+        group='DEFAULT', option='transport_url',
+        url=', '.join('%s:%s' % (h.hostname, h.port) for h in parsed.hosts)
+        or 'localhost',
+        reason='cannot count the consumers of queue %s: %s' % (queue, error))
 
 
 def _notification_url(conf):
@@ -378,7 +413,18 @@ def consumer_probe(conf, workers):
     True once the broker shows ``workers`` consumers on each queue of
     :func:`consumer_queues`.
     """
+    last_error = []
+
     def probe():
-        return all(queue_consumers(conf, url, queue) >= workers
-                   for url, queue in consumer_queues(conf))
+        try:
+            counts = [queue_consumers(conf, url, queue)
+                      for url, queue in consumer_queues(conf)]
+        except exception.TachyonException as exc:
+            text = str(exc)
+            if last_error != [text]:
+                # Once per new error: the probe is retried twice a second.
+                LOG.warning('Not ready yet: %s', text)
+                last_error[:] = [text]
+            return False
+        return all(count is None or count >= workers for count in counts)
     return probe
