@@ -135,7 +135,7 @@ class Supervisor(object):
         if self.watchdog:
             #: Heartbeats of the workers: 4 per half watchdog period.
             self.beat = min(DEFAULT_BEAT, self.watchdog / 8.0)
-            #: A worker is healthy while its last heartbeat is younger.
+            #: A worker is fresh while its last report is younger.
             self.stale_after = self.watchdog / 2.0
         else:
             self.beat = DEFAULT_BEAT
@@ -146,12 +146,12 @@ class Supervisor(object):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = None
-        self.ready = False  # READY=1 sent and every worker healthy since
+        self.ready = False  # READY=1 sent, every worker serving since
         self.ever_ready = False
         self.probed = False
         self._status = None
         self._last_ping = None
-        self.fatal = None
+        self._fatal = None
 
     def reporter(self):
         """The object the workers (forked later) report through."""
@@ -188,7 +188,7 @@ class Supervisor(object):
         with self._lock:
             if kind == 'FATAL':
                 self._workers.pop(pid, None)
-                self.fatal = words[2] if len(words) > 2 else 'fatal error'
+                self._fatal = words[2] if len(words) > 2 else 'fatal error'
                 return
             worker = self._workers.setdefault(pid, {'started': False,
                                                     'seen': now})
@@ -237,8 +237,8 @@ class Supervisor(object):
     def tick(self, now=None):
         """Decide READY, STATUS and WATCHDOG from the worker table."""
         now = time.monotonic() if now is None else now
-        if self.fatal is not None:
-            message, self.fatal = self.fatal, None
+        if self._fatal is not None:
+            message, self._fatal = self._fatal, None
             self.status('Stopping: %s' % message)
             if self.on_fatal is not None:
                 self.on_fatal(message)
