@@ -17,12 +17,30 @@ Periodic tasks (each collector's full sync, the session reaper, the
 tombstone purge) run in threads of every worker, but a task runs only on
 the worker that takes its lease in the graph, so it runs once per interval
 across all workers and engines.
+
+Under systemd, each worker reports to the engine's parent process (see
+:mod:`tachyon.common.systemd`) from a heartbeat thread of its own:
+STARTING while it starts, STARTED once its RPC server and listener are
+started, then ALIVE while it is healthy, STOPPING while it stops.
+*Healthy* means the worker runs: it started, its periodic tasks' threads
+are alive, and it is scheduled (a stopped, frozen or GIL-wedged process
+does not run its heartbeat thread). It deliberately does not mean "Neo4j
+and RabbitMQ answer": the engine rides their outages out (oslo.messaging
+reconnects; a call meanwhile fails as GraphUnavailable) and a restart
+would not bring them back, only restart every engine at once.
+
+A configuration error met when a worker starts is reported FATAL: the
+parent then stops the engine with status 2 instead of respawning the
+worker forever.
 """
 
 import os
+import ssl
 import threading
 import time
 
+import kombu
+from oslo_config import cfg
 from oslo_log import log as logging
 import oslo_messaging as messaging
 from oslo_messaging.rpc import dispatcher
@@ -43,6 +61,13 @@ from tachyon import rpc
 from tachyon.rpc import manager as rpc_manager
 
 LOG = logging.getLogger(__name__)
+
+#: What ends the engine (status 2) when a worker meets it while starting.
+FATAL_CONFIG_ERRORS = (exception.ConfigurationError, cfg.Error)
+
+#: How long a worker that reported a fatal error waits for its parent to
+#: stop it before it exits by itself.
+FATAL_WAIT = 60
 
 
 class PeriodicTask(object):
@@ -79,6 +104,10 @@ class PeriodicTask(object):
 
     def wait(self, timeout=None):
         self._thread.join(timeout)
+
+    def alive(self):
+        """True while the task's thread runs (until it is stopped)."""
+        return self._thread.is_alive() or self._stop.is_set()
 
     def run_once(self):
         """Run the task if this worker takes its lease; True if it ran."""
@@ -132,7 +161,12 @@ class PeriodicTask(object):
 class EngineService(service.Service):
     """One tachyon-engine worker."""
 
-    def __init__(self, conf):
+    def __init__(self, conf, reporter=None):
+        """One worker; ``reporter`` reports to the parent process.
+
+        ``reporter``: a :class:`tachyon.common.systemd.Reporter`, or None
+        when the worker is not supervised.
+        """
         super().__init__()
         self.conf = conf
         self.graph = None
@@ -148,6 +182,10 @@ class EngineService(service.Service):
             self.exporter = metrics.Exporter.prepare(conf)
         except exception.ConfigurationError as exc:
             config.die(backends.message(exc, conf, 'tachyon-engine'), 2)
+        self.reporter = reporter
+        self._started = False
+        self._stopping = threading.Event()
+        self._fatal_error = False
 
     def _periodic_tasks(self):
         conf = self.conf
@@ -183,6 +221,22 @@ class EngineService(service.Service):
 
     def start(self):
         super().start()
+        # Forked from the parent: this worker's pid, not the parent's.
+        self.holder = '%s:%d' % (self.conf.host, os.getpid())
+        if self.reporter is not None:
+            threading.Thread(target=self._heartbeat, daemon=True,
+                             name='heartbeat').start()
+        try:
+            check_options(self.conf)
+            self._start_serving()
+        except FATAL_CONFIG_ERRORS as exc:
+            self._fatal(exc)
+            raise
+        self._started = True
+        if self.reporter is not None:
+            self.reporter.started()
+
+    def _start_serving(self):
         self.graph = driver.Graph.from_conf(self.conf)
         self.manager = rpc_manager.EngineManager(self.conf, self.graph)
         transport = rpc.get_transport(self.conf)
@@ -212,7 +266,40 @@ class EngineService(service.Service):
             os.getpid())
         self.heartbeat.start()
 
+    def _fatal(self, exc):
+        """Report a configuration error the parent must stop us for."""
+        message = str(exc)
+        LOG.error('tachyon-engine %s cannot start: %s', self.holder, message)
+        self._fatal_error = True
+        if self.reporter is None:
+            return
+        self.reporter.fatal(message)
+        # The parent stops every worker and exits with status 2; exiting
+        # now would only have this worker respawned meanwhile.
+        self._stopping.wait(FATAL_WAIT)
+
+    def healthy(self):
+        """True while this worker serves (see the module's docstring)."""
+        return (self._started and not self._stopping.is_set()
+                and self.rpcserver is not None
+                and all(task.alive() for task in self.tasks))
+
+    def _heartbeat(self):
+        # Until the process ends: a worker that stops (SIGHUP restarts
+        # them all) is not a hung one.
+        while not self._fatal_error:
+            if self._stopping.is_set():
+                self.reporter.stopping()
+            elif not self._started:
+                self.reporter.starting()
+            elif self.healthy():
+                self.reporter.alive()
+            time.sleep(self.reporter.beat)
+
     def stop(self, graceful=True):
+        self._stopping.set()
+        if self.reporter is not None:
+            self.reporter.stopping()
         # Stop taking work, finish what is in flight, then close Neo4j.
         for task in self.tasks:
             task.stop()
@@ -235,5 +322,133 @@ class EngineService(service.Service):
         super().stop(graceful=graceful)
 
     # SIGHUP: the launcher rereads the mutable options, then restarts the
-    # workers gracefully; each comes back with the new values. READY for
-    # systemd (Type=notify) is sent by the launcher once the service runs.
+    # workers gracefully; each comes back with the new values (a value
+    # its type refuses stops the engine: see check_options). READY for
+    # systemd (Type=notify) is sent by tachyon.cmd.engine's supervisor
+    # once every worker is consuming.
+
+
+def check_options(conf):
+    """Read every registered option's value.
+
+    A value its type refuses (``max_ttl = ten``, met after a SIGHUP that
+    reread the file) raises :class:`oslo_config.cfg.Error` here, when the
+    worker starts, rather than in the middle of an RPC call.
+    """
+    for name in list(conf):
+        value = getattr(conf, name)
+        if isinstance(value, cfg.ConfigOpts.GroupAttr):
+            for opt in list(value):
+                getattr(value, opt)
+
+
+def _broker_ssl(conf, url):
+    """kombu's ``ssl`` argument, as oslo.messaging's rabbit driver has it."""
+    try:
+        opts = conf.oslo_messaging_rabbit
+        enabled = opts.ssl
+    except cfg.NoSuchOptError:
+        return False
+    query = str(url.query.get('ssl', '')).lower()
+    if query in ('1', 'true', 'yes', 'on'):
+        enabled = True
+    if not enabled:
+        return False
+    options = {'cert_reqs': ssl.CERT_REQUIRED if opts.ssl_ca_file
+               else ssl.CERT_NONE}
+    for key, value in (('ca_certs', opts.ssl_ca_file),
+                       ('certfile', opts.ssl_cert_file),
+                       ('keyfile', opts.ssl_key_file)):
+        if value:
+            options[key] = value
+    return options
+
+
+def _kombu_connections(conf, url):
+    """A kombu connection for each host of an oslo.messaging TransportURL."""
+    vhost = url.virtual_host or '/'
+    use_ssl = _broker_ssl(conf, url)
+    # No host: oslo.messaging's rabbit driver defaults to localhost.
+    for host in url.hosts or [messaging.TransportHost(hostname='localhost')]:
+        yield kombu.Connection(
+            hostname=host.hostname or 'localhost',
+            port=host.port or (5671 if use_ssl else 5672),
+            userid=host.username or 'guest',
+            password=host.password or 'guest', virtual_host=vhost,
+            ssl=use_ssl, connect_timeout=5)
+
+
+def queue_consumers(conf, url, queue):
+    """Consumers RabbitMQ counts on ``queue`` (0 when it does not exist).
+
+    None when ``url`` is not RabbitMQ's (``rabbit://``): another driver's
+    consumers cannot be counted.
+    """
+    parsed = messaging.TransportURL.parse(conf, url)
+    if (parsed.transport or 'rabbit') != 'rabbit':
+        return None
+    error = None
+    for connection in _kombu_connections(conf, parsed):
+        try:
+            with connection:
+                channel = connection.channel()
+                try:
+                    return channel.queue_declare(
+                        queue=queue, passive=True).consumer_count
+                except connection.channel_errors:
+                    return 0
+        except connection.connection_errors as exc:
+            error = exc
+    raise exception.MessagingUnavailable(
+        group='DEFAULT', option='transport_url',
+        url=', '.join('%s:%s' % (h.hostname, h.port) for h in parsed.hosts)
+        or 'localhost',
+        reason='cannot count the consumers of queue %s: %s' % (queue, error))
+
+
+def _notification_url(conf):
+    """The URL the listener's transport uses (see listener.get_transport)."""
+    url = conf.notifications.transport_url
+    if not url:
+        try:
+            url = conf.oslo_messaging_notifications.transport_url
+        except cfg.NoSuchOptError:
+            url = None
+    return url or conf.transport_url
+
+
+def consumer_queues(conf):
+    """(transport URL, queue name) of the queues this engine consumes.
+
+    The RPC server's queue ``TOPIC.HOST`` (this engine's only) and, when
+    the listener is enabled, the listener pool's queue, which RabbitMQ
+    names after ``[notifications]/pool``.
+    """
+    queues = [(conf.transport_url,
+               '%s.%s' % (conf.engine.topic, conf.host))]
+    if conf.notifications.enable_listener:
+        queues.append((_notification_url(conf), conf.notifications.pool))
+    return queues
+
+
+def consumer_probe(conf, workers):
+    """The supervisor's readiness probe.
+
+    True once the broker shows ``workers`` consumers on each queue of
+    :func:`consumer_queues`.
+    """
+    last_error = []
+
+    def probe():
+        try:
+            counts = [queue_consumers(conf, url, queue)
+                      for url, queue in consumer_queues(conf)]
+        except exception.TachyonException as exc:
+            text = str(exc)
+            if last_error != [text]:
+                # Once per new error: the probe is retried twice a second.
+                LOG.warning('Not ready yet: %s', text)
+                last_error[:] = [text]
+            return False
+        return all(count is None or count >= workers for count in counts)
+    return probe

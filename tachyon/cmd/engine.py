@@ -13,6 +13,8 @@
 """tachyon-engine: serve the model and simulation sessions to Watcher."""
 
 import gc
+import os
+import signal
 import sys
 import time
 
@@ -22,6 +24,7 @@ from oslo_service import service
 
 from tachyon.cmd import backends
 from tachyon.common import config
+from tachyon.common import systemd
 from tachyon import exception
 from tachyon.graph import driver
 from tachyon.graph import schema
@@ -81,26 +84,76 @@ def check_backends(conf):
         transport.cleanup()
 
 
+class Supervision(object):
+    """What the parent does with its workers' reports to systemd."""
+
+    def __init__(self, conf):
+        self.conf = conf
+        self.exit_code = None
+        self.message = None
+        self.supervisor = systemd.Supervisor(
+            conf.engine.workers, on_fatal=self.fatal,
+            describe=self.describe)
+
+    def describe(self):
+        conf = self.conf
+        return ('Serving: %d/%d workers consuming topic %s on exchange %s%s'
+                % (conf.engine.workers, conf.engine.workers,
+                   conf.engine.topic, conf.engine.exchange,
+                   ', notifications in pool %s' % conf.notifications.pool
+                   if conf.notifications.enable_listener else ''))
+
+    def fatal(self, message):
+        """A worker met a configuration error: stop the engine, status 2.
+
+        Called in the supervisor's thread; SIGTERM makes the launcher stop
+        every worker and return.
+        """
+        if self.exit_code is None:
+            self.exit_code = 2
+            self.message = message
+            LOG.error('Stopping: a worker met a configuration error '
+                      'restarting cannot fix: %s', message)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
 def main(argv=None):
     argv = sys.argv if argv is None else argv
     try:
         config.parse_args(argv)
     except cfg.Error as exc:
         config.die(backends.scrub(exc), 2)
+    # Before anything else: systemd's variables leave the environment, so
+    # only the supervisor speaks to systemd, once the workers consume.
+    supervision = Supervision(CONF)
+    supervisor = supervision.supervisor
+    supervisor.start()
+    supervisor.status('Checking Neo4j and the message broker')
     try:
         listener.check_queue_names(CONF)
     except exception.ConfigurationError as exc:
         config.die(backends.message(exc, CONF, PROG), 2)
     check_backends(CONF)
+    supervisor.probe = engine_service.consumer_probe(CONF,
+                                                     CONF.engine.workers)
+    supervisor.status('Starting: 0/%d workers started' % CONF.engine.workers)
     # Everything loaded so far (modules, options) lives as long as the
     # process: keep it out of the garbage collector's full passes, which
     # a compute snapshot (hundreds of thousands of new objects) triggers,
     # and out of copy-on-write in the forked workers.
     gc.freeze()
-    launcher = service.launch(CONF, engine_service.EngineService(CONF),
-                              workers=CONF.engine.workers,
-                              restart_method='mutate')
-    return launcher.wait() or 0
+    launcher = service.launch(
+        CONF, engine_service.EngineService(CONF, supervisor.reporter()),
+        workers=CONF.engine.workers, restart_method='mutate')
+    try:
+        code = launcher.wait() or 0
+    except SystemExit as exc:
+        code = exc.code or 0
+    supervisor.stop()
+    if supervision.exit_code is not None:
+        message = backends.scrub(supervision.message, CONF)
+        config.die('%s: %s' % (PROG, message), supervision.exit_code)
+    return code
 
 
 if __name__ == '__main__':

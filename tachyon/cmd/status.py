@@ -79,12 +79,22 @@ class Checks(upgradecheck.UpgradeCommands):
                 'Cannot read the schema version: %s' % self._graph_error)
         try:
             version = schema.check(graph)
+            minimum = schema.versions(graph)[1]
         except exception.SchemaMismatch as exc:
             return upgradecheck.Result(upgradecheck.Code.FAILURE, str(exc))
+        if version > schema.SCHEMA_VERSION:
+            # Mid rolling upgrade: this host's code is the older one.
+            return upgradecheck.Result(
+                upgradecheck.Code.WARNING,
+                'Graph schema is at version %d, newer than the %d of this '
+                'code, which can still run on it (code of schema version '
+                '%d or newer can); upgrade Tachyon on this host.'
+                % (version, schema.SCHEMA_VERSION, minimum))
         return upgradecheck.Result(
             upgradecheck.Code.SUCCESS,
-            'Graph schema is at version %d, the one this code needs.'
-            % version)
+            'Graph schema is at version %d, the one this code needs (code '
+            'of schema version %d or newer can run on it).'
+            % (version, minimum))
 
     def _check_transport(self):
         location = self.conf.get_location('transport_url')

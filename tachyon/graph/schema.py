@@ -17,7 +17,17 @@
 recorded version. Every statement is idempotent (``IF NOT EXISTS``), so a
 second sync changes nothing. Processes that use the graph call
 :func:`check` at start and refuse to run against a schema that is missing,
-older, or newer than the one they know.
+older than the one they know, or newer and not compatible with them.
+
+Rolling upgrades (expand/contract): the graph records, beside its version,
+the oldest code schema version that can still run on it
+(:data:`MIN_CODE_VERSION` of its version). A version that only adds
+(indexes, constraints old code never breaks) keeps the minimum of the one
+before it: after ``tachyon-manage db sync`` the engines of the previous
+release go on running, and restart, until each is upgraded. A version
+that removes or changes what older code reads or writes (the "contract"
+step, shipped a release after the code stopped needing it) raises the
+minimum to itself.
 
 The uniqueness constraints named ``rp_uuid``, ``consumer_uuid``, ``rc_name``
 and ``session_id`` are backed by indexes of the same names: they are the
@@ -30,6 +40,14 @@ from tachyon import exception
 
 #: The schema version this code reads and writes.
 SCHEMA_VERSION = 2
+
+#: Schema version -> the oldest code schema version that can run on a
+#: graph at that version. Version 2 only added indexes and the Lease
+#: constraint: code of version 1 runs on it.
+MIN_CODE_VERSION = {
+    1: 1,
+    2: 1,
+}
 
 # Labels, so the rest of the graph layer and the docs name them one way.
 RESOURCE_PROVIDER = 'ResourceProvider'
@@ -148,12 +166,13 @@ INDEX_NAMES = tuple(
 
 GET_VERSION = """
 OPTIONAL MATCH (m:TachyonSchema {id: 'schema'})
-RETURN m.version AS version
+RETURN m.version AS version, m.min_code_version AS min_code_version
 """
 
 SET_VERSION = """
 MERGE (m:TachyonSchema {id: 'schema'})
-SET m.version = $version, m.updated_at = $now
+SET m.version = $version, m.min_code_version = $min_code_version,
+    m.updated_at = $now
 MERGE (g:GlobalState {id: 'global'})
 ON CREATE SET g.generation = 0
 """
@@ -163,13 +182,33 @@ def _get_version(tx):
     return tx.run(GET_VERSION).single()['version']
 
 
-def _set_version(tx, version):
-    tx.run(SET_VERSION, version=version, now=time.time())
+def _get_versions(tx):
+    row = tx.run(GET_VERSION).single()
+    return row['version'], row['min_code_version']
+
+
+def _set_version(tx, version, min_code_version=None):
+    if min_code_version is None:
+        min_code_version = MIN_CODE_VERSION.get(version, version)
+    tx.run(SET_VERSION, version=version, min_code_version=min_code_version,
+           now=time.time())
 
 
 def current_version(graph):
     """The schema version recorded in the graph, or None if never synced."""
     return graph.read(_get_version)
+
+
+def versions(graph):
+    """(schema version, oldest code schema version that can run on it).
+
+    (None, None) on a graph never synced. A graph synced before minimums
+    were recorded gives its own version as the minimum.
+    """
+    version, minimum = graph.read(_get_versions)
+    if version is not None and minimum is None:
+        minimum = version
+    return version, minimum
 
 
 def sync(graph):
@@ -195,12 +234,20 @@ def sync(graph):
         for version in sorted(UPGRADES):
             for _name, statement in UPGRADES[version]:
                 graph.run_autocommit(statement)
+        if graph.read(_get_versions)[1] is None:
+            # Synced before minimums were recorded: record this one.
+            graph.write(_set_version, SCHEMA_VERSION)
     return old, SCHEMA_VERSION
 
 
 def check(graph):
-    """Raise SchemaMismatch unless the graph is at :data:`SCHEMA_VERSION`."""
-    version = current_version(graph)
+    """The graph's schema version, if this code can run on it.
+
+    It can when the graph is at :data:`SCHEMA_VERSION`, or newer but
+    recorded as runnable by code of this version (see the module's
+    docstring); else SchemaMismatch says what to do.
+    """
+    version, minimum = versions(graph)
     if version is None:
         raise exception.SchemaMismatch(
             reason='The graph at %s has no Tachyon schema; run '
@@ -210,11 +257,12 @@ def check(graph):
             reason='The graph schema is version %s but this Tachyon needs '
                    '%s; run "tachyon-manage db sync".' % (
                        version, SCHEMA_VERSION))
-    if version > SCHEMA_VERSION:
+    if SCHEMA_VERSION < minimum:
         raise exception.SchemaMismatch(
             reason='The graph schema is version %s, newer than the %s this '
-                   'Tachyon knows; upgrade Tachyon on this host.' % (
-                       version, SCHEMA_VERSION))
+                   'Tachyon knows, and needs Tachyon code of schema version '
+                   '%s or newer; upgrade Tachyon on this host.' % (
+                       version, SCHEMA_VERSION, minimum))
     return version
 
 

@@ -83,7 +83,9 @@ def _expected(error):
     :data:`tachyon.rpc.ALLOWED_EXMODS`) without a traceback in the log.
     """
     try:
-        raise error
+        # Not chained to the fault being handled: oslo.messaging sends
+        # the caller this traceback, which must not carry the fault's.
+        raise error from None
     except exception.TachyonException:
         return messaging.ExpectedException()
 

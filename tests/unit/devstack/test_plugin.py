@@ -193,6 +193,16 @@ class TestPluginPhases(base.TestCase):
                         calls.index(sync))
         self.assertLess(calls.index(sync), names.index('run_process'))
 
+    def test_extra_makes_the_engine_unit_wait_for_ready(self):
+        calls = self.phase('stack', 'extra', SYSTEMD_DIR='/etc/systemd/x')
+        dropin = '/etc/systemd/x/devstack@tachyon-engine.service.d'
+        tee = ['sudo', 'tee', dropin + '/tachyon.conf']
+        self.assertIn(tee, calls)
+        self.assertIn(['sudo', 'mkdir', '-p', dropin], calls)
+        # Written before run_process reloads systemd and starts the unit.
+        self.assertLess(calls.index(tee),
+                        [c[0] for c in calls].index('run_process'))
+
     def test_extra_with_project_provisioning_points_conf_at_it(self):
         calls = self.phase('stack', 'extra',
                            TACHYON_NEO4J_INSTALL='devservices')
