@@ -333,13 +333,23 @@ def check_options(conf):
 
     A value its type refuses (``max_ttl = ten``, met after a SIGHUP that
     reread the file) raises :class:`oslo_config.cfg.Error` here, when the
-    worker starts, rather than in the middle of an RPC call.
+    worker starts, rather than in the middle of an RPC call. A required
+    option left unset is not an error here: options registered on demand
+    (keystoneauth's plugin options, such as ``[nova]/auth_url``) are
+    checked by the code that uses them, with a message of its own.
     """
     for name in list(conf):
-        value = getattr(conf, name)
+        value = _read(conf, name)
         if isinstance(value, cfg.ConfigOpts.GroupAttr):
             for opt in list(value):
-                getattr(value, opt)
+                _read(value, opt)
+
+
+def _read(namespace, name):
+    try:
+        return getattr(namespace, name)
+    except cfg.RequiredOptError:
+        return None
 
 
 def _broker_ssl(conf, url):

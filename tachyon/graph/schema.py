@@ -39,14 +39,15 @@ import time
 from tachyon import exception
 
 #: The schema version this code reads and writes.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Schema version -> the oldest code schema version that can run on a
-#: graph at that version. Version 2 only added indexes and the Lease
-#: constraint: code of version 1 runs on it.
+#: graph at that version. Versions 2 and 3 only added indexes and
+#: constraints: code of version 1 runs on them.
 MIN_CODE_VERSION = {
     1: 1,
     2: 1,
+    3: 1,
 }
 
 # Labels, so the rest of the graph layer and the docs name them one way.
@@ -150,10 +151,22 @@ _V2_STATEMENTS = [
      'FOR (l:Lease) REQUIRE l.name IS UNIQUE'),
 ]
 
+# Version 3: the per-aggregate state of Nova's aggregate notifications and
+# the engine workers' heartbeats, each found by its id.
+_V3_STATEMENTS = [
+    ('aggregate_state_id',
+     'CREATE CONSTRAINT aggregate_state_id IF NOT EXISTS '
+     'FOR (s:AggregateState) REQUIRE s.id IS UNIQUE'),
+    ('engine_worker_id',
+     'CREATE CONSTRAINT engine_worker_id IF NOT EXISTS '
+     'FOR (w:EngineWorker) REQUIRE w.id IS UNIQUE'),
+]
+
 #: version -> the statements that bring the schema from version - 1 to it.
 UPGRADES = {
     1: _V1_STATEMENTS,
     2: _V2_STATEMENTS,
+    3: _V3_STATEMENTS,
 }
 
 #: Every constraint and index name the current schema has.
