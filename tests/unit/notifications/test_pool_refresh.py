@@ -17,6 +17,7 @@ import time
 
 from tachyon import exception
 from tachyon.model import changes
+from tachyon.model import records
 from tachyon.notifications import base as nbase
 from tachyon.notifications import enrich
 from tachyon.notifications import listener
@@ -186,3 +187,37 @@ class TestCinderEvents(base.TestCase):
                        'manage_existing', 'extend_volume'):
             note = received(cinder.scheduler_error(catalog.VOLUME, method))
             self.assertIs(self.handler, processor.route(note), method)
+
+
+class TestRefreshAndCapacityInOneBatch(base.TestCase):
+
+    def changes(self, capacity_at, refresh_at):
+        pool = records.Pool(name=POOL, total_volumes=3, free_capacity_gb=70,
+                            total_capacity_gb=100, updated_at=50.0)
+        refreshed = enrich.Enricher._refresh_changes({POOL: pool},
+                                                     {POOL: refresh_at})
+        capacity = changes.Change(
+            kind=changes.POOL, action=changes.UPDATE, key=POOL,
+            timestamp=capacity_at,
+            fields={'free_capacity_gb': 60, 'virtual_free': 55})
+        return enrich.Enricher._merge_capacity(refreshed, [capacity])
+
+    def test_a_newer_capacity_report_takes_total_volumes(self):
+        kept, [capacity] = self.changes(capacity_at=20.0, refresh_at=10.0)
+        self.assertEqual([], kept)
+        self.assertEqual({'free_capacity_gb': 60, 'virtual_free': 55,
+                          'total_volumes': 3}, capacity.fields)
+
+    def test_a_newer_refresh_takes_virtual_free(self):
+        [refresh], _ = self.changes(capacity_at=10.0, refresh_at=20.0)
+        self.assertEqual(20.0, refresh.timestamp)
+        self.assertEqual((3, 70, 55), (refresh.fields['total_volumes'],
+                                       refresh.fields['free_capacity_gb'],
+                                       refresh.fields['virtual_free']))
+
+    def test_a_refresh_without_event_time_is_dated_by_the_call(self):
+        pool = records.Pool(name=POOL, updated_at=50.0)
+        [refresh] = enrich.Enricher._refresh_changes({POOL: pool},
+                                                     {POOL: None})
+        self.assertEqual(50.0, refresh.timestamp)
+        self.assertNotIn('virtual_free', refresh.fields)
