@@ -135,13 +135,25 @@ class CinderLookup(LazyAPI):
     api_class = clients.CinderAPI
 
     def pools(self, names):
-        """{name: records.Pool} of the pools named that Cinder lists."""
+        """{name: records.Pool} of the pools named that Cinder lists.
+
+        One API call (``GET /scheduler-stats/get_pools?detail=True``)
+        whatever the number of names. Each pool's ``updated_at`` is the
+        time the call was made: what Cinder reports then, or later, so a
+        notification sent after that time is never taken as older than
+        this answer.
+
+        :raises: :class:`~tachyon.exception.UpstreamError` (transient) or
+            :class:`~tachyon.exception.UpstreamAuthFailed` when Cinder
+            fails.
+        """
         wanted = set(names)
         found = {}
+        observed_at = time.time()
         for body in self.api.pools():
             if isinstance(body, dict) and body.get('name') in wanted:
                 try:
-                    pool = payloads.pool(body, updated_at=time.time())
+                    pool = payloads.pool(body, updated_at=observed_at)
                 except exception.MalformedEntity as exc:
                     LOG.warning('Ignoring pool: %s', exc)
                     continue

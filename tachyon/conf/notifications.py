@@ -147,6 +147,42 @@ opts = [
                     'notification takes a host out of its last zoned '
                     'aggregate, so that the node\'s zone matches what the '
                     'next full sync reads from the Nova API.'),
+    cfg.BoolOpt('refresh_pools',
+                default=True,
+                help='After a volume event (created, deleted, managed, '
+                     'unmanaged, resized, attached...), re-read the '
+                     'volume\'s pool from the Cinder API (GET '
+                     '/scheduler-stats/get_pools, with the collectors\' '
+                     'credentials), as Watcher does, so that its '
+                     'total_volumes and its allocated, provisioned and '
+                     'free capacity follow the volumes instead of waiting '
+                     'for the next full sync (capacity.pool notifications '
+                     'carry no total_volumes and come on the scheduler\'s '
+                     'own schedule). Needs enrich_from_apis. Turn it off '
+                     'to make no Cinder API call for known pools.'),
+    cfg.FloatOpt('pool_refresh_interval',
+                 default=10.0,
+                 min=0.0,
+                 help='Seconds between two refreshes of one pool from the '
+                      'Cinder API (refresh_pools). The first volume event '
+                      'of a pool refreshes it at once; the events that '
+                      'follow within this interval are coalesced into one '
+                      'more refresh at its end, so a burst of volume '
+                      'events costs at most two API calls per interval '
+                      'whatever its size; pools due at the same moment '
+                      'share one call. 0 refreshes on every batch of '
+                      'volume events (Watcher\'s behaviour, one API call '
+                      'per event when batch_size is 0).'),
+    cfg.FloatOpt('pool_refresh_retry_interval',
+                 default=30.0,
+                 min=1.0,
+                 help='Seconds before a pool refresh that failed with a '
+                      'transient Cinder API error (an outage, a timeout, '
+                      'a 5xx) is tried again. The volume event itself is '
+                      'never held or lost: it is written at once and only '
+                      'the pool\'s counters wait. A refresh refused for '
+                      'good (the credentials are rejected) is given up '
+                      'and logged; the next full sync corrects the pool.'),
 ]
 
 

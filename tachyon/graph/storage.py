@@ -269,6 +269,15 @@ OPTIONAL MATCH (c)-[:CONSUMES]->(:Inventory)
                <-[:HAS_INVENTORY]-(pool:ResourceProvider)
 """ + _VOLUME_RETURN
 
+# The uuids among $uuids that are volumes of the graph.
+KNOWN_VOLUMES = """
+UNWIND $uuids AS uuid
+MATCH (c:Consumer {uuid: uuid})
+USING INDEX c:Consumer(uuid)
+WHERE c.type = 'volume'
+RETURN collect(c.uuid) AS known
+"""
+
 STORAGE_NODE = upsert.Entity(kind=KIND_NODE,
                              tombstone_kind=tombstones.KIND_STORAGE_NODE,
                              write=WRITE_STORAGE_NODES)
@@ -530,6 +539,18 @@ def volumes_by_uuid(tx, uuids):
     """The known volumes among ``uuids``, inside ``tx``."""
     return common.read_all(tx, VOLUMES_BY_UUID, volume_record,
                            uuids=list(uuids))
+
+
+def _known_volumes(tx, uuids):
+    return tx.run(KNOWN_VOLUMES, uuids=uuids).single()['known']
+
+
+def known_volumes(graph, uuids):
+    """The uuids among ``uuids`` of volumes the graph has (a set)."""
+    uuids = sorted({u for u in uuids if u})
+    if not uuids:
+        return set()
+    return set(graph.read(_known_volumes, uuids))
 
 
 def _model(tx):

@@ -28,9 +28,31 @@ notification.cinder``):
   capacity and its virtual free space (creating the pool, under its
   storage node, when it is new).
 
-Beyond Watcher: ``volume.retype`` and the ``.error`` variants of the
-volume operations update the volume from their payload (an error leaves
-the volume in its error status rather than unseen).
+Beyond Watcher:
+
+* ``volume.retype`` and the ``.error`` variants of the volume operations
+  update the volume from their payload (Cinder sends no ``.error``; they
+  are kept subscribed for compatibility);
+* ``volume.manage_existing.end`` (an existing backend volume now managed:
+  it appears), ``volume.reset_status.end`` (an admin reset its status),
+  ``volume.transfer.accept.end`` (Cinder re-reads the volume after the
+  transfer: ``tenant_id`` is the new project) and ``volume.revert.end``
+  (reverted to a snapshot) carry the whole volume as the others;
+* ``volume.unmanage.end`` deletes the volume (it stays on the backend,
+  outside Cinder);
+* ``scheduler.<method>`` (priority error, publisher ``scheduler.<host>``)
+  says the scheduler failed: ``scheduler.create_volume`` has ``state:
+  "error"``, the others (``retype``, ``migrate_volume_to_host``,
+  ``manage_existing``, ``extend_volume``) the volume's restored state as
+  ``{"status": ...}``. Only the status is set, and only on a volume the
+  graph has (the volume a failed create names was never placed; the next
+  full sync brings it). A state without a status changes nothing.
+
+Every volume payload is read whole, also for a delete: a payload broken
+in any field is refused (logged once with the field, counted malformed)
+and nothing of it is applied. The pool a volume event names is re-read
+from the Cinder API afterwards (:mod:`tachyon.notifications.enrich`,
+``[notifications]/refresh_pools``).
 
 Cinder fills ``metadata`` from the volume's ``volume_metadata``: a list
 of ``{"key": ..., "value": ...}`` objects, ``[]`` when the volume has
@@ -57,8 +79,21 @@ VOLUME_UPDATES = tuple(
     ['volume.%s.end' % op for op in VOLUME_OPERATIONS]
     + ['volume.%s.error' % op for op in VOLUME_OPERATIONS]
     + ['volume.retype', 'volume.delete.error'])
+#: Volume events beyond Watcher's that carry the whole volume.
+VOLUME_ENDS = ('volume.manage_existing.end', 'volume.reset_status.end',
+               'volume.transfer.accept.end', 'volume.revert.end')
 VOLUME_DELETE = 'volume.delete.end'
+VOLUME_DELETES = (VOLUME_DELETE, 'volume.unmanage.end')
 CAPACITY_POOL = 'capacity.pool'
+#: The scheduler's failures (``scheduler.<method>``).
+SCHEDULER_METHODS = ('create_volume', 'retype', 'migrate_volume_to_host',
+                     'manage_existing', 'extend_volume')
+SCHEDULER_ERRORS = tuple('scheduler.%s' % m for m in SCHEDULER_METHODS)
+#: The fields of a volume a scheduler failure leaves as stored.
+STATUS_ONLY_KEEP = ('name', 'size', 'attachments', 'multiattach',
+                    'snapshot_id', 'project_id', 'metadata', 'bootable',
+                    'volume_type', 'created_at', 'host', 'pool_name',
+                    changes.KEEP_POOL)
 CAPACITY_FIELDS = {
     'total': 'total_capacity_gb',
     'free': 'free_capacity_gb',
@@ -73,7 +108,8 @@ def _attachments(data):
     for index, att in enumerate(data.sequence('volume_attachment', False,
                                               [])):
         if not isinstance(att, dict):
-            data.fail('volume_attachment[%d] is not an object' % index)
+            data.fail('volume_attachment[%d] is not an object' % index,
+                      'volume_attachment')
         # Watcher keeps the server and the attachment ids only, renamed.
         entry = {}
         if 'instance_uuid' in att:
@@ -102,7 +138,7 @@ def volume_record(data):
     """A volume payload -> (records.Volume, fields to keep, type id)."""
     size = data.integer('size')
     if size < 0:
-        data.fail("'size' is negative: %r" % size)
+        data.fail("'size' is negative: %r" % size, 'size')
     host = data.string('host', False, '') or ''
     keep = ['multiattach', 'volume_type']
     if not host:
@@ -125,12 +161,18 @@ def volume_record(data):
     return record, tuple(keep), type_id
 
 
+def pool_of(host):
+    """The pool a volume's host names (``host@backend#pool``), or None."""
+    return host if host and '#' in host else None
+
+
 class CinderHandler(base.NotificationHandler):
     """Cinder's notifications (topic notifications, exchange openstack)."""
 
     name = 'cinder'
-    publisher_id = r'^(volume|capacity)\.'
-    event_types = VOLUME_UPDATES + (VOLUME_DELETE, CAPACITY_POOL)
+    publisher_id = r'^(volume|capacity|scheduler)\.'
+    event_types = (VOLUME_UPDATES + VOLUME_ENDS + VOLUME_DELETES
+                   + (CAPACITY_POOL,) + SCHEDULER_ERRORS)
 
     def targets(self):
         opts = self.conf.notifications
@@ -141,25 +183,51 @@ class CinderHandler(base.NotificationHandler):
         event = notification.event_type
         if event == CAPACITY_POOL:
             return [self._capacity(notification, data)]
-        if event == VOLUME_DELETE:
-            return [self.change(notification, changes.VOLUME,
-                                changes.DELETE, data.uuid('volume_id'))]
+        if event in SCHEDULER_ERRORS:
+            return self._scheduler(notification, data)
         record, keep, type_id = volume_record(data)
+        if event in VOLUME_DELETES:
+            # The whole payload was read: a broken one is refused whole.
+            # The pool is named so that its counters are re-read.
+            return [self.change(notification, changes.VOLUME,
+                                changes.DELETE, record.uuid,
+                                fields={'pool_name': pool_of(record.host)})]
         return [self.change(notification, changes.VOLUME, changes.UPSERT,
                             record.uuid, record=record, keep=keep,
                             fields={'volume_type_id': type_id})]
+
+    def _scheduler(self, notification, data):
+        uuid = data.uuid('volume_id')
+        state = data.get('state', (str, dict), False, None)
+        if isinstance(state, dict):
+            status = data.child('state').string('status', False, None)
+        elif state is not None:
+            status = data.string('state')
+        else:
+            status = None
+        if status is None:
+            # Nothing said of the volume's state: nothing changes.
+            return []
+        if not status:
+            data.fail("'state' names an empty status", 'state')
+        record = records.Volume(uuid=uuid, status=status, pool_name=None)
+        # Only the status, and only on a volume the graph has
+        # (the enricher drops the change otherwise).
+        return [self.change(notification, changes.VOLUME, changes.UPSERT,
+                            uuid, record=record, keep=STATUS_ONLY_KEEP,
+                            fields={'if_known': True})]
 
     def _capacity(self, notification, data):
         name = data.string('name_to_id')
         if '#' not in name:
             data.fail("'name_to_id' is not a pool name (host@backend#pool):"
-                      " %r" % name)
+                      " %r" % name, 'name_to_id')
         fields = {}
         for key, field in CAPACITY_FIELDS.items():
             # Finite and within 64 bits: int() of it cannot fail.
             value = data.number(key)
             if value < 0:
-                data.fail('%r is negative: %r' % (key, value))
+                data.fail('%r is negative: %r' % (key, value), key)
             fields[field] = int(value)
         # A new pool is created from the notification alone.
         record = records.Pool(name=name, **fields)

@@ -20,9 +20,29 @@
   storage node Cinder cannot describe is created from its host name.
 * Cinder names a volume's type by id: the name comes from Cinder's type
   list (cached); when it cannot be resolved the stored type stays.
+* The pools volume events touch (the pool a volume is in after the event,
+  the pool a deleted or unmanaged volume was in) are re-read from Cinder
+  (``[notifications]/refresh_pools``), as Watcher does, since
+  ``capacity.pool`` carries no ``total_volumes`` and comes on the
+  scheduler's schedule. :class:`PoolRefresher` rate-limits it: the first
+  event of a pool refreshes it in the notification's own transaction; the
+  events within ``[notifications]/pool_refresh_interval`` seconds after
+  that are coalesced into one refresh at the end of the interval, done
+  by a background thread in a transaction of its own. All the pools due
+  at one moment share one API call. A refresh is dated when the API call
+  started: the graph's staleness rule (``updated_at``, see
+  :mod:`tachyon.graph.events`) refuses it where a newer state is stored
+  (a ``capacity.pool`` notification sent after the call). It sets
+  ``total_volumes`` and the total, free, provisioned and allocated
+  capacity; the virtual free capacity (not in the API) stays.
+* A scheduler failure sets the status of a volume the graph has only;
+  the enricher drops its change for any other volume.
 
 A failed lookup is remembered for ``[notifications]/lookup_retry_interval``
 seconds, so a flood of events about one unknown host costs one API call.
+A pool refresh that failed transiently is retried after
+``[notifications]/pool_refresh_retry_interval`` seconds by the background
+thread; one refused for good (credentials rejected) is given up, logged.
 API errors never fail a notification: the change goes on with what the
 notification says.
 """
@@ -36,6 +56,7 @@ from oslo_log import log as logging
 from tachyon.collectors import lookups
 from tachyon import exception
 from tachyon.graph import events
+from tachyon.graph import storage
 from tachyon.model import changes as ch
 from tachyon.model import records
 
@@ -60,6 +81,173 @@ class _Memo(object):
             self._failed[key] = time.monotonic()
 
 
+#: The counters a pool refresh sets from the Cinder API (which reports
+#: no virtual free capacity: the stored one, from capacity.pool, stays).
+REFRESHED_FIELDS = ('total_volumes', 'total_capacity_gb', 'free_capacity_gb',
+                    'provisioned_capacity_gb', 'allocated_capacity_gb')
+
+#: Errors of a pool refresh (the API call or the write of its result).
+_REFRESH_ERRORS = (exception.TachyonException, exception.MalformedEntity,
+                   OSError)
+
+
+def transient(exc):
+    """Whether a failure of the API (or of Neo4j) may pass."""
+    if isinstance(exc, OSError):
+        return True
+    return bool(getattr(exc, 'transient', False))
+
+
+class PoolRefresher(object):
+    """When each pool touched by volume events is re-read from the API.
+
+    :meth:`claim` answers the pools to refresh at once (those not
+    refreshed in the last ``interval`` seconds); the others are *pending*:
+    a background thread (started when there is something to wait for)
+    calls ``refresh({name: stamp})`` with every pending pool whose time
+    has come (``stamp``: the newest timestamp of the events it covers),
+    at the end of its interval, or ``retry_interval`` seconds after a
+    failed refresh (:meth:`failed`). So one pool costs at most one
+    refresh at the start of a burst of events and one at the end of each
+    interval, whatever the number of events; pools due together are
+    refreshed together.
+
+    ``refresh`` never raises (it reports its failures to :meth:`failed`).
+    Thread-safe.
+    """
+
+    def __init__(self, interval, retry_interval, refresh,
+                 clock=time.monotonic):
+        self.interval = interval
+        self.retry_interval = retry_interval
+        self._refresh = refresh
+        self._clock = clock
+        self._last = {}       # pool name -> when last refreshed (clock)
+        self._pending = {}    # pool name -> when due (clock)
+        self._stamps = {}     # pending pool name -> newest event time
+        self._cond = threading.Condition()
+        self._thread = None
+        self._stopped = False
+
+    @property
+    def pending(self):
+        """{pool name: when due} (a copy)."""
+        with self._cond:
+            return dict(self._pending)
+
+    def _stamp(self, name, stamp):
+        # With self._cond held: the newest event time a refresh covers.
+        old = self._stamps.get(name)
+        self._stamps[name] = stamp if old is None or (
+            stamp is not None and stamp > old) else old
+
+    def claim(self, touched):
+        """Of the pools ``touched`` ({name: event time}), those due now.
+
+        The others are left pending until the end of their interval;
+        a pool already pending stays so: its coming refresh covers the
+        event (and is dated by the newest event it covers).
+        """
+        now = self._clock()
+        due = []
+        with self._cond:
+            for name in sorted(touched):
+                if name in self._pending:
+                    self._stamp(name, touched[name])
+                    continue
+                last = self._last.get(name)
+                if last is None or now - last >= self.interval:
+                    self._last[name] = now
+                    due.append(name)
+                else:
+                    self._pending[name] = last + self.interval
+                    self._stamp(name, touched[name])
+            if self._pending:
+                self._wake()
+        return due
+
+    def failed(self, stamps, exc):
+        """A refresh failed ({name: event time}): retried if transient."""
+        names = sorted(stamps)
+        if not names:
+            return
+        if not transient(exc):
+            LOG.warning('Giving up the refresh of pool(s) %(names)s from '
+                        'the Cinder API: %(err)s; the next full sync '
+                        'corrects them', {'names': ', '.join(names),
+                                          'err': exc})
+            return
+        LOG.warning('Cannot refresh pool(s) %(names)s from the Cinder API '
+                    '(%(err)s); trying again in %(delay)d s',
+                    {'names': ', '.join(names), 'err': exc,
+                     'delay': self.retry_interval})
+        at = self._clock() + self.retry_interval
+        with self._cond:
+            for name in names:
+                self._pending[name] = min(self._pending.get(name, at), at)
+                self._stamp(name, stamps[name])
+            self._wake()
+
+    def take_due(self):
+        """{name: event time} of the pending pools due (now taken)."""
+        now = self._clock()
+        with self._cond:
+            due = {n: self._stamps.pop(n, None)
+                   for n, at in self._pending.items() if at <= now}
+            for name in due:
+                del self._pending[name]
+                self._last[name] = now
+        return due
+
+    def run_due(self):
+        """Refresh the pending pools whose time has come; their names."""
+        due = self.take_due()
+        if due:
+            self._refresh(due)
+        return sorted(due)
+
+    def _wake(self):
+        # Called with self._cond held.
+        if self._stopped:
+            return
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name='tachyon-pool-refresh', daemon=True)
+            self._thread.start()
+        self._cond.notify_all()
+
+    def _next_wait(self):
+        # With self._cond held: seconds to wait, None when idle.
+        if not self._pending:
+            return None
+        return min(self._pending.values()) - self._clock()
+
+    def _run(self):
+        while True:
+            with self._cond:
+                wait = self._next_wait()
+                while not self._stopped and wait is not None and wait > 0:
+                    self._cond.wait(wait)
+                    wait = self._next_wait()
+                if self._stopped or wait is None:
+                    self._thread = None
+                    return
+            try:
+                self.run_due()
+            except Exception:
+                # Never let the thread die: what is pending stays so.
+                LOG.exception('Unexpected error refreshing pools')
+
+    def stop(self):
+        """Stop the background thread (pending refreshes are dropped)."""
+        with self._cond:
+            self._stopped = True
+            thread = self._thread
+            self._cond.notify_all()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(5)
+
+
 class Enricher(object):
     """Complete a list of changes from the APIs (see the module doc)."""
 
@@ -73,6 +261,14 @@ class Enricher(object):
         self._memo = _Memo(opts.lookup_retry_interval)
         self._types = {}
         self._types_lock = threading.Lock()
+        self.refresh_pools = self.enabled and opts.refresh_pools
+        self.refresher = PoolRefresher(opts.pool_refresh_interval,
+                                       opts.pool_refresh_retry_interval,
+                                       self._refresh_later)
+
+    def stop(self):
+        """Stop the background refreshes of pools."""
+        self.refresher.stop()
 
     def _try(self, what, key, func, *args):
         """func(*args), or None when it failed (remembered for a while)."""
@@ -117,35 +313,175 @@ class Enricher(object):
 
     # -- storage -----------------------------------------------------------
 
+    @staticmethod
+    def _touched_pools(change_list):
+        """{pool: newest event time} of the pools volume changes alter."""
+        names = {}
+        for change in change_list:
+            if change.kind != ch.VOLUME or change.fields.get('if_known'):
+                continue
+            if change.action == ch.UPSERT:
+                name = change.record.pool_name
+            elif change.action == ch.DELETE:
+                name = change.fields.get('pool_name')
+            else:
+                continue
+            if name and '#' in name:
+                stamp = names.get(name)
+                if name not in names or (
+                        change.timestamp is not None
+                        and (stamp is None or change.timestamp > stamp)):
+                    names[name] = change.timestamp
+        return names
+
+    def _fetch_pools(self, names):
+        """({name: Pool}, error or None) of ONE Cinder API call."""
+        try:
+            return self.cinder.pools(names), None
+        except _REFRESH_ERRORS as exc:
+            return {}, exc
+
+    @staticmethod
+    def _refresh_changes(found, stamps):
+        """Pool changes of what the API said, dated by their events.
+
+        A refresh says what the pool holds after the events it follows:
+        it is dated by the newest of them (the time of the API call when
+        they have none), so what is stored from a later notification
+        (``capacity.pool``) is never overwritten by it.
+        """
+        result = []
+        for name, pool in sorted(found.items()):
+            stamp = stamps.get(name)
+            if stamp is None:
+                stamp = pool.updated_at
+            result.append(ch.Change(
+                kind=ch.POOL, action=ch.UPDATE, key=name,
+                record=dataclasses.replace(pool, updated_at=stamp),
+                timestamp=stamp, event_type='pool refresh',
+                fields={f: getattr(pool, f) for f in REFRESHED_FIELDS}))
+        return result
+
+    @staticmethod
+    def _merge_capacity(refreshed, change_list):
+        """One change per pool where a batch has a refresh and capacity.
+
+        The newer of the two wins; it takes what only the other knows
+        (total_volumes from the API, virtual_free from the notification).
+        """
+        mine = {c.key: c for c in refreshed}
+        result = []
+        for change in change_list:
+            refresh = mine.get(change.key) if change.kind == ch.POOL else None
+            if refresh is None:
+                result.append(change)
+                continue
+            if (change.timestamp is None or (
+                    refresh.timestamp is not None
+                    and change.timestamp >= refresh.timestamp)):
+                fields = dict(change.fields,
+                              total_volumes=refresh.fields['total_volumes'])
+                result.append(dataclasses.replace(change, fields=fields))
+                mine.pop(change.key)
+            elif 'virtual_free' in change.fields:
+                fields = dict(mine[change.key].fields,
+                              virtual_free=change.fields['virtual_free'])
+                mine[change.key] = dataclasses.replace(mine[change.key],
+                                                       fields=fields)
+        kept = [mine[c.key] for c in refreshed if c.key in mine]
+        return kept, result
+
+    def _refresh_later(self, stamps):
+        """The background refresh of ``stamps`` ({pool: event time})."""
+        names = sorted(stamps)
+        found, exc = self._fetch_pools(names)
+        if exc is not None:
+            self.refresher.failed(stamps, exc)
+            return
+        change_list = self._refresh_changes(found, stamps)
+        if not change_list:
+            return
+        try:
+            change_list = self._storage_nodes(change_list) + change_list
+            events.apply_changes(self.graph, change_list)
+        except _REFRESH_ERRORS as exc:
+            self.refresher.failed(stamps, exc)
+            return
+        LOG.debug('Refreshed pool(s) %s from the Cinder API',
+                  ', '.join(sorted(found)))
+
     def _pools(self, change_list):
-        """Pools the graph lacks, from Cinder.
+        """Pools the graph lacks, and the pools to refresh, from Cinder.
 
         The pools volumes name are added; a capacity change of a new pool
         starts from what Cinder says of it (total_volumes, which the
-        notification lacks).
+        notification lacks). The known pools volume changes touch are
+        refreshed when :class:`PoolRefresher` says so; all of it in one
+        API call.
         """
         capacity = {c.key for c in change_list
                     if c.kind == ch.POOL and c.action == ch.UPDATE}
+        touched = self._touched_pools(change_list)
         wanted = capacity | {c.record.pool_name for c in change_list
                              if c.kind == ch.VOLUME
                              and c.action == ch.UPSERT
+                             and not c.fields.get('if_known')
                              and c.record.pool_name}
-        missing = events.missing_pools(self.graph, wanted)
+        missing = events.missing_pools(self.graph, wanted | set(touched))
+        refresh = []
+        if self.refresh_pools:
+            refresh = self.refresher.claim(
+                {n: t for n, t in touched.items() if n not in missing})
+        missing = [n for n in missing if n in wanted]
+        memo_key = ('pools', ','.join(missing))
+        ask = list(missing) if (
+            missing and self.enabled
+            and not self._memo.failed_recently(memo_key)) else []
         found = {}
-        if missing:
-            found = self._try('pools', ','.join(missing), self.cinder.pools,
-                              missing) or {}
+        if ask or refresh:
+            found, exc = self._fetch_pools(sorted(set(ask) | set(refresh)))
+            if exc is not None:
+                if ask:
+                    self._memo.failed(memo_key)
+                    LOG.warning('Cannot look up pools %(key)s in the APIs: '
+                                '%(err)s', {'key': memo_key[1], 'err': exc})
+                self.refresher.failed({n: touched[n] for n in refresh},
+                                      exc)
+        new = {n: p for n, p in found.items() if n in missing}
         result = []
         for change in change_list:
-            if change.kind == ch.POOL and change.key in found:
-                change = dataclasses.replace(change,
-                                             record=found[change.key])
+            if change.kind == ch.POOL and change.key in new:
+                change = dataclasses.replace(change, record=new[change.key])
             result.append(change)
         added = [ch.Change(kind=ch.POOL, action=ch.UPDATE, key=pool.name,
                            record=pool, timestamp=pool.updated_at)
-                 for name, pool in sorted(found.items())
+                 for name, pool in sorted(new.items())
                  if name not in capacity]
-        return added, result
+        refreshed, result = self._merge_capacity(self._refresh_changes(
+            {n: p for n, p in found.items() if n in refresh}, touched),
+            result)
+        return added + refreshed, result
+
+    def _known_volumes_only(self, change_list):
+        """Without the ``if_known`` volume changes of unknown volumes."""
+        asked = {c.key for c in change_list
+                 if c.kind == ch.VOLUME and c.fields.get('if_known')}
+        if not asked:
+            return change_list
+        known = storage.known_volumes(self.graph, asked)
+        known |= {c.key for c in change_list
+                  if c.kind == ch.VOLUME and c.action == ch.UPSERT
+                  and not c.fields.get('if_known')}
+        result = []
+        for change in change_list:
+            if (change.kind == ch.VOLUME and change.fields.get('if_known')
+                    and change.key not in known):
+                LOG.debug('%(event)s names volume %(uuid)s, which the '
+                          'graph does not have: nothing to change',
+                          {'event': change.event_type, 'uuid': change.key})
+                continue
+            result.append(change)
+        return result
 
     def _storage_nodes(self, change_list):
         hosts = {c.record.node_host for c in change_list
@@ -195,6 +531,7 @@ class Enricher(object):
     def complete(self, change_list):
         """The changes, preceded by the entities they need created."""
         change_list = self._volume_types(list(change_list))
+        change_list = self._known_volumes_only(change_list)
         added = self._compute_nodes(change_list)
         pools, change_list = self._pools(change_list)
         added += pools
