@@ -620,6 +620,9 @@ class Listener(object):
 
     def wait(self):
         self._listener.wait()
+        # No notification is in flight any more: the pool refreshes they
+        # scheduled are dropped (the next volume event or sync redoes them).
+        self.processor.enricher.stop()
 
 
 def build(conf, graph):
