@@ -39,7 +39,11 @@ import ssl
 import threading
 import time
 
-import kombu
+# First: importing tachyon.cmd selects oslo.service's threading backend,
+# which must happen before oslo_service.service is imported.
+import tachyon.cmd  # noqa: F401,H306
+
+import kombu  # noqa: H306
 from oslo_config import cfg
 from oslo_log import log as logging
 import oslo_messaging as messaging
@@ -333,23 +337,13 @@ def check_options(conf):
 
     A value its type refuses (``max_ttl = ten``, met after a SIGHUP that
     reread the file) raises :class:`oslo_config.cfg.Error` here, when the
-    worker starts, rather than in the middle of an RPC call. A required
-    option left unset is not an error here: options registered on demand
-    (keystoneauth's plugin options, such as ``[nova]/auth_url``) are
-    checked by the code that uses them, with a message of its own.
+    worker starts, rather than in the middle of an RPC call.
     """
     for name in list(conf):
-        value = _read(conf, name)
+        value = getattr(conf, name)
         if isinstance(value, cfg.ConfigOpts.GroupAttr):
             for opt in list(value):
-                _read(value, opt)
-
-
-def _read(namespace, name):
-    try:
-        return getattr(namespace, name)
-    except cfg.RequiredOptError:
-        return None
+                getattr(value, opt)
 
 
 def _broker_ssl(conf, url):

@@ -14,6 +14,10 @@
 
 import socket
 
+from oslo_config import cfg
+from oslo_config import fixture as config_fixture
+
+from tachyon.conf import simulation as simulation_conf
 from tachyon import exception
 from tachyon import rpc
 from tachyon import service
@@ -65,9 +69,17 @@ class TestConsumerProbe(base.TestCase):
 
 class TestCheckOptions(base.TestCase):
 
+    def setUp(self):
+        super().setUp()
+        # A configuration of its own: the process-wide one may hold
+        # options other tests registered (keystoneauth's, for instance).
+        self.own = cfg.ConfigOpts()
+        simulation_conf.register_opts(self.own)
+        self.own_fixture = self.useFixture(config_fixture.Config(self.own))
+
     def test_a_value_its_type_refuses_is_a_config_error(self):
-        service.check_options(self.conf)
+        service.check_options(self.own)
         # As a file reread on SIGHUP would give it.
-        self.conf_fixture.load_raw_values(group='simulation', max_ttl='ten')
+        self.own_fixture.load_raw_values(group='simulation', max_ttl='ten')
         self.assertRaises(service.FATAL_CONFIG_ERRORS,
-                          service.check_options, self.conf)
+                          service.check_options, self.own)
