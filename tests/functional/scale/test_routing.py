@@ -58,8 +58,8 @@ class RoutedTestCase(base.FunctionalTestCase):
     def placement(self):
         """(instance, its node, another node) of the global graph."""
         mapping = sorted(
-            (uuid, compute.get_node_by_instance_uuid(self.graph, uuid).uuid)
-            for uuid in compute.get_all_instances(self.graph))
+            (uuid, inst.node_uuid) for uuid, inst in
+            compute.get_all_instances(self.graph).items() if inst.node_uuid)
         inst, src = mapping[0]
         dest = next(u for _i, u in mapping if u != src)
         return inst, src, dest
