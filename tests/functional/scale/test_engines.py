@@ -37,7 +37,7 @@ from tests.functional.rpc import test_engine
 from tests import notification_payloads as p
 from tests import watcher_models
 
-BATCHES = 12
+BATCHES = 9
 BATCH = 5
 #: Nova notifications published during the audit, one every 0.1 s.
 NOTIFICATIONS = 150
@@ -91,7 +91,7 @@ class TestThreeEngines(base.FunctionalTestCase):
             published.append(uuid)
 
     def test_audit_survives_a_killed_engine(self):
-        hosts = {self.client.ping()['host'] for _ in range(30)}
+        hosts = {self.client.ping()['host'] for _ in range(15)}
         self.assertEqual(set(self.engines), hosts)
         snap = self.client.get_compute_snapshot()
         mapping = dict(snap['mapping'])
@@ -140,7 +140,7 @@ class TestThreeEngines(base.FunctionalTestCase):
             inst = instances[batch % len(instances)]
             self.assertEqual(expected[inst],
                              self.client.get_consumer_location(sid, inst))
-        hosts = {self.client.ping()['host'] for _ in range(30)}
+        hosts = {self.client.ping()['host'] for _ in range(15)}
         self.assertEqual(set(self.engines), hosts)
 
         recorded = self.client.get_session_deltas(sid)
