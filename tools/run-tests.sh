@@ -15,6 +15,9 @@
 #
 # Export TACHYON_NEO4J_URI (and TACHYON_NEO4J_USER, TACHYON_NEO4J_PASSWORD)
 # to test against a Neo4j of your own; TACHYON_SKIP_INSTALL=1 skips step 1-2.
+# TACHYON_NEO4J_ROUTING=1 runs the functional and integration tests over
+# the routing scheme (neo4j://, neo4j+s://: a cluster's URI) instead of
+# bolt://; Neo4j Community answers it with a routing table of one member.
 # Extra arguments are passed to stestr as a test filter.
 set -eu -o pipefail
 
@@ -88,6 +91,12 @@ run_suite unit ./tests/unit 0 ${1:+"$@"} || rc=$?
 # shellcheck disable=SC2016  # expanded by the inner bash, on purpose
 "$PYTHON" tools/devservices.py run -- \
     bash -c 'rc=0
+             if [ "${TACHYON_NEO4J_ROUTING:-0}" = 1 ] \
+                     && [ "${TACHYON_NEO4J_URI#bolt}" != "$TACHYON_NEO4J_URI" ]
+             then
+                 export TACHYON_NEO4J_URI=neo4j${TACHYON_NEO4J_URI#bolt}
+                 echo "== Neo4j over its routing URI $TACHYON_NEO4J_URI"
+             fi
              run_suite functional ./tests/functional 1 "$@" || rc=$?
              run_suite integration ./tests/integration 1 "$@" || rc=$?
              exit $rc' \

@@ -47,6 +47,7 @@ from watcher.decision_engine.scope import baremetal as baremetal_scope
 from watcher.decision_engine.scope import storage as storage_scope
 
 from tachyon.client import audits
+from tachyon.client import causal
 from tachyon.client import elements
 from tachyon.client import model as client_model
 from tachyon.client import watcher_hooks
@@ -166,7 +167,7 @@ class _TachyonCollector(base.BaseClusterDataModelCollector):
         with self._client_lock:
             if self._client is None:
                 config = self.config
-                self._client = api.EngineAPI(
+                self._client = causal.CausalEngineAPI(
                     transport=_transport(config.transport_url or None),
                     exchange=config.exchange, topic=config.topic,
                     version_cap=config.rpc_version_cap or None,

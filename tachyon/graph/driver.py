@@ -28,7 +28,9 @@ auto-commit transaction: one round trip instead of two.
 """
 
 import contextlib
+import contextvars
 import functools
+import threading
 import urllib.parse
 
 import neo4j
@@ -113,6 +115,52 @@ def check_uri(uri):
                      % (_redact(uri), bad)) from None
     if port == 0:
         raise refuse('%s: port 0 is not a port' % _redact(uri))
+
+
+#: The causal chain of the RPC call this thread (or task) serves, if any.
+_CHAIN = contextvars.ContextVar('tachyon_causal_chain', default=None)
+
+
+class CausalChain(object):
+    """The bookmarks one RPC call's transactions start from and leave.
+
+    Every session the :class:`Graph` opens while the chain is current
+    (:func:`causal`) starts from its bookmarks, so a read sees every
+    write the caller's earlier calls committed, whichever engine (and
+    whichever cluster member) ran them; each session's own last bookmarks
+    then replace them. :meth:`raw` is what goes back to the caller.
+    """
+
+    def __init__(self, bookmarks=()):
+        self._lock = threading.Lock()
+        self.bookmarks = neo4j.Bookmarks.from_raw_values(bookmarks or ())
+
+    def advance(self, session):
+        """Take ``session``'s last bookmarks (they follow the earlier)."""
+        last = session.last_bookmarks()
+        if last.raw_values:
+            with self._lock:
+                self.bookmarks = last
+
+    def raw(self):
+        """The bookmarks as strings, sorted: the reply's ``bookmarks``."""
+        return sorted(self.bookmarks.raw_values)
+
+
+@contextlib.contextmanager
+def causal(bookmarks=()):
+    """Make the transactions of this block a causal chain.
+
+    ``bookmarks``: those a caller sent (strings from an earlier answer);
+    yields the :class:`CausalChain`, whose :meth:`CausalChain.raw` after
+    the block are the bookmarks to hand back.
+    """
+    chain = CausalChain(bookmarks)
+    token = _CHAIN.set(chain)
+    try:
+        yield chain
+    finally:
+        _CHAIN.reset(token)
 
 
 def one_line(text):
@@ -227,6 +275,12 @@ class Graph(object):
                     group='neo4j', option='database',
                     reason='no database %r on %s' % (
                         self.database, self.safe_uri)) from exc
+            if exc.code and 'Transaction.InvalidBookmark' in exc.code:
+                # A bookmark a caller sent back (tachyon.rpc), which this
+                # database never gave.
+                raise exception.InvalidParameter(
+                    field='bookmarks',
+                    reason=one_line(exc.message or str(exc))) from exc
             raise self._refused(exc) from exc
         except neo4j_exc.DatabaseError as exc:
             raise self._refused(exc) from exc
@@ -264,9 +318,25 @@ class Graph(object):
             return work(tx, *args, **kwargs)
         return unit
 
+    @contextlib.contextmanager
+    def _session(self, **kwargs):
+        """A driver session, chained to the current :func:`causal` block.
+
+        Without one (periodic tasks, the listener, tools) a session starts
+        from no bookmarks, as before.
+        """
+        chain = _CHAIN.get()
+        if chain is not None:
+            kwargs['bookmarks'] = chain.bookmarks
+        with self._driver.session(database=self.database,
+                                  **kwargs) as session:
+            yield session
+            if chain is not None:
+                chain.advance(session)
+
     def _execute(self, write, work, args, kwargs):
         with self.translate_errors():
-            with self._driver.session(database=self.database) as session:
+            with self._session() as session:
                 run = session.execute_write if write else session.execute_read
                 # Send BEGIN with the first statement rather than on its
                 # own: one round trip less per transaction, which is most
@@ -298,12 +368,12 @@ class Graph(object):
         """
         try:
             with self.translate_errors(), self._retry_signal():
-                with self._driver.session(
-                        database=self.database,
+                with self._session(
                         default_access_mode=neo4j.READ_ACCESS) as session:
-                    return work(_OneStatement(session,
-                                              self.transaction_timeout),
-                                *args, **kwargs)
+                    answer = work(_OneStatement(session,
+                                                self.transaction_timeout),
+                                  *args, **kwargs)
+                return answer
         except _Retry:
             return self.read(work, *args, **kwargs)
 
@@ -333,9 +403,10 @@ class Graph(object):
         (schema administration); returns the records as dicts.
         """
         with self.translate_errors():
-            with self._driver.session(database=self.database) as session:
+            with self._session() as session:
                 result = session.run(query, params)
-                return [r.data() for r in result]
+                rows = [r.data() for r in result]
+            return rows
 
     def verify(self):
         """Check the server answers and accepts our credentials."""

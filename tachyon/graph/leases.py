@@ -24,6 +24,16 @@ the first that finds the lease free (never taken, or its ``expires_at``
 passed). The winner holds it for ``ttl`` seconds; it may :func:`renew` it
 while it works. A holder that dies simply stops renewing.
 
+A holder may also stop without dying: paused (SIGSTOP, a VM frozen by
+its hypervisor, a long GC) past ``expires_at``, it wakes up to find the
+lease taken by another worker, and whatever its run does after that
+overlaps the new holder's run. A task whose writes must never overlap
+calls :func:`fence` inside each of its write transactions: the write
+commits only while the caller still holds the lease, and it takes the
+lease node's write lock, so a worker taking the lease waits until that
+write is committed (or finds it refused). Every fenced write of one run
+therefore happens before the next run's acquire.
+
 Leases are book-keeping, not part of the cluster model: taking or
 releasing one does not move the global generation.
 """
@@ -64,6 +74,15 @@ SET l.expires_at = CASE WHEN $keep_until IS NULL THEN $now
                         ELSE $keep_until END,
     l.released_at = $now
 RETURN count(l) AS released
+"""
+
+# SET takes the lease node's write lock: TAKE_LEASE, which writes the
+# same node, waits for this transaction to end.
+FENCE_LEASE = """
+MATCH (l:Lease {name: $name})
+SET l.fenced_at = CASE WHEN l.holder = $holder AND l.expires_at > $now
+                       THEN $now ELSE l.fenced_at END
+RETURN l.holder = $holder AND l.expires_at > $now AS held
 """
 
 GET_LEASES = """
@@ -123,6 +142,24 @@ def release(graph, name, holder, keep_until=None, now=None):
     now = time.time() if now is None else float(now)
     return graph.write(_release, name, holder, now,
                        None if keep_until is None else float(keep_until))
+
+
+def fence(tx, name, holder, now=None):
+    """Refuse ``tx`` unless ``holder`` holds the lease ``name`` now.
+
+    Call it inside a write transaction (``graph.write``'s work), before
+    its writes: raising rolls the whole transaction back.
+
+    :raises: InvalidState (the lease is lost: expired, or taken by
+        another worker).
+    """
+    now = time.time() if now is None else float(now)
+    row = tx.run(FENCE_LEASE, name=name, holder=holder, now=now).single()
+    if row is None or not row['held']:
+        raise exception.InvalidState(
+            kind='lease', ident=name, state='lost',
+            reason='%s no longer holds it (it ran out or another worker '
+                   'took it); this write is refused' % holder)
 
 
 def _get(tx, name):

@@ -25,6 +25,12 @@ Versions, as Nova's and Ironic's RPC APIs keep them:
   applied (status ``closed``; its deltas are kept for inspection until
   the reaper purges the session); ``get_session_deltas``: a session's
   deltas, in order.
+* **1.4** -- ``bookmarks``, an option of every call: the answer comes as
+  ``{'result': answer, 'bookmarks': [...]}`` and the next call sends
+  those bookmarks back, so its reads see the earlier calls' writes on
+  any engine and any Neo4j cluster member
+  (:class:`tachyon.client.causal.CausalEngineAPI` does this). A call
+  without it gets the plain answer, as before.
 
 The target names its exchange (``[engine]/exchange``) on both sides: a
 client inside another service (watcher-decision-engine, whose default
@@ -46,7 +52,7 @@ from tachyon import exception
 from tachyon import rpc
 
 #: The newest version this client knows.
-RPC_API_VERSION = '1.3'
+RPC_API_VERSION = '1.4'
 
 #: Defaults of a client built without Tachyon's configuration (inside
 #: another service); they are [engine]'s defaults.

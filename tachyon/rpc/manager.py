@@ -24,6 +24,11 @@ A fault that is not a Tachyon error is logged with its traceback here
 and reaches the caller as InternalError, never as a bare Python error.
 Answers are JSON-safe data: records as dicts with the field names of
 :mod:`tachyon.model.records`. See :mod:`tachyon.rpc.api` for versions.
+
+A call that sends ``bookmarks`` (1.4) runs every transaction of the call
+from them (:func:`tachyon.graph.driver.causal`) and gets its answer as
+``{'result': answer, 'bookmarks': [...]}``: the bookmarks of the call's
+last transaction, for the caller's next call.
 """
 
 import functools
@@ -41,6 +46,7 @@ from tachyon import rpc
 from tachyon.graph import baremetal
 from tachyon.graph import common
 from tachyon.graph import compute
+from tachyon.graph import driver
 from tachyon.graph import storage
 from tachyon.model import records
 from tachyon.rpc import api
@@ -97,9 +103,17 @@ def _border(name, func):
     def call(self, ctxt, *args, **kwargs):
         started, outcome = time.monotonic(), 'ok'
         try:
+            bookmarks = schema.pop_bookmarks(kwargs)
             clean = schema.check_call(name, args, kwargs, self.conf)
-            schema.check_sessions(name, clean, self.sessions.check_session)
-            return func(self, ctxt, **clean)
+            # The session check reads too: it starts from the caller's
+            # bookmarks as the method's own transactions do.
+            with driver.causal(bookmarks) as chain:
+                schema.check_sessions(name, clean,
+                                      self.sessions.check_session)
+                answer = func(self, ctxt, **clean)
+            if bookmarks is None:
+                return answer
+            return {'result': answer, 'bookmarks': chain.raw()}
         except exception.TachyonException as exc:
             outcome = type(exc).__name__
             raise _expected(exc)

@@ -32,6 +32,14 @@ where the call enters the engine:
 
 Nothing is read or written before every argument passed, and the method
 receives the checked (cleaned) values.
+
+Every method also takes ``bookmarks`` (RPC API 1.4), a call option rather
+than an argument of the method: :func:`pop_bookmarks` takes it out of the
+call. A caller that sends it (a list of strings, empty on its first call)
+gets ``{'result': answer, 'bookmarks': [...]}`` back instead of the plain
+answer, and sends those bookmarks with its next call: that call's
+transactions then see everything the earlier ones wrote, on whichever
+engine and whichever Neo4j cluster member they run.
 """
 
 from tachyon import exception
@@ -173,6 +181,46 @@ SCHEMAS = {
     'close_session': {'session_id': required(ACTIVE_SESSION)},
     'get_session_deltas': {'session_id': required(ANY_SESSION)},
 }
+
+
+#: The call option every method takes (1.4): see :func:`pop_bookmarks`.
+BOOKMARKS = 'bookmarks'
+
+#: At most this many bookmarks, each at most MAX_BOOKMARK_LENGTH
+#: characters: a Neo4j bookmark is some 50 to 100 characters and a
+#: caller's chain holds one per call it has in flight.
+MAX_BOOKMARKS = 64
+MAX_BOOKMARK_LENGTH = 1024
+
+
+def pop_bookmarks(kwargs):
+    """Take the ``bookmarks`` option out of a call's ``kwargs``.
+
+    :returns: None when the caller sent none (it gets the plain answer),
+        else the checked list of bookmark strings.
+    :raises: InvalidParameter naming ``bookmarks``.
+    """
+    if BOOKMARKS not in kwargs:
+        return None
+    value = kwargs.pop(BOOKMARKS)
+    if not isinstance(value, (list, tuple)):
+        raise exception.InvalidParameter(
+            field=BOOKMARKS, reason='must be a list of strings, not %s'
+            % type(value).__name__)
+    if len(value) > MAX_BOOKMARKS:
+        raise exception.InvalidParameter(
+            field=BOOKMARKS, reason='%d bookmarks, at most %d are taken'
+            % (len(value), MAX_BOOKMARKS))
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not item:
+            raise exception.InvalidParameter(
+                field='%s[%d]' % (BOOKMARKS, index),
+                reason='must be a non-empty string')
+        if len(item) > MAX_BOOKMARK_LENGTH:
+            raise exception.InvalidParameter(
+                field='%s[%d]' % (BOOKMARKS, index),
+                reason='longer than %d characters' % MAX_BOOKMARK_LENGTH)
+    return list(value)
 
 
 def check_call(method, args, kwargs, conf):

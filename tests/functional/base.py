@@ -42,3 +42,18 @@ class FunctionalTestCase(base.TestCase):
             lst.wait()
         self.addCleanup(stop)
         return lst
+
+
+def routing_uri(uri):
+    """``uri`` (bolt://, bolt+s://, bolt+ssc://) with the routing scheme.
+
+    Neo4j 5 Community answers a ``neo4j://`` driver with a routing table
+    of one member (itself), so the routed code paths of the driver
+    (routing table fetch and refresh, read and write routing, bookmarks)
+    run against the test server as they would against a cluster.
+    """
+    scheme, sep, rest = uri.partition('://')
+    if not sep:
+        raise ValueError('not a URI: %r' % uri)
+    return 'neo4j' + scheme[len('bolt'):] + '://' + rest \
+        if scheme.startswith('bolt') else uri
