@@ -28,6 +28,7 @@ nodes whose usage changed.
 from oslo_log import log as logging
 
 from tachyon.graph import common
+from tachyon.graph.compute import reads as compute_reads
 from tachyon.graph.compute import rows as compute_rows
 from tachyon.graph import tombstones
 from tachyon.graph import upsert
@@ -36,6 +37,18 @@ LOG = logging.getLogger(__name__)
 
 _COL = upsert.column_refs('c', compute_rows.INSTANCE_COLUMNS,
                           compute_rows.INSTANCE_STORED)
+# The columns a row of the write statements has after the record's: the
+# stamp of a notification (tachyon.graph.events) written with the
+# instance, in the same statement: its tie key (null: keep the stored
+# one), whether to date its node and that date.
+_STAMP_AT = len(compute_rows.INSTANCE_COLUMNS)
+_COL['stamp_set'] = (
+    ',\n    c.tie_key = coalesce(row[%(k)d], c.tie_key),\n'
+    '    c.placed_at = CASE WHEN row[%(p)d] THEN row[%(d)d]'
+    ' ELSE c.placed_at END') % {'k': _STAMP_AT, 'p': _STAMP_AT + 1,
+                                'd': _STAMP_AT + 2}
+#: The stamp of a row no notification stamps: everything kept.
+NO_STAMP = (None, False, None)
 
 # What the graph holds of the instances that exist or were deleted; the
 # others are new. Rows: [uuid, node_uuid, node_name]. (No lock: the write
@@ -94,7 +107,7 @@ ON CREATE SET c.type = 'instance', c.generation = 0
 WITH c, row, target
 WHERE c.generation = 0 AND c.type = 'instance'
 SET %(set_props)s,
-    c.generation = 1
+    c.generation = 1%(stamp_set)s
 WITH c, row, target
 OPTIONAL MATCH (vcpu:Inventory {provider_uuid: target,
                                 resource_class: 'VCPU'})
@@ -140,7 +153,7 @@ MERGE (c:Consumer {uuid: %(uuid)s})
 ON CREATE SET c.type = 'instance', c.generation = 0
 WITH c, row
 WHERE c.type = 'instance'
-%(fresh_set)s
+%(fresh_set)s%(stamp_set)s
 WITH c, row
 CALL (c, row) {
   OPTIONAL MATCH (c)-[old:OWNED_BY]->(p:Project)
@@ -205,7 +218,7 @@ UNWIND $rows AS row
 MATCH (c:Consumer {uuid: %(uuid)s})
 USING INDEX c:Consumer(uuid)
 WHERE c.type = 'instance'
-%(fresh_set)s
+%(fresh_set)s%(stamp_set)s
 WITH c, row
 OPTIONAL MATCH (c)-[r:CONSUMES]->(:Inventory)
 SET r.used = CASE r.resource_class
@@ -271,6 +284,31 @@ WHERE c.type = 'instance' AND c.updated_at = row.updated_at
 SET c.tie_key = row.tie_key
 """
 
+# A stamped row equal to the stored instance: its time moves (as
+# upsert.TOUCH) and it takes the stamp. Rows: [uuid, updated_at, tie_key,
+# set placed_at, placed_at].
+STAMP_TOUCH = """
+UNWIND $rows AS row
+MATCH (c:Consumer {uuid: row[0]})
+USING INDEX c:Consumer(uuid)
+WHERE c.type = 'instance'
+  AND (c.updated_at IS NULL OR c.updated_at <= row[1])
+SET c.updated_at = row[1],
+    c.tie_key = coalesce(row[2], c.tie_key),
+    c.placed_at = CASE WHEN row[3] THEN row[4] ELSE c.placed_at END
+"""
+
+# What a batch of notifications decides against, in one read: the
+# classification of each row (CLASSIFY_INSTANCES, the same columns), and
+# of an instance the values GET_INSTANCES reads (``record``; null for
+# another type), its node ([uuid, name]), tie key and node date.
+GET_NOTIFICATION_STATE = CLASSIFY_INSTANCES.rstrip() + """,
+       CASE WHEN c.type = 'instance' THEN %s END AS record,
+       [(cur)<-[:HAS_INVENTORY]-(rp:ResourceProvider)
+        | [rp.uuid, rp.name]] AS nodes,
+       c.tie_key AS tie_key, c.placed_at AS placed_at
+""" % compute_reads.INSTANCE_VALUES
+
 INSTANCE = upsert.Entity(kind=compute_rows.TYPE,
                          tombstone_kind=tombstones.KIND_INSTANCE,
                          label=upsert.CONSUMER, write=WRITE_INSTANCES,
@@ -296,7 +334,37 @@ def _stays(seen, row, target):
             and seen['flavors'] == _listed(row['flavor_key'], None))
 
 
-def _resolved(tx, rows, providers):
+def _classified(tx, batch, classified):
+    """{uuid: classification} of a batch of rows (CLASSIFY_INSTANCES).
+
+    Those ``classified`` holds for the node they name are taken from it.
+    """
+    state, params = {}, []
+    for row in batch:
+        found = classified.get(row['uuid'])
+        if (found is not None and found[0] == row['node_uuid']
+                and found[1] == row['node_name']):
+            if found[2] is not None:
+                state[row['uuid']] = found[2]
+        else:
+            params.append([row['uuid'], row['node_uuid'], row['node_name']])
+    if params:
+        state.update((r['uuid'], r) for r in common.dicts(
+            tx.run(CLASSIFY_INSTANCES, rows=params)))
+    return state
+
+
+def _stamp(stamps, row):
+    """The stamp columns of ``row`` (see :func:`write_instance_rows`)."""
+    found = stamps.get(row['uuid']) if row['updated_at'] is not None else (
+        None)
+    if found is None:
+        return NO_STAMP
+    key, placed_at = found
+    return (key, placed_at is not None, placed_at)
+
+
+def _resolved(tx, rows, providers, stamps):
     """Write columns of ``rows``, each with the node it names resolved."""
     if not rows:
         return []
@@ -308,7 +376,8 @@ def _resolved(tx, rows, providers):
         seen = state.get(row['uuid']) or {}
         target = seen.get('target')
         providers.update((seen.get('current_node'), target))
-        columns.append(compute_rows.instance_columns(row, target))
+        columns.append(compute_rows.instance_columns(row, target)
+                       + list(_stamp(stamps, row)))
     return columns
 
 
@@ -330,7 +399,7 @@ def _retaken(plan, seen, row, retake):
 
 
 def write_instance_rows(tx, graph, rows, bump=True, retake=(),
-                        placed_by_caller=False):
+                        placed_by_caller=False, stamps=None, classified=None):
     """Upsert instance rows (:func:`rows.instance_row`) inside ``tx``.
 
     With ``bump`` the global generation moves when anything changed.
@@ -338,34 +407,53 @@ def write_instance_rows(tx, graph, rows, bump=True, retake=(),
     instance has the same ``updated_at`` (they won a tie). Unless
     ``placed_by_caller`` (the notification path, which dates placements
     itself), the instances written forget their ``placed_at``.
+
+    ``stamps`` ({uuid: (tie_key, placed_at)}, the notification path) are
+    written with the rows that apply (a row equal to the stored instance
+    included: its time moves), in the same statements: the tie key of
+    the change (None: the stored one stays) and the date of the node
+    (None: the stored one stays). A row without ``updated_at`` takes no
+    stamp.
+
+    ``classified`` ({uuid: (node_uuid, node_name, classification)}, of
+    :func:`classify_notifications` in this transaction) spares the
+    classification of the rows naming that node.
     :returns: :class:`~tachyon.graph.common.SyncCounts`.
     """
     retake = frozenset(retake)
+    stamps = stamps or {}
+    classified = classified or {}
     plan = upsert.Plan(INSTANCE)
-    write, update, new = [], [], []
+    write, update, new, touched = [], [], [], []
     providers = set()
     applied = []
     for batch in upsert.batches(graph, rows):
-        params = [[r['uuid'], r['node_uuid'], r['node_name']] for r in batch]
-        state = {r['uuid']: r for r in common.dicts(
-            tx.run(CLASSIFY_INSTANCES, rows=params))}
+        state = _classified(tx, batch, classified)
         for row in batch:
             seen = state.get(row['uuid'])
             sort = plan.sort(seen, row['uuid'], row['updated_at'])
             if sort is None and _retaken(plan, seen, row, retake):
                 sort = upsert.NEWER
             if sort == upsert.NEW:
-                new.append(compute_rows.instance_columns(row))
+                new.append(compute_rows.instance_columns(row)
+                           + list(_stamp(stamps, row)))
                 continue
             if sort != upsert.NEWER:
                 continue
             applied.append(row['uuid'])
             target = seen['target']
+            stamp = _stamp(stamps, row)
             if (seen['current_node'] == target
                     and seen['fingerprint'] == row['props']['fingerprint']):
-                plan.same(row['uuid'], row['updated_at'])
+                if stamp == NO_STAMP:
+                    plan.same(row['uuid'], row['updated_at'])
+                else:
+                    # Counted unchanged; the touch carries the stamp.
+                    plan.same(row['uuid'], None)
+                    touched.append([row['uuid'], row['updated_at']]
+                                   + list(stamp))
                 continue
-            columns = compute_rows.instance_columns(row, target)
+            columns = compute_rows.instance_columns(row, target) + list(stamp)
             (update if _stays(seen, row, target) else write).append(columns)
             plan.changed()
             # The usage of both nodes may have changed.
@@ -387,7 +475,7 @@ def write_instance_rows(tx, graph, rows, bump=True, retake=(),
         for row in late:
             LOG.debug('Instance %s appeared meanwhile; updating it',
                       row['uuid'])
-        write.extend(_resolved(tx, late, providers))
+        write.extend(_resolved(tx, late, providers, stamps))
     old_projects, old_azs, old_flavors = set(), set(), set()
     for batch in upsert.batches(graph, write):
         for result in tx.run(WRITE_INSTANCES, rows=batch):
@@ -396,6 +484,8 @@ def write_instance_rows(tx, graph, rows, bump=True, retake=(),
             old_flavors.update(result['old_flavors'])
     for batch in upsert.batches(graph, update):
         tx.run(UPDATE_INSTANCES, rows=batch).consume()
+    for batch in upsert.batches(graph, touched):
+        tx.run(STAMP_TOUCH, rows=batch).consume()
     upsert.bump_providers(tx, providers)
     if applied and not placed_by_caller:
         for batch in upsert.batches(graph, applied):
@@ -405,15 +495,62 @@ def write_instance_rows(tx, graph, rows, bump=True, retake=(),
 
 
 def write_instances(tx, graph, instances, bump=True, retake=(),
-                    placed_by_caller=False):
+                    placed_by_caller=False, stamps=None, classified=None):
     """Upsert Instance records inside ``tx`` (see upsert_instances).
 
-    ``retake``, ``placed_by_caller``: see :func:`write_instance_rows`.
+    ``retake``, ``placed_by_caller``, ``stamps``, ``classified``: see
+    :func:`write_instance_rows`.
     :returns: :class:`~tachyon.graph.common.SyncCounts`.
     """
     return write_instance_rows(
         tx, graph, [compute_rows.instance_row(i) for i in instances], bump,
-        retake, placed_by_caller)
+        retake, placed_by_caller, stamps, classified)
+
+
+def classify_notifications(tx, rows):
+    """What notifications about instances decide against, in one read.
+
+    ``rows`` are [uuid, node_uuid, node_name] of the records the changes
+    carry (as :func:`write_instance_rows` classifies them).
+
+    :returns: ({uuid: Instance}, {uuid: (updated_at, tie_key,
+        placed_at)}, {uuid: deleted_at}, classified): the stored
+        instances (as :func:`~tachyon.graph.compute.reads.
+        instances_by_uuid`), their ties (as :func:`instance_ties`), the
+        tombstones (as :func:`~tachyon.graph.tombstones.get_tombstones`)
+        and, for ``write_instance_rows``' ``classified``, the
+        classification of every row.
+    """
+    stored, ties, tombs, classified = {}, {}, {}, {}
+    rows = [[r[0], r[1] or None, r[2] or None] for r in rows]
+    if not rows:
+        return stored, ties, tombs, classified
+    for row in rows:
+        classified[row[0]] = (row[1], row[2], None)
+    at = compute_rows.INSTANCE_PROPS.index('updated_at')
+    known = {row[0]: row for row in rows}
+    for r in common.dicts(tx.run(GET_NOTIFICATION_STATE, rows=rows)):
+        uuid = r.pop('uuid')
+        values, nodes = r.pop('record'), r.pop('nodes')
+        key, placed_at = r.pop('tie_key'), r.pop('placed_at')
+        r['uuid'] = uuid
+        row = known[uuid]
+        classified[uuid] = (row[1], row[2], r)
+        if r['deleted_at'] is not None:
+            tombs[uuid] = r['deleted_at']
+        if values is None:
+            continue
+        node_uuid, node_name = nodes[0] if nodes else (None, None)
+        stored[uuid] = compute_rows.instance_record(values, node_uuid,
+                                                    node_name)
+        ties[uuid] = (values[at], key, placed_at)
+    return stored, ties, tombs, classified
+
+
+def notification_state(tx, uuids):
+    """(stored, ties, tombstones) of :func:`classify_notifications`."""
+    return classify_notifications(
+        tx, [[uuid, None, None] for uuid in sorted(set(uuids))])[:3]
 
 
 def instance_ties(tx, uuids):
