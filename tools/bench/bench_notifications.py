@@ -44,11 +44,17 @@ events of one volume lie far apart in the stream, as a volume's do) and
 ``service.update`` (a nova-compute service disabled or enabled again).
 Every event is a real change. The mix used is printed.
 
+It also prints the CPU time Tachyon (this process, all its threads) and
+Neo4j (the process devservices started, from ``$TACHYON_DEV_STATE``)
+spent per 1,000 events in each phase: on a shared machine wall-clock
+rates follow the load, CPU time per event much less.
+
 Targets: at least 2,000 events/s, and at least half of the ceiling.
 """
 
 import argparse
 import os
+import resource
 import sys
 import time
 import uuid as uuid_lib
@@ -238,6 +244,47 @@ class Stream(object):
         return [item[3] for item in placed]
 
 
+def _neo4j_pid():
+    """The pid of the Neo4j devservices started (None: unknown)."""
+    state = os.environ.get('TACHYON_DEV_STATE')
+    try:
+        with open(os.path.join(state or '', 'neo4j', 'pid')) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _cpu(pid=None):
+    """CPU seconds (user + system) of this process, or of ``pid``."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            fields = f.read().rsplit(')', 1)[1].split()
+    except OSError:
+        return float('nan')
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+class CpuMeter(object):
+    """CPU seconds of Tachyon (this process) and Neo4j over a phase.
+
+    Wall-clock rates on a shared machine move with its load; CPU time
+    per event moves much less, and says where the time goes.
+    """
+
+    def __init__(self):
+        self.neo4j_pid = _neo4j_pid()
+        self.start = (_cpu(), _cpu(self.neo4j_pid) if self.neo4j_pid
+                      else float('nan'))
+
+    def stop(self):
+        end = (_cpu(), _cpu(self.neo4j_pid) if self.neo4j_pid
+               else float('nan'))
+        return end[0] - self.start[0], end[1] - self.start[1]
+
+
 def conf_for(args, url, topic):
     from tachyon import conf as tconf
     from tachyon import rpc
@@ -277,10 +324,12 @@ def direct(conf, graph, stream, args, round_no):
             publisher, event, body,
             {'message_id': str(index), 'timestamp': start_at + index * 1e-5})
         changes.extend(processor.route(note).parse(note))
+    meter = CpuMeter()
     started = time.perf_counter()
     for at in range(0, len(changes), args.batch_size):
         graph_events.apply_changes(graph, changes[at:at + args.batch_size])
-    return stream.total / (time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    return stream.total / elapsed, meter.stop()
 
 
 def _notifier(url, exchange, topic):
@@ -322,6 +371,7 @@ def ingestion(conf, graph, stream, url, args, topic):
                 notifiers[service][1].prepare(publisher_id=publisher))
         notifier.info({}, event, body)
     published = time.perf_counter() - published
+    meter = CpuMeter()
     try:
         if args.workers > 1:
             elapsed, counts = _in_workers(args, url, topic, stream.total)
@@ -330,7 +380,11 @@ def ingestion(conf, graph, stream, url, args, topic):
     finally:
         for transport, _notifier_ in notifiers.values():
             transport.cleanup()
-    return stream.total / elapsed, stream.total / published, counts
+    cpu = meter.stop()
+    if args.workers > 1:
+        # The listeners are other processes: their time is not ours.
+        cpu = (float('nan'), cpu[1])
+    return stream.total / elapsed, stream.total / published, counts, cpu
 
 
 def _wait_applied(applied, total, args, started):
@@ -487,9 +541,9 @@ def main():
         # so that the ceiling and the ingestion measure the same work,
         # a change per event.
         direct(conf, graph, stream, args, 0)
-        raw = direct(conf, graph, stream, args, 1)
-        rate, publish_rate, counts = ingestion(conf, graph, stream, url,
-                                               args, topic)
+        raw, raw_cpu = direct(conf, graph, stream, args, 1)
+        rate, publish_rate, counts, cpu = ingestion(conf, graph, stream,
+                                                    url, args, topic)
     finally:
         graph.close()
     print('cloud %d nodes / %d instances / %d pools / %d volumes; %d '
@@ -502,6 +556,9 @@ def main():
     print('  RabbitMQ -> listener -> Neo4j               %8.0f events/s'
           '  (%.0f%% of the ceiling; targets >= 2000/s and >= 50%%)'
           % (rate, 100.0 * rate / raw))
+    print('  CPU ms per 1000 events, Tachyon / Neo4j: ceiling %.0f / %.0f,'
+          ' ingestion %.0f / %.0f' % tuple(
+              1e6 * v / stream.total for v in raw_cpu + cpu))
     print('  (%d listener process(es); publishing took %.0f events/s; '
           'counts %s)' % (args.workers, publish_rate, counts))
     print('  (tachyon from %s)' % os.path.dirname(os.path.dirname(
