@@ -239,13 +239,12 @@ def _apply_instances(tx, graph, upserts, placements, counts, keys):
     batch that does), not the newest change, so a payload without a host
     never loses the placement an older one gave.
 
-    The stored state and the classification of the writes are read in
-    one statement; each applied change's tie key and node date are
-    written with the instance, by the same statements.
+    The stored state is read in one statement; each applied change's tie
+    key and node date are written with the instance, by the same
+    statements.
     """
-    stored, ties, tombs, classified = instances.classify_notifications(
-        tx, [[c.key, c.record.node_uuid, c.record.node_name]
-             for c in upserts])
+    stored, ties, tombs = instances.notification_state(
+        tx, [c.key for c in upserts])
     records, retake, stamps = [], set(), {}
     # Instances the winning change placed itself: the newest change of
     # the batch naming a node is that one, nothing more to place.
@@ -267,8 +266,8 @@ def _apply_instances(tx, graph, upserts, placements, counts, keys):
         if _has_node(change):
             settled.add(change.key)
     counts.add(compute.write_instances(tx, graph, records, retake=retake,
-                                       placed_by_caller=True, stamps=stamps,
-                                       classified=classified))
+                                       placed_by_caller=True,
+                                       stamps=stamps))
     _apply_placements(tx, graph, [c for c in placements
                                   if c.key not in settled], counts, keys)
 

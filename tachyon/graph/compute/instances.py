@@ -298,15 +298,23 @@ SET c.updated_at = row[1],
     c.placed_at = CASE WHEN row[3] THEN row[4] ELSE c.placed_at END
 """
 
-# What a batch of notifications decides against, in one read: the
-# classification of each row (CLASSIFY_INSTANCES, the same columns), and
-# of an instance the values GET_INSTANCES reads (``record``; null for
-# another type), its node ([uuid, name]), tie key and node date.
-GET_NOTIFICATION_STATE = CLASSIFY_INSTANCES.rstrip() + """,
-       CASE WHEN c.type = 'instance' THEN %s END AS record,
-       [(cur)<-[:HAS_INVENTORY]-(rp:ResourceProvider)
-        | [rp.uuid, rp.name]] AS nodes,
-       c.tie_key AS tie_key, c.placed_at AS placed_at
+# What a batch of notifications decides against, in one read: per uuid
+# with an instance or a tombstone, the instance as GET_INSTANCES reads it
+# (null: none), its tie key and node date, and the tombstone's time.
+GET_NOTIFICATION_STATE = """
+UNWIND $uuids AS uuid
+OPTIONAL MATCH (c:Consumer {uuid: uuid})
+USING INDEX c:Consumer(uuid)
+WHERE c.type = 'instance'
+OPTIONAL MATCH (t:Tombstone {kind: $kind, uuid: uuid})
+USING INDEX t:Tombstone(kind, uuid)
+WITH uuid, c, t
+WHERE c IS NOT NULL OR t IS NOT NULL
+OPTIONAL MATCH (c)-[:CONSUMES {resource_class: 'VCPU'}]->(:Inventory)
+      <-[:HAS_INVENTORY]-(rp:ResourceProvider)
+RETURN uuid, CASE WHEN c IS NULL THEN NULL ELSE %s END AS c,
+       rp.uuid AS node_uuid, rp.name AS node_name, c.tie_key AS tie_key,
+       c.placed_at AS placed_at, t.deleted_at AS deleted_at
 """ % compute_reads.INSTANCE_VALUES
 
 INSTANCE = upsert.Entity(kind=compute_rows.TYPE,
@@ -332,26 +340,6 @@ def _stays(seen, row, target):
             and seen['projects'] == _listed(props['project_id'], None)
             and seen['azs'] == _listed(props['pinned_az'], '')
             and seen['flavors'] == _listed(row['flavor_key'], None))
-
-
-def _classified(tx, batch, classified):
-    """{uuid: classification} of a batch of rows (CLASSIFY_INSTANCES).
-
-    Those ``classified`` holds for the node they name are taken from it.
-    """
-    state, params = {}, []
-    for row in batch:
-        found = classified.get(row['uuid'])
-        if (found is not None and found[0] == row['node_uuid']
-                and found[1] == row['node_name']):
-            if found[2] is not None:
-                state[row['uuid']] = found[2]
-        else:
-            params.append([row['uuid'], row['node_uuid'], row['node_name']])
-    if params:
-        state.update((r['uuid'], r) for r in common.dicts(
-            tx.run(CLASSIFY_INSTANCES, rows=params)))
-    return state
 
 
 def _stamp(stamps, row):
@@ -399,7 +387,7 @@ def _retaken(plan, seen, row, retake):
 
 
 def write_instance_rows(tx, graph, rows, bump=True, retake=(),
-                        placed_by_caller=False, stamps=None, classified=None):
+                        placed_by_caller=False, stamps=None):
     """Upsert instance rows (:func:`rows.instance_row`) inside ``tx``.
 
     With ``bump`` the global generation moves when anything changed.
@@ -414,21 +402,18 @@ def write_instance_rows(tx, graph, rows, bump=True, retake=(),
     the change (None: the stored one stays) and the date of the node
     (None: the stored one stays). A row without ``updated_at`` takes no
     stamp.
-
-    ``classified`` ({uuid: (node_uuid, node_name, classification)}, of
-    :func:`classify_notifications` in this transaction) spares the
-    classification of the rows naming that node.
     :returns: :class:`~tachyon.graph.common.SyncCounts`.
     """
     retake = frozenset(retake)
     stamps = stamps or {}
-    classified = classified or {}
     plan = upsert.Plan(INSTANCE)
     write, update, new, touched = [], [], [], []
     providers = set()
     applied = []
     for batch in upsert.batches(graph, rows):
-        state = _classified(tx, batch, classified)
+        params = [[r['uuid'], r['node_uuid'], r['node_name']] for r in batch]
+        state = {r['uuid']: r for r in common.dicts(
+            tx.run(CLASSIFY_INSTANCES, rows=params))}
         for row in batch:
             seen = state.get(row['uuid'])
             sort = plan.sort(seen, row['uuid'], row['updated_at'])
@@ -495,62 +480,44 @@ def write_instance_rows(tx, graph, rows, bump=True, retake=(),
 
 
 def write_instances(tx, graph, instances, bump=True, retake=(),
-                    placed_by_caller=False, stamps=None, classified=None):
+                    placed_by_caller=False, stamps=None):
     """Upsert Instance records inside ``tx`` (see upsert_instances).
 
-    ``retake``, ``placed_by_caller``, ``stamps``, ``classified``: see
+    ``retake``, ``placed_by_caller``, ``stamps``: see
     :func:`write_instance_rows`.
     :returns: :class:`~tachyon.graph.common.SyncCounts`.
     """
     return write_instance_rows(
         tx, graph, [compute_rows.instance_row(i) for i in instances], bump,
-        retake, placed_by_caller, stamps, classified)
-
-
-def classify_notifications(tx, rows):
-    """What notifications about instances decide against, in one read.
-
-    ``rows`` are [uuid, node_uuid, node_name] of the records the changes
-    carry (as :func:`write_instance_rows` classifies them).
-
-    :returns: ({uuid: Instance}, {uuid: (updated_at, tie_key,
-        placed_at)}, {uuid: deleted_at}, classified): the stored
-        instances (as :func:`~tachyon.graph.compute.reads.
-        instances_by_uuid`), their ties (as :func:`instance_ties`), the
-        tombstones (as :func:`~tachyon.graph.tombstones.get_tombstones`)
-        and, for ``write_instance_rows``' ``classified``, the
-        classification of every row.
-    """
-    stored, ties, tombs, classified = {}, {}, {}, {}
-    rows = [[r[0], r[1] or None, r[2] or None] for r in rows]
-    if not rows:
-        return stored, ties, tombs, classified
-    for row in rows:
-        classified[row[0]] = (row[1], row[2], None)
-    at = compute_rows.INSTANCE_PROPS.index('updated_at')
-    known = {row[0]: row for row in rows}
-    for r in common.dicts(tx.run(GET_NOTIFICATION_STATE, rows=rows)):
-        uuid = r.pop('uuid')
-        values, nodes = r.pop('record'), r.pop('nodes')
-        key, placed_at = r.pop('tie_key'), r.pop('placed_at')
-        r['uuid'] = uuid
-        row = known[uuid]
-        classified[uuid] = (row[1], row[2], r)
-        if r['deleted_at'] is not None:
-            tombs[uuid] = r['deleted_at']
-        if values is None:
-            continue
-        node_uuid, node_name = nodes[0] if nodes else (None, None)
-        stored[uuid] = compute_rows.instance_record(values, node_uuid,
-                                                    node_name)
-        ties[uuid] = (values[at], key, placed_at)
-    return stored, ties, tombs, classified
+        retake, placed_by_caller, stamps)
 
 
 def notification_state(tx, uuids):
-    """(stored, ties, tombstones) of :func:`classify_notifications`."""
-    return classify_notifications(
-        tx, [[uuid, None, None] for uuid in sorted(set(uuids))])[:3]
+    """What notifications about ``uuids`` decide against, in one read.
+
+    :returns: ({uuid: Instance}, {uuid: (updated_at, tie_key,
+        placed_at)}, {uuid: deleted_at}): the stored instances (as
+        :func:`~tachyon.graph.compute.reads.instances_by_uuid`), their
+        ties (as :func:`instance_ties`) and the tombstones (as
+        :func:`~tachyon.graph.tombstones.get_tombstones`).
+    """
+    stored, ties, tombs = {}, {}, {}
+    uuids = sorted(set(uuids))
+    if not uuids:
+        return stored, ties, tombs
+    at = compute_rows.INSTANCE_PROPS.index('updated_at')
+    for r in tx.run(GET_NOTIFICATION_STATE, uuids=uuids,
+                    kind=tombstones.KIND_INSTANCE):
+        uuid = r['uuid']
+        if r['deleted_at'] is not None:
+            tombs[uuid] = r['deleted_at']
+        values = r['c']
+        if values is None:
+            continue
+        stored[uuid] = compute_rows.instance_record(
+            values, r['node_uuid'], r['node_name'])
+        ties[uuid] = (values[at], r['tie_key'], r['placed_at'])
+    return stored, ties, tombs
 
 
 def instance_ties(tx, uuids):
