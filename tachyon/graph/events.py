@@ -111,6 +111,16 @@ SET g.notification_lock = true
 REMOVE g.notification_lock
 """
 
+# Tombstones moved forward to each entity's own time ($rows: {uuid,
+# deleted_at}), after a bulk delete dated them all by the earliest.
+MOVE_TOMBSTONES = """
+UNWIND $rows AS row
+MATCH (t:Tombstone {kind: $kind, uuid: row.uuid})
+USING INDEX t:Tombstone(kind, uuid)
+WHERE t.deleted_at IS NULL OR t.deleted_at < row.deleted_at
+SET t.deleted_at = row.deleted_at
+"""
+
 PROVIDER_TIMES = """
 UNWIND $uuids AS uuid
 MATCH (rp:ResourceProvider {uuid: uuid})
@@ -197,12 +207,14 @@ def _places(change):
             and (_has_node(change) or ch.KEEP_NODE not in change.keep))
 
 
-def _decide(change, old, tie, tomb):
+def _decide(change, old, tie, tomb, keys=None):
     """Phase one of an instance change: (applies, retake, placed_at).
 
     ``placed_at`` is the date of the instance's node after the change
-    (None: leave it as stored).
+    (None: leave it as stored). ``keys`` (a :class:`TieKeys`) computes
+    the change's tie key.
     """
+    keys = keys or TieKeys()
     at = change.timestamp
     stored_at, stored_key, stored_placed = tie or (None, None, None)
     if at is None:
@@ -216,7 +228,7 @@ def _decide(change, old, tie, tomb):
         if order < 0:
             return False, False, None
         if order == 0:
-            if stored_key is not None and tie_key(change) <= stored_key:
+            if stored_key is not None and keys(change) <= stored_key:
                 return False, False, None
             retake = True
     if _places(change):
@@ -230,7 +242,7 @@ def _decide(change, old, tie, tomb):
     return True, retake, None
 
 
-def _apply_instances(tx, graph, upserts, placements, counts):
+def _apply_instances(tx, graph, upserts, placements, counts, keys):
     """Instances: the winners, then the placements they lack.
 
     An instance's node is a register of its own: it follows the newest
@@ -238,12 +250,14 @@ def _apply_instances(tx, graph, upserts, placements, counts):
     of the batch naming a node, or naming none without keeping the stored
     one), not the newest change, so a change that keeps the stored node
     (a state update) never loses the placement an older one gave.
+
+    The stored state is read in one statement; each applied change's tie
+    key and node date are written with the instance, by the same
+    statements.
     """
-    uuids = sorted({c.key for c in upserts})
-    stored = compute.instances_by_uuid(tx, uuids)
-    ties = instances.instance_ties(tx, uuids)
-    tombs = tombstones.get_tombstones(tx, tombstones.KIND_INSTANCE, uuids)
-    records, retake, keys, placed = [], set(), [], []
+    stored, ties, tombs = instances.notification_state(
+        tx, [c.key for c in upserts])
+    records, retake, stamps = [], set(), {}
     # Instances the winning change placed itself: the newest change of
     # the batch naming a node is that one, nothing more to place.
     settled = set()
@@ -264,67 +278,60 @@ def _apply_instances(tx, graph, upserts, placements, counts):
                 record = dataclasses.replace(record,
                                              node_uuid=old.node_uuid)
         applies, again, placed_at = _decide(change, old, ties.get(
-            change.key), tombs.get(change.key))
+            change.key), tombs.get(change.key), keys)
         records.append(record)
         if not applies or change.timestamp is None:
             continue
         if again:
             retake.add(change.key)
-        keys.append({'uuid': change.key, 'updated_at': change.timestamp,
-                     'tie_key': tie_key(change)})
+        stamps[change.key] = (keys(change), placed_at)
         if _places(change):
             settled.add(change.key)
-        if placed_at is not None:
-            placed.append({'uuid': change.key,
-                           'updated_at': change.timestamp,
-                           'placed_at': placed_at})
     counts.add(compute.write_instances(tx, graph, records, retake=retake,
-                                       placed_by_caller=True))
-    instances.set_tie_keys(tx, keys)
-    instances.set_placed_at(tx, placed)
+                                       placed_by_caller=True,
+                                       stamps=stamps))
     _apply_placements(tx, graph, [c for c in placements
-                                  if c.key not in settled], counts)
+                                  if c.key not in settled], counts, keys)
 
 
-def _apply_placements(tx, graph, placements, counts):
+def _apply_placements(tx, graph, placements, counts, keys=None):
     """Move instances to the node of a change newer than their node's date.
 
     The change lost to a newer one that keeps the stored node (in this
     batch or before): only its node (or none: an unmap) is taken; the
     instance's fields stay.
     """
+    keys = keys or TieKeys()
     newest = {}
     for change in placements:
         if change.timestamp is None:
             continue
-        rank = (change.timestamp, tie_key(change))
-        if change.key not in newest or rank > newest[change.key][0]:
-            newest[change.key] = (rank, change)
+        current = newest.get(change.key)
+        if current is None or _beats(change, current, keys):
+            newest[change.key] = change
     if not newest:
         return
     uuids = sorted(newest)
-    stored = compute.instances_by_uuid(tx, uuids)
-    ties = instances.instance_ties(tx, uuids)
-    moves, placed = [], []
+    stored, ties, _tombs = instances.notification_state(tx, uuids)
+    moves, stamps = [], {}
     for uuid in uuids:
         old = stored.get(uuid)
         if old is None or uuid not in ties:
             continue
         stored_at, _key, stored_placed = ties[uuid]
         known = stored_placed if stored_placed is not None else stored_at
-        change = newest[uuid][1]
+        change = newest[uuid]
         if known is not None and upsert.newer(known, change.timestamp) <= 0:
             continue
         moves.append(dataclasses.replace(
             old, node_uuid=change.record.node_uuid,
             node_name=change.record.node_name))
-        placed.append({'uuid': uuid, 'updated_at': stored_at,
-                       'placed_at': change.timestamp})
+        # The instance keeps its time and tie key: only its node moves.
+        stamps[uuid] = (None, change.timestamp)
     if moves:
         counts.add(compute.write_instances(
             tx, graph, moves, retake={m.uuid for m in moves},
-            placed_by_caller=True))
-        instances.set_placed_at(tx, placed)
+            placed_by_caller=True, stamps=stamps))
 
 
 def _apply_pool_updates(tx, graph, updates, counts):
@@ -367,12 +374,33 @@ def _times(tx, query, uuids):
     return {r['uuid']: r['updated_at'] for r in tx.run(query, uuids=uuids)}
 
 
+def _remove_all(tx, entity, times):
+    """Delete entities ({uuid: deleted_at}) at once; :returns: how many.
+
+    Each tombstone takes its entity's own time, as a delete of that
+    entity alone would leave it: the bulk delete dates them by the
+    earliest, then the later ones are moved forward (a tombstone never
+    moves back). The global generation is not bumped here.
+    """
+    if not times:
+        return 0
+    earliest = min(times.values())
+    deleted = upsert.delete(tx, entity, sorted(times), earliest, bump=False)
+    later = [{'uuid': uuid, 'deleted_at': at}
+             for uuid, at in sorted(times.items()) if at > earliest]
+    if later:
+        tx.run(MOVE_TOMBSTONES, kind=entity.tombstone_kind,
+               rows=later).consume()
+    return deleted
+
+
 def _apply_deletes(tx, deletes, counts):
     """Delete what the changes name, unless it changed since.
 
     A delete older than the entity's last change (a soft delete followed
     by a restore, arriving after it) is skipped, as the restore would
-    have undone it.
+    have undone it. Instances and volumes go in bulk, each tombstone at
+    its own change's time.
     """
     node_names = sorted({c.key for c in deletes
                          if c.kind == ch.COMPUTE_NODE})
@@ -384,6 +412,7 @@ def _apply_deletes(tx, deletes, counts):
         {c.key for c in deletes if c.kind in (ch.INSTANCE, ch.VOLUME)}))
     providers = _times(tx, PROVIDER_TIMES, sorted(
         {c.key for c in deletes if c.kind == ch.IRONIC_NODE}))
+    bulk = {ch.INSTANCE: {}, ch.VOLUME: {}}
     for change in deletes:
         at = _deleted_at(change)
         if change.kind == ch.COMPUTE_NODE:
@@ -398,17 +427,22 @@ def _apply_deletes(tx, deletes, counts):
                   else consumers).get(change.key)
         if stored is not None and upsert.newer(stored, at) < 0:
             counts.skipped += 1
-        elif change.kind == ch.INSTANCE:
-            counts.deleted += compute.remove_instances(tx, [change.key],
-                                                       at)
-        elif change.kind == ch.VOLUME:
-            counts.deleted += storage.remove_volumes(tx, [change.key], at)
+        elif change.kind in bulk:
+            # One change per entity (winners): a later one of the same
+            # entity keeps the newer time all the same.
+            times = bulk[change.kind]
+            times[change.key] = max(at, times.get(change.key, at))
         elif change.kind == ch.IRONIC_NODE:
             counts.deleted += baremetal.remove_ironic_nodes(
                 tx, [change.key], at)
         else:
             raise ValueError('cannot delete a %s by notification'
                              % change.kind)
+    deleted = (_remove_all(tx, instances.INSTANCE, bulk[ch.INSTANCE])
+               + _remove_all(tx, storage.VOLUME, bulk[ch.VOLUME]))
+    if deleted:
+        common.bump_global_generation(tx)
+    counts.deleted += deleted
 
 
 def _new_compute_nodes(tx, upserts):
@@ -430,7 +464,8 @@ def _new_compute_nodes(tx, upserts):
     return result
 
 
-def _apply(tx, graph, changes, placements=()):
+def _apply(tx, graph, changes, placements=(), keys=None):
+    keys = keys or TieKeys()
     tx.run(LOCK_NOTIFICATIONS).consume()
     counts = common.SyncCounts()
     by = {}
@@ -465,7 +500,7 @@ def _apply(tx, graph, changes, placements=()):
 
     upserts = take(ch.INSTANCE, ch.UPSERT) + take(ch.INSTANCE, ch.UPDATE)
     if upserts:
-        _apply_instances(tx, graph, upserts, placements, counts)
+        _apply_instances(tx, graph, upserts, placements, counts, keys)
     volumes = take(ch.VOLUME, ch.UPSERT)
     if volumes:
         _apply_volumes(tx, graph, volumes, counts)
@@ -482,6 +517,31 @@ def _apply(tx, graph, changes, placements=()):
     return counts
 
 
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
+def _plain(value):
+    """``value`` as :func:`dataclasses.asdict` gives it, without copies.
+
+    The JSON of the result is the same as of ``asdict``'s (nested
+    dataclasses become dicts; lists, tuples and dicts are walked; other
+    values are kept as they are, where ``asdict`` deep-copies them).
+    """
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name))
+                for f in dataclasses.fields(value)}
+    if kind is list or kind is tuple:
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
 def tie_key(change):
     """The key that orders two changes of one entity at the same time.
 
@@ -491,7 +551,7 @@ def tie_key(change):
     """
     what = {'action': change.action, 'fields': change.fields,
             'keep': sorted(change.keep),
-            'record': (dataclasses.asdict(change.record)
+            'record': (_plain(change.record)
                        if dataclasses.is_dataclass(change.record)
                        else change.record)}
     text = json.dumps(what, sort_keys=True, separators=(',', ':'),
@@ -499,32 +559,64 @@ def tie_key(change):
     return hashlib.sha1(text.encode('utf-8')).hexdigest()
 
 
-def _rank(change):
-    """Sort key of the changes of one entity: the greatest wins."""
+class TieKeys(object):
+    """:func:`tie_key` of changes, each computed once.
+
+    Calling it with a change answers its key. It holds the changes it
+    was asked about (a key is remembered by the change's identity, which
+    stays unique while the change is held).
+    """
+
+    def __init__(self):
+        self._keys = {}
+
+    def __call__(self, change):
+        found = self._keys.get(id(change))
+        if found is None:
+            found = (change, tie_key(change))
+            self._keys[id(change)] = found
+        return found[1]
+
+
+def _order(change):
+    """The rank of a change before its tie key: the greater wins."""
     return (change.timestamp is None,
             change.timestamp if change.timestamp is not None else 0.0,
-            change.action == ch.DELETE, tie_key(change))
+            change.action == ch.DELETE)
 
 
-def winners(changes):
+def _rank(change):
+    """Sort key of the changes of one entity: the greatest wins."""
+    return _order(change) + (tie_key(change),)
+
+
+def _beats(change, other, keys):
+    """Whether ``change`` wins over ``other`` (one entity; see winners)."""
+    mine, theirs = _order(change), _order(other)
+    if mine != theirs:
+        return mine > theirs
+    return keys(change) > keys(other)
+
+
+def winners(changes, keys=None):
     """The change of each entity that the convergence rule picks.
 
     The newest; at the same time a delete, then the greater
-    :func:`tie_key`. (A change without a timestamp applies
+    :func:`tie_key` (computed only for such ties, once per change, by
+    ``keys``, a :class:`TieKeys`). (A change without a timestamp applies
     unconditionally: it beats the others.) Order of first appearance is
     kept.
     """
+    keys = keys or TieKeys()
     chosen = {}
     for index, change in enumerate(changes):
         current = chosen.get(change.entity)
         if current is None:
-            chosen[change.entity] = (index, change, _rank(change))
-            continue
-        rank = _rank(change)
-        if rank > current[2]:
-            chosen[change.entity] = (current[0], change, rank)
-    return [change for _, change, _ in sorted(chosen.values(),
-                                              key=lambda item: item[0])]
+            chosen[change.entity] = [index, change]
+        elif _beats(change, current[1], keys):
+            current[1] = change
+    return [change for _, change in sorted(chosen.values(),
+                                           key=lambda item: item[0])]
 
 
 def fold_instance_updates(changes):
@@ -582,7 +674,8 @@ def apply_changes(graph, changes):
     changes = list(changes)
     placements = [c for c in changes
                   if c.kind == ch.INSTANCE and _places(c)]
-    changes = winners(fold_instance_updates(changes))
+    keys = TieKeys()
+    changes = winners(fold_instance_updates(changes), keys)
     if not changes:
         return common.SyncCounts()
-    return graph.write(_apply, graph, changes, placements)
+    return graph.write(_apply, graph, changes, placements, keys)

@@ -28,6 +28,7 @@ nodes whose usage changed.
 from oslo_log import log as logging
 
 from tachyon.graph import common
+from tachyon.graph.compute import reads as compute_reads
 from tachyon.graph.compute import rows as compute_rows
 from tachyon.graph import tombstones
 from tachyon.graph import upsert
@@ -36,6 +37,18 @@ LOG = logging.getLogger(__name__)
 
 _COL = upsert.column_refs('c', compute_rows.INSTANCE_COLUMNS,
                           compute_rows.INSTANCE_STORED)
+# The columns a row of the write statements has after the record's: the
+# stamp of a notification (tachyon.graph.events) written with the
+# instance, in the same statement: its tie key (null: keep the stored
+# one), whether to date its node and that date.
+_STAMP_AT = len(compute_rows.INSTANCE_COLUMNS)
+_COL['stamp_set'] = (
+    ',\n    c.tie_key = coalesce(row[%(k)d], c.tie_key),\n'
+    '    c.placed_at = CASE WHEN row[%(p)d] THEN row[%(d)d]'
+    ' ELSE c.placed_at END') % {'k': _STAMP_AT, 'p': _STAMP_AT + 1,
+                                'd': _STAMP_AT + 2}
+#: The stamp of a row no notification stamps: everything kept.
+NO_STAMP = (None, False, None)
 
 # What the graph holds of the instances that exist or were deleted; the
 # others are new. Rows: [uuid, node_uuid, node_name]. (No lock: the write
@@ -94,7 +107,7 @@ ON CREATE SET c.type = 'instance', c.generation = 0
 WITH c, row, target
 WHERE c.generation = 0 AND c.type = 'instance'
 SET %(set_props)s,
-    c.generation = 1
+    c.generation = 1%(stamp_set)s
 WITH c, row, target
 OPTIONAL MATCH (vcpu:Inventory {provider_uuid: target,
                                 resource_class: 'VCPU'})
@@ -140,7 +153,7 @@ MERGE (c:Consumer {uuid: %(uuid)s})
 ON CREATE SET c.type = 'instance', c.generation = 0
 WITH c, row
 WHERE c.type = 'instance'
-%(fresh_set)s
+%(fresh_set)s%(stamp_set)s
 WITH c, row
 CALL (c, row) {
   OPTIONAL MATCH (c)-[old:OWNED_BY]->(p:Project)
@@ -205,7 +218,7 @@ UNWIND $rows AS row
 MATCH (c:Consumer {uuid: %(uuid)s})
 USING INDEX c:Consumer(uuid)
 WHERE c.type = 'instance'
-%(fresh_set)s
+%(fresh_set)s%(stamp_set)s
 WITH c, row
 OPTIONAL MATCH (c)-[r:CONSUMES]->(:Inventory)
 SET r.used = CASE r.resource_class
@@ -271,6 +284,39 @@ WHERE c.type = 'instance' AND c.updated_at = row.updated_at
 SET c.tie_key = row.tie_key
 """
 
+# A stamped row equal to the stored instance: its time moves (as
+# upsert.TOUCH) and it takes the stamp. Rows: [uuid, updated_at, tie_key,
+# set placed_at, placed_at].
+STAMP_TOUCH = """
+UNWIND $rows AS row
+MATCH (c:Consumer {uuid: row[0]})
+USING INDEX c:Consumer(uuid)
+WHERE c.type = 'instance'
+  AND (c.updated_at IS NULL OR c.updated_at <= row[1])
+SET c.updated_at = row[1],
+    c.tie_key = coalesce(row[2], c.tie_key),
+    c.placed_at = CASE WHEN row[3] THEN row[4] ELSE c.placed_at END
+"""
+
+# What a batch of notifications decides against, in one read: per uuid
+# with an instance or a tombstone, the instance as GET_INSTANCES reads it
+# (null: none), its tie key and node date, and the tombstone's time.
+GET_NOTIFICATION_STATE = """
+UNWIND $uuids AS uuid
+OPTIONAL MATCH (c:Consumer {uuid: uuid})
+USING INDEX c:Consumer(uuid)
+WHERE c.type = 'instance'
+OPTIONAL MATCH (t:Tombstone {kind: $kind, uuid: uuid})
+USING INDEX t:Tombstone(kind, uuid)
+WITH uuid, c, t
+WHERE c IS NOT NULL OR t IS NOT NULL
+OPTIONAL MATCH (c)-[:CONSUMES {resource_class: 'VCPU'}]->(:Inventory)
+      <-[:HAS_INVENTORY]-(rp:ResourceProvider)
+RETURN uuid, CASE WHEN c IS NULL THEN NULL ELSE %s END AS c,
+       rp.uuid AS node_uuid, rp.name AS node_name, c.tie_key AS tie_key,
+       c.placed_at AS placed_at, t.deleted_at AS deleted_at
+""" % compute_reads.INSTANCE_VALUES
+
 INSTANCE = upsert.Entity(kind=compute_rows.TYPE,
                          tombstone_kind=tombstones.KIND_INSTANCE,
                          label=upsert.CONSUMER, write=WRITE_INSTANCES,
@@ -296,7 +342,17 @@ def _stays(seen, row, target):
             and seen['flavors'] == _listed(row['flavor_key'], None))
 
 
-def _resolved(tx, rows, providers):
+def _stamp(stamps, row):
+    """The stamp columns of ``row`` (see :func:`write_instance_rows`)."""
+    found = stamps.get(row['uuid']) if row['updated_at'] is not None else (
+        None)
+    if found is None:
+        return NO_STAMP
+    key, placed_at = found
+    return (key, placed_at is not None, placed_at)
+
+
+def _resolved(tx, rows, providers, stamps):
     """Write columns of ``rows``, each with the node it names resolved."""
     if not rows:
         return []
@@ -308,7 +364,8 @@ def _resolved(tx, rows, providers):
         seen = state.get(row['uuid']) or {}
         target = seen.get('target')
         providers.update((seen.get('current_node'), target))
-        columns.append(compute_rows.instance_columns(row, target))
+        columns.append(compute_rows.instance_columns(row, target)
+                       + list(_stamp(stamps, row)))
     return columns
 
 
@@ -330,7 +387,7 @@ def _retaken(plan, seen, row, retake):
 
 
 def write_instance_rows(tx, graph, rows, bump=True, retake=(),
-                        placed_by_caller=False):
+                        placed_by_caller=False, stamps=None):
     """Upsert instance rows (:func:`rows.instance_row`) inside ``tx``.
 
     With ``bump`` the global generation moves when anything changed.
@@ -338,11 +395,19 @@ def write_instance_rows(tx, graph, rows, bump=True, retake=(),
     instance has the same ``updated_at`` (they won a tie). Unless
     ``placed_by_caller`` (the notification path, which dates placements
     itself), the instances written forget their ``placed_at``.
+
+    ``stamps`` ({uuid: (tie_key, placed_at)}, the notification path) are
+    written with the rows that apply (a row equal to the stored instance
+    included: its time moves), in the same statements: the tie key of
+    the change (None: the stored one stays) and the date of the node
+    (None: the stored one stays). A row without ``updated_at`` takes no
+    stamp.
     :returns: :class:`~tachyon.graph.common.SyncCounts`.
     """
     retake = frozenset(retake)
+    stamps = stamps or {}
     plan = upsert.Plan(INSTANCE)
-    write, update, new = [], [], []
+    write, update, new, touched = [], [], [], []
     providers = set()
     applied = []
     for batch in upsert.batches(graph, rows):
@@ -355,17 +420,25 @@ def write_instance_rows(tx, graph, rows, bump=True, retake=(),
             if sort is None and _retaken(plan, seen, row, retake):
                 sort = upsert.NEWER
             if sort == upsert.NEW:
-                new.append(compute_rows.instance_columns(row))
+                new.append(compute_rows.instance_columns(row)
+                           + list(_stamp(stamps, row)))
                 continue
             if sort != upsert.NEWER:
                 continue
             applied.append(row['uuid'])
             target = seen['target']
+            stamp = _stamp(stamps, row)
             if (seen['current_node'] == target
                     and seen['fingerprint'] == row['props']['fingerprint']):
-                plan.same(row['uuid'], row['updated_at'])
+                if stamp == NO_STAMP:
+                    plan.same(row['uuid'], row['updated_at'])
+                else:
+                    # Counted unchanged; the touch carries the stamp.
+                    plan.same(row['uuid'], None)
+                    touched.append([row['uuid'], row['updated_at']]
+                                   + list(stamp))
                 continue
-            columns = compute_rows.instance_columns(row, target)
+            columns = compute_rows.instance_columns(row, target) + list(stamp)
             (update if _stays(seen, row, target) else write).append(columns)
             plan.changed()
             # The usage of both nodes may have changed.
@@ -387,7 +460,7 @@ def write_instance_rows(tx, graph, rows, bump=True, retake=(),
         for row in late:
             LOG.debug('Instance %s appeared meanwhile; updating it',
                       row['uuid'])
-        write.extend(_resolved(tx, late, providers))
+        write.extend(_resolved(tx, late, providers, stamps))
     old_projects, old_azs, old_flavors = set(), set(), set()
     for batch in upsert.batches(graph, write):
         for result in tx.run(WRITE_INSTANCES, rows=batch):
@@ -396,6 +469,8 @@ def write_instance_rows(tx, graph, rows, bump=True, retake=(),
             old_flavors.update(result['old_flavors'])
     for batch in upsert.batches(graph, update):
         tx.run(UPDATE_INSTANCES, rows=batch).consume()
+    for batch in upsert.batches(graph, touched):
+        tx.run(STAMP_TOUCH, rows=batch).consume()
     upsert.bump_providers(tx, providers)
     if applied and not placed_by_caller:
         for batch in upsert.batches(graph, applied):
@@ -405,15 +480,44 @@ def write_instance_rows(tx, graph, rows, bump=True, retake=(),
 
 
 def write_instances(tx, graph, instances, bump=True, retake=(),
-                    placed_by_caller=False):
+                    placed_by_caller=False, stamps=None):
     """Upsert Instance records inside ``tx`` (see upsert_instances).
 
-    ``retake``, ``placed_by_caller``: see :func:`write_instance_rows`.
+    ``retake``, ``placed_by_caller``, ``stamps``: see
+    :func:`write_instance_rows`.
     :returns: :class:`~tachyon.graph.common.SyncCounts`.
     """
     return write_instance_rows(
         tx, graph, [compute_rows.instance_row(i) for i in instances], bump,
-        retake, placed_by_caller)
+        retake, placed_by_caller, stamps)
+
+
+def notification_state(tx, uuids):
+    """What notifications about ``uuids`` decide against, in one read.
+
+    :returns: ({uuid: Instance}, {uuid: (updated_at, tie_key,
+        placed_at)}, {uuid: deleted_at}): the stored instances (as
+        :func:`~tachyon.graph.compute.reads.instances_by_uuid`), their
+        ties (as :func:`instance_ties`) and the tombstones (as
+        :func:`~tachyon.graph.tombstones.get_tombstones`).
+    """
+    stored, ties, tombs = {}, {}, {}
+    uuids = sorted(set(uuids))
+    if not uuids:
+        return stored, ties, tombs
+    at = compute_rows.INSTANCE_PROPS.index('updated_at')
+    for r in tx.run(GET_NOTIFICATION_STATE, uuids=uuids,
+                    kind=tombstones.KIND_INSTANCE):
+        uuid = r['uuid']
+        if r['deleted_at'] is not None:
+            tombs[uuid] = r['deleted_at']
+        values = r['c']
+        if values is None:
+            continue
+        stored[uuid] = compute_rows.instance_record(
+            values, r['node_uuid'], r['node_name'])
+        ties[uuid] = (values[at], r['tie_key'], r['placed_at'])
+    return stored, ties, tombs
 
 
 def instance_ties(tx, uuids):
