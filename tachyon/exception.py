@@ -238,3 +238,16 @@ class MessagingUnavailable(TachyonException):
                "unavailable: %(reason)s")
     code = 503
     transient = True
+
+
+class MergeConflict(Conflict):
+    """A fork's delta does not fit its parent's current virtual state.
+
+    Keyword arguments: ``session_id`` (the fork), ``parent_id``,
+    ``sequence`` (the fork's delta that does not fit), ``delta`` (what it
+    does), ``reason`` and ``conflicts`` (the uuids at fault).
+    """
+
+    msg_fmt = ("Simulation session %(session_id)s cannot be merged into "
+               "%(parent_id)s: its delta %(sequence)s (%(delta)s) does not "
+               "fit the parent: %(reason)s")

@@ -16,18 +16,31 @@ Shape::
 
     (:SimulationSession {id, status, base_generation, created_at,
                          expires_at, audit_uuid, next_sequence,
-                         delta_count, finished_at})
+                         delta_count, finished_at, parent_id, depth,
+                         ancestor_ids, ancestor_upto})
       -[:HAS_DELTA]->(:SpeculativeDelta {session_id, sequence, type,
                                          consumer_uuid, source_uuid,
                                          destination_uuid, resources,
                                          old_resources, consumer_generation,
                                          source_generation,
-                                         destination_generation})
+                                         destination_generation,
+                                         check_capacity})
 
 ``resources`` and ``old_resources`` are JSON maps of resource class to
 amount; the loaders here hand them back decoded. Deltas are indexed by
 consumer, source and destination, so the deltas touching one node are an
 indexed lookup whose cost grows with those deltas, not with the graph.
+
+A fork (:func:`fork_session`) is a session with a ``parent_id``: it
+keeps its ancestors' ids, root first, in ``ancestor_ids`` and, in
+``ancestor_upto``, the sequence up to which (excluded) it sees each
+one's deltas -- the ``next_sequence`` each had when the branch under it
+was forked. Forking writes one node whatever the cloud's size or the
+parent's deltas. Every delta read below takes the session's *chain*:
+each ancestor's deltas below its bound, then the session's own, in that
+order (an ancestor's later deltas are not the fork's). The chain is
+worked out in the statement that reads the deltas, from the session
+node, so a fork's reads are as many round trips as a root's.
 
 This module stores and loads only. What a delta means -- its effect on
 usage, the checks before it is recorded, the conflicts of a commit -- is
@@ -66,7 +79,9 @@ EXPIRED = 'expired'
 #: Ended without being applied, its deltas kept (an audit's session once
 #: its strategy has run).
 CLOSED = 'closed'
-STATUSES = (ACTIVE, COMMITTED, ROLLED_BACK, EXPIRED, CLOSED)
+#: A fork whose deltas were applied to its parent (:func:`end_session`).
+MERGED = 'merged'
+STATUSES = (ACTIVE, COMMITTED, ROLLED_BACK, EXPIRED, CLOSED, MERGED)
 
 RESOURCE_CLASSES = records.COMPUTE_RESOURCE_CLASSES
 
@@ -161,7 +176,7 @@ CREATE (s)-[:HAS_DELTA]->(:SpeculativeDelta {
   consumer_generation: d.consumer_generation,
   source_generation: d.source_generation,
   destination_generation: d.destination_generation,
-  created_at: $now})
+  check_capacity: d.check_capacity, created_at: $now})
 WITH s, count(*) AS added
 SET s.next_sequence = s.next_sequence + added,
     s.delta_count = s.delta_count + added
@@ -170,31 +185,59 @@ RETURN s.next_sequence AS next_sequence
 
 _DELTA = 'd {.*} AS delta'
 
-DELTAS_OF_CONSUMER = """
-MATCH (d:SpeculativeDelta {session_id: $id, consumer_uuid: $uuid})
-RETURN %s ORDER BY d.sequence
-""" % _DELTA
+# The chain of the session $id as a list `chain` of {id, upto, depth}:
+# each ancestor (root first) with the sequence its deltas are seen below,
+# then the session itself, unbounded. A root's chain is itself alone.
+_CHAIN = """
+OPTIONAL MATCH (chain_s:SimulationSession {id: $id})
+WITH coalesce(chain_s.ancestor_ids, []) AS chain_ids,
+     coalesce(chain_s.ancestor_upto, []) AS chain_upto
+WITH [i IN range(0, size(chain_ids) - 1) |
+      {id: chain_ids[i], upto: chain_upto[i], depth: i}]
+     + [{id: $id, upto: null, depth: size(chain_ids)}] AS chain
+"""
+
+_IN_CHAIN = "(link.upto IS NULL OR %s.sequence < link.upto)"
+
+DELTAS_OF_CONSUMER = _CHAIN + """
+UNWIND chain AS link
+MATCH (d:SpeculativeDelta {session_id: link.id, consumer_uuid: $uuid})
+WHERE %s
+RETURN %s ORDER BY link.depth, d.sequence
+""" % (_IN_CHAIN % 'd', _DELTA)
 
 
 def _deltas_touching(var, node):
-    """Cypher: the session's deltas ($id) from or to the node ``node``."""
+    """Cypher: the chain's deltas (``chain``) from or to the node ``node``."""
     return ("COLLECT {\n"
-            "  MATCH (%(v)s:SpeculativeDelta {session_id: $id, "
+            "  UNWIND chain AS link\n"
+            "  MATCH (%(v)s:SpeculativeDelta {session_id: link.id, "
             "source_uuid: %(n)s})\n"
+            "  WHERE %(in)s\n"
             "  RETURN %(v)s {.*} AS delta\n"
             "  UNION\n"
-            "  MATCH (%(v)s:SpeculativeDelta {session_id: $id, "
+            "  UNWIND chain AS link\n"
+            "  MATCH (%(v)s:SpeculativeDelta {session_id: link.id, "
             "destination_uuid: %(n)s})\n"
+            "  WHERE %(in)s\n"
             "  RETURN %(v)s {.*} AS delta\n"
-            "}") % {'v': var, 'n': node}
+            "}") % {'v': var, 'n': node, 'in': _IN_CHAIN % var}
 
 
 # One row: the deltas (unordered) that move usage on or off a node.
-DELTAS_OF_PROVIDER = """
+DELTAS_OF_PROVIDER = _CHAIN + """
 RETURN %s AS deltas
 """ % _deltas_touching('d', '$uuid')
 
-ALL_DELTAS = """
+ALL_DELTAS = _CHAIN + """
+UNWIND chain AS link
+MATCH (:SimulationSession {id: link.id})-[:HAS_DELTA]->(d:SpeculativeDelta)
+WHERE %s
+RETURN %s ORDER BY link.depth, d.sequence
+""" % (_IN_CHAIN % 'd', _DELTA)
+
+# The session's own deltas, without its ancestors'.
+OWN_DELTAS = """
 MATCH (:SimulationSession {id: $id})-[:HAS_DELTA]->(d:SpeculativeDelta)
 RETURN %s ORDER BY d.sequence
 """ % _DELTA
@@ -214,9 +257,9 @@ RETURN c.vcpus AS vcpus, c.memory AS memory, c.disk AS disk,
 # deltas of it, the source and destination nodes, and the usage and
 # touching deltas of the node whose room is checked. Deltas earlier in
 # the same batch are not in the graph yet: the caller applies them.
-PREPARE_DELTAS = """
+PREPARE_DELTAS = _CHAIN + """
 UNWIND $specs AS s
-CALL (s) {
+CALL (s, chain) {
   OPTIONAL MATCH (c:Consumer {uuid: s.uuid})
   WHERE c.type = 'instance'
   OPTIONAL MATCH (c)-[:CONSUMES {resource_class: 'VCPU'}]->(inv:Inventory)
@@ -233,9 +276,11 @@ CALL (s) {
          src.generation AS source_generation,
          dst IS NOT NULL AS dest_found, dst.generation AS dest_generation,
          COLLECT {
-           MATCH (od:SpeculativeDelta {session_id: $id,
+           UNWIND chain AS link
+           MATCH (od:SpeculativeDelta {session_id: link.id,
                                        consumer_uuid: s.uuid})
-           RETURN od {.*} AS delta ORDER BY od.sequence
+           WHERE %s
+           RETURN od {.*} AS delta ORDER BY link.depth, od.sequence
          } AS deltas,
          CASE WHEN chk IS NULL THEN []
               ELSE %s END AS check_usage,
@@ -244,7 +289,8 @@ CALL (s) {
 RETURN s.index AS index, exists, vcpus, memory, disk, generation,
        node_uuid, source_found, source_generation, dest_found,
        dest_generation, deltas, check_usage, check_deltas
-""" % (compute.usage_of('chk', 'ci'), _deltas_touching('cd', 's.check'))
+""" % (_IN_CHAIN % 'od', compute.usage_of('chk', 'ci'),
+       _deltas_touching('cd', 's.check'))
 
 CURRENT_STATE = """
 UNWIND $uuids AS uuid
@@ -298,6 +344,51 @@ SET s.status = $status, s.finished_at = $now
 RETURN s {.*} AS session
 """
 
+# The forks of $id still active within their TTL (those that would be
+# cut off from their parent).
+LIVE_FORKS = """
+MATCH (c:SimulationSession {status: 'active'})
+WHERE c.parent_id = $id AND c.expires_at > $now
+RETURN c.id AS id ORDER BY c.id
+"""
+
+# A fork of the (locked) parent $parent, counted with the active sessions
+# under the GlobalState lock as CREATE_SESSION is; it sees each ancestor's
+# deltas as the parent does and the parent's own below its next sequence.
+FORK_SESSION = """
+MATCH (g:GlobalState {id: 'global'})
+MATCH (p:SimulationSession {id: $parent})
+WITH g, p, COUNT {
+  MATCH (a:SimulationSession {status: 'active'})
+  WHERE a.expires_at > $now
+} AS active
+CALL (g, p, active) {
+  WITH g, p, active WHERE active < $max_active
+  CREATE (s:SimulationSession {id: $id, status: 'active',
+          base_generation: p.base_generation, created_at: $now,
+          expires_at: CASE WHEN p.expires_at < $expires_at
+                           THEN p.expires_at ELSE $expires_at END,
+          audit_uuid: p.audit_uuid, next_sequence: 0, delta_count: 0,
+          parent_id: p.id, depth: coalesce(p.depth, 0) + 1,
+          ancestor_ids: coalesce(p.ancestor_ids, []) + [p.id],
+          ancestor_upto: coalesce(p.ancestor_upto, []) + [p.next_sequence]})
+  RETURN s {.*} AS session
+}
+RETURN session
+"""
+
+# End every active descendant of $id (its forks, theirs ...) as $status,
+# dropping their deltas.
+FINISH_DESCENDANTS = """
+MATCH (c:SimulationSession {status: 'active'})
+WHERE $id IN c.ancestor_ids
+OPTIONAL MATCH (c)-[:HAS_DELTA]->(d:SpeculativeDelta)
+DETACH DELETE d
+WITH DISTINCT c
+SET c.status = $status, c.finished_at = $now, c.delta_count = 0
+RETURN collect(c.id) AS ids
+"""
+
 EXPIRED_SESSIONS = """
 MATCH (s:SimulationSession {status: 'active'})
 WHERE s.expires_at <= $now
@@ -337,6 +428,8 @@ def _delta(row):
     delta.update(row)
     delta['resources'] = json.loads(delta.get('resources') or '{}')
     delta['old_resources'] = json.loads(delta.get('old_resources') or '{}')
+    # Deltas stored before forks kept no flag: they were checked.
+    delta.setdefault('check_capacity', True)
     return delta
 
 
@@ -436,6 +529,18 @@ def delta_context(tx, session_id, wanted):
             'check_usage': compute.usage_from_rows(row['check_usage']),
             'check_deltas': [_delta(d) for d in row['check_deltas']]})
     return result
+
+
+def own_deltas(tx, session_id):
+    """The session's own deltas in order, without its ancestors'."""
+    return [_delta(row['delta'])
+            for row in tx.run(OWN_DELTAS, id=session_id)]
+
+
+def live_forks(tx, session_id, now):
+    """Ids of the session's active forks within their TTL, sorted."""
+    return [row['id'] for row in tx.run(LIVE_FORKS, id=session_id,
+                                        now=now)]
 
 
 def current_state(tx, uuids):
@@ -548,6 +653,26 @@ def list_sessions(graph, status=None):
     return graph.read(_list, status)
 
 
+def refuse_live_forks(tx, session, what, now):
+    """Refuse ``what`` of a session that has active forks.
+
+    :raises: InvalidState naming the forks.
+    """
+    forks = live_forks(tx, session['id'], now)
+    if forks:
+        raise exception.InvalidState(
+            kind='Simulation session', ident=session['id'],
+            state='forked', reason='it cannot be %s while it has live '
+            'forks (%s): merge or revert them first' % (
+                what, ', '.join(forks)))
+
+
+def end_session(tx, session_id, status, now):
+    """Inside ``tx``: end the session as ``status``, dropping its deltas."""
+    return _session(tx.run(FINISH_SESSION, id=session_id, status=status,
+                           now=now).single()['session'])
+
+
 def _finish(tx, session_id, status, require_active, now,
             keep_deltas=False):
     session = load_session(tx, session_id, lock=True)
@@ -555,25 +680,82 @@ def _finish(tx, session_id, status, require_active, now,
         raise exception.InvalidState(
             kind='Simulation session', ident=session_id,
             state=session['status'], reason='it has already ended')
-    return _session(tx.run(CLOSE_SESSION if keep_deltas else FINISH_SESSION,
-                           id=session_id, status=status,
-                           now=now).single()['session'])
+    if keep_deltas:
+        # A closed fork's reads need its ancestors' deltas: they must
+        # not go first.
+        refuse_live_forks(tx, session, 'closed', now)
+        return _session(tx.run(CLOSE_SESSION, id=session_id,
+                               status=status, now=now).single()['session'])
+    # Its forks cannot outlive it: they end with it, in this transaction.
+    ended = tx.run(FINISH_DESCENDANTS, id=session_id, status=status,
+                   now=now).single()['ids']
+    result = end_session(tx, session_id, status, now)
+    result['descendants'] = sorted(ended)
+    return result
 
 
 def close_session(graph, session_id):
-    """End an active session unapplied, keeping its deltas to be read."""
+    """End an active session unapplied, keeping its deltas to be read.
+
+    :raises: InvalidState while it has live forks.
+    """
     return graph.write(_finish, session_id, CLOSED, True, time.time(),
                        True)
 
 
 def rollback_session(graph, session_id):
-    """Drop the session's deltas; the session ends rolled back."""
+    """Drop the session's deltas; the session ends rolled back.
+
+    Its forks and theirs end rolled back with it (their ids are the
+    answer's ``descendants``): reverting a fork is rolling it back.
+    """
     return graph.write(_finish, session_id, ROLLED_BACK, True, time.time())
 
 
 def expire_session(graph, session_id):
-    """End an active session now, as its TTL would."""
+    """End an active session now, as its TTL would (its forks too)."""
     return graph.write(_finish, session_id, EXPIRED, True, time.time())
+
+
+def _fork(tx, parent_id, session_id, ttl, max_depth, max_active, now):
+    # The parent's lock first (as recording into it does), then the
+    # GlobalState's (as a commit of it does): its next_sequence cannot
+    # move while it is read, and the count of active sessions holds.
+    parent = load_session(tx, parent_id, lock=True)
+    if parent['status'] != ACTIVE or parent['expires_at'] <= now:
+        raise exception.InvalidState(
+            kind='Simulation session', ident=parent_id,
+            state=parent['status'] if parent['status'] != ACTIVE
+            else EXPIRED, reason='only an active session can be forked')
+    depth = (parent.get('depth') or 0) + 1
+    if depth > max_depth:
+        raise exception.LimitExceeded(
+            limit='simulation fork depth', maximum=max_depth,
+            reason='session %s is already %d forks deep' % (
+                parent_id, depth - 1))
+    tx.run(LOCK_GLOBAL).consume()
+    row = tx.run(FORK_SESSION, parent=parent_id, id=session_id, now=now,
+                 expires_at=now + ttl, max_active=max_active).single()
+    if row is None:
+        raise exception.LimitExceeded(
+            limit='active simulation sessions', maximum=max_active,
+            reason='expire, revert or commit a session first')
+    return _session(row['session'])
+
+
+def fork_session(graph, parent_id, session_id, ttl, max_depth,
+                 max_active=100):
+    """A fork of an active session, in one transaction of O(1) writes.
+
+    The fork sees the parent's deltas recorded so far (and what the
+    parent sees of its own ancestors), never the parent's later ones. It
+    expires no later than its parent. It counts as an active session.
+
+    :raises: InvalidState (the parent has ended), LimitExceeded (deeper
+        than ``max_depth``, or ``max_active`` sessions active).
+    """
+    return graph.write(_fork, parent_id, session_id, float(ttl),
+                       max_depth, max_active, time.time())
 
 
 def _reap(tx, now, retention):

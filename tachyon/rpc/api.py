@@ -31,6 +31,11 @@ Versions, as Nova's and Ironic's RPC APIs keep them:
   any engine and any Neo4j cluster member
   (:class:`tachyon.client.causal.CausalEngineAPI` does this). A call
   without it gets the plain answer, as before.
+* **1.5** -- forked sessions: ``fork_session`` (a child session that
+  sees its parent's deltas so far plus its own), ``merge_session`` (a
+  fork's deltas applied to its parent, checked against the parent as it
+  is now, all or none; MergeConflict names the delta that does not fit)
+  and ``revert_session`` (a fork dropped with its own forks).
 
 The target names its exchange (``[engine]/exchange``) on both sides: a
 client inside another service (watcher-decision-engine, whose default
@@ -52,7 +57,7 @@ from tachyon import exception
 from tachyon import rpc
 
 #: The newest version this client knows.
-RPC_API_VERSION = '1.4'
+RPC_API_VERSION = '1.5'
 
 #: Defaults of a client built without Tachyon's configuration (inside
 #: another service); they are [engine]'s defaults.
@@ -258,4 +263,18 @@ class EngineAPI(object):
 
     def get_session_deltas(self, session_id):
         return self._call('get_session_deltas', version='1.3',
+                          session_id=session_id)
+
+    # 1.5 ----------------------------------------------------------------
+
+    def fork_session(self, session_id, ttl=None):
+        return self._call('fork_session', version='1.5',
+                          session_id=session_id, ttl=ttl)
+
+    def merge_session(self, session_id):
+        return self._call('merge_session', version='1.5',
+                          session_id=session_id)
+
+    def revert_session(self, session_id):
+        return self._call('revert_session', version='1.5',
                           session_id=session_id)

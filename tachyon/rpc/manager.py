@@ -332,3 +332,15 @@ class EngineManager(object):
     def get_session_deltas(self, ctxt, session_id):
         """(1.3) The session's deltas, in order (any status)."""
         return self.sessions.get_deltas(session_id)
+
+    def fork_session(self, ctxt, session_id, ttl=None):
+        """(1.5) A fork of an active session."""
+        return self.sessions.fork_session(session_id, ttl=ttl)
+
+    def merge_session(self, ctxt, session_id):
+        """(1.5) A fork's deltas applied to its parent, all or none."""
+        return self.sessions.merge_session(session_id)
+
+    def revert_session(self, ctxt, session_id):
+        """(1.5) Drop a fork and its own forks."""
+        return self.sessions.revert_session(session_id)

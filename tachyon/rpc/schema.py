@@ -180,6 +180,10 @@ SCHEMAS = {
     'expire_session': {'session_id': required(ACTIVE_SESSION)},
     'close_session': {'session_id': required(ACTIVE_SESSION)},
     'get_session_deltas': {'session_id': required(ANY_SESSION)},
+    'fork_session': {'session_id': required(ACTIVE_SESSION),
+                     'ttl': optional(TTL)},
+    'merge_session': {'session_id': required(ACTIVE_SESSION)},
+    'revert_session': {'session_id': required(ACTIVE_SESSION)},
 }
 
 

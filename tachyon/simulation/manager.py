@@ -39,6 +39,9 @@ from tachyon.simulation import writes
 
 LOG = logging.getLogger(__name__)
 
+#: How deep forks nest: a root's fork is at depth 1.
+MAX_FORK_DEPTH = 8
+
 
 class SessionManager(object):
     """Create, query, commit and end simulation sessions."""
@@ -204,6 +207,40 @@ class SessionManager(object):
     def expire_session(self, session_id):
         return sessions.expire_session(self.graph,
                                        self._session_id(session_id))
+
+    def fork_session(self, session_id, ttl=None):
+        """A fork of an active session: it sees the parent's deltas so far.
+
+        ``ttl`` (default [simulation]/default_ttl) is cut to the parent's
+        remaining time.
+        """
+        session_id = self._session_id(session_id)
+        if ttl is None:
+            ttl = self._opts.default_ttl
+        validation.check_ttl(ttl, self._opts.max_ttl)
+        session = sessions.fork_session(
+            self.graph, session_id, uuidutils.generate_uuid(), ttl,
+            MAX_FORK_DEPTH, max_active=self._opts.max_active_sessions)
+        LOG.info('Simulation session %s forked from %s (depth %d)',
+                 session['id'], session_id, session['depth'])
+        return session
+
+    def merge_session(self, session_id):
+        """Apply a fork's deltas to its parent, all or none."""
+        result = writes.merge_session(
+            self.graph, self._session_id(session_id),
+            max_deltas=self._opts.max_deltas_per_session)
+        LOG.info('Simulation session %s merged into %s: %d deltas',
+                 session_id, result['session_id'], len(result['sequences']))
+        return result
+
+    def revert_session(self, session_id):
+        """Drop a fork and its own forks (a root: roll it back)."""
+        result = sessions.rollback_session(self.graph,
+                                           self._session_id(session_id))
+        LOG.info('Simulation session %s reverted (with %d forks)',
+                 session_id, len(result['descendants']))
+        return result
 
     def reap(self):
         """Expire sessions past their TTL; purge long-finished ones."""

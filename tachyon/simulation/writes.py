@@ -34,6 +34,7 @@ from tachyon import exception
 from tachyon.graph import common
 from tachyon.graph import sessions
 from tachyon.simulation import commit
+from tachyon.simulation import deltas
 from tachyon.simulation import recording
 from tachyon.simulation import virtual
 
@@ -51,10 +52,17 @@ def _record(tx, session_id, specs, max_deltas, now):
     context = sessions.delta_context(tx, session_id,
                                      recording.context_wanted(specs))
     for spec, found in zip(specs, context):
-        rows.append(recording.prepare(spec, found, sequence, rows))
+        rows.append(_prepare(spec, found, sequence, rows))
         sequence += 1
     sessions.insert_deltas(tx, session_id, rows, now)
     return [row['sequence'] for row in rows]
+
+
+def _prepare(spec, found, sequence, rows):
+    row = recording.prepare(spec, found, sequence, rows)
+    # Kept so that a merge checks the delta as it was asked.
+    row['check_capacity'] = bool(spec.get('check_capacity', True))
+    return row
 
 
 def record_deltas(graph, session_id, specs, max_deltas=10000):
@@ -73,6 +81,12 @@ def record_deltas(graph, session_id, specs, max_deltas=10000):
 def _commit(tx, session_id, now):
     session = sessions.load_session(tx, session_id, lock=True)
     virtual.require_active(session, now)
+    if session.get('parent_id'):
+        raise exception.InvalidState(
+            kind='Simulation session', ident=session_id, state='a fork',
+            reason='a fork is merged into its parent (%s), not committed'
+            % session['parent_id'])
+    sessions.refuse_live_forks(tx, session, 'committed', now)
     deltas = sessions.session_deltas(tx, session_id)
     # Lock what the commit touches before reading any of it: a writer of
     # one of those entities (a notification, a migration, another
@@ -112,3 +126,79 @@ def commit_session(graph, session_id):
         applied then.
     """
     return graph.write(_commit, session_id, time.time())
+
+
+def _spec(delta):
+    """The request that recorded ``delta``, to record it again."""
+    spec = {'type': delta['type'], 'consumer_uuid': delta['consumer_uuid'],
+            'source_uuid': delta['source_uuid'],
+            'destination_uuid': delta['destination_uuid'],
+            'check_capacity': delta['check_capacity']}
+    if delta['type'] in (deltas.ALLOCATE, deltas.RESIZE):
+        spec['resources'] = dict(delta['resources'])
+    return spec
+
+
+def _describe(delta):
+    return '%s of instance %s from %s to %s' % (
+        delta['type'], delta['consumer_uuid'],
+        delta['source_uuid'] or 'no node',
+        delta['destination_uuid'] or 'no node')
+
+
+def _merge(tx, session_id, max_deltas, now):
+    # Locks ancestor first, then fork, as forking and reverting take them.
+    parent_id = sessions.load_session(tx, session_id).get('parent_id')
+    if not parent_id:
+        raise exception.InvalidState(
+            kind='Simulation session', ident=session_id, state='a root',
+            reason='only a fork can be merged; commit a root session')
+    parent = sessions.load_session(tx, parent_id, lock=True)
+    virtual.require_active(parent, now)
+    session = sessions.load_session(tx, session_id, lock=True)
+    virtual.require_active(session, now)
+    sessions.refuse_live_forks(tx, session, 'merged', now)
+    own = sessions.own_deltas(tx, session_id)
+    if parent['delta_count'] + len(own) > max_deltas:
+        raise exception.LimitExceeded(
+            limit='deltas per simulation session', maximum=max_deltas,
+            reason='session %s holds %d, its fork %s %d more' % (
+                parent_id, parent['delta_count'], session_id, len(own)))
+    specs = [_spec(delta) for delta in own]
+    rows = []
+    sequence = parent['next_sequence']
+    # Checked against the parent as it is now: its deltas recorded since
+    # the fork included, so a fork whose parent moved on merges only
+    # where its deltas still fit.
+    context = sessions.delta_context(tx, parent_id,
+                                     recording.context_wanted(specs))
+    for delta, spec, found in zip(own, specs, context):
+        try:
+            rows.append(_prepare(spec, found, sequence, rows))
+        except (exception.Conflict, exception.NotFound) as exc:
+            conflicts = getattr(exc, 'conflicts', None) or [
+                exc.kwargs.get('ident')]
+            raise exception.MergeConflict(
+                session_id=session_id, parent_id=parent_id,
+                sequence=delta['sequence'], delta=_describe(delta),
+                reason=exc.kwargs.get('reason') or exc.message,
+                conflicts=conflicts)
+        sequence += 1
+    if rows:
+        sessions.insert_deltas(tx, parent_id, rows, now)
+    sessions.end_session(tx, session_id, sessions.MERGED, now)
+    return {'session_id': parent_id, 'merged': session_id,
+            'sequences': [row['sequence'] for row in rows]}
+
+
+def merge_session(graph, session_id, max_deltas=10000):
+    """Apply a fork's deltas to its parent, in order, all or none.
+
+    Each is checked against the parent's virtual state as it is now (the
+    parent may have moved on since the fork) and recorded there after the
+    parent's own; the fork ends ``merged``. One transaction.
+
+    :raises: MergeConflict naming the first delta that does not fit;
+        InvalidState for a root or a fork with live forks of its own.
+    """
+    return graph.write(_merge, session_id, max_deltas, time.time())
