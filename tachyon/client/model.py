@@ -27,13 +27,19 @@ Mutations go to the engine:
   has them all. A batch the engine refuses stops the later ones; its
   error is raised by the next ``migrate_instance`` or ``flush``;
 * without one, ``migrate_instance`` migrates in the global graph at once
-  (optimistic: the instance's generation is checked).
+  (optimistic: the instance's generation is checked);
+* ``with model.fork() as trial:`` tries alternatives: ``trial`` is a copy
+  of the model bound to a fork of its session (RPC 1.5), its moves go to
+  the fork only, and the fork is reverted when the block ends unless
+  ``trial.merge()`` applied it to the parent (then the parent's local
+  view takes the trial's moves too).
 
 Other structural changes (``add_*``, ``remove_*``, ``map_instance`` ...),
 which Watcher's audit scope handler uses to shape its view, stay local.
 """
 
 from concurrent import futures
+import contextlib
 import copy
 import datetime
 
@@ -43,6 +49,7 @@ from watcher.decision_engine.model import model_root
 
 from tachyon.client import elements
 from tachyon.common import gc_pause
+from tachyon import exception
 from tachyon.model import records
 
 
@@ -136,6 +143,12 @@ class TachyonClusterModel(model_root.ModelRoot):
         self._sender = None
         self._sent = []
         self._send_error = None
+        # Set on the model a fork() block hands out: the model it forked
+        # from, and the moves made through it (applied to the parent's
+        # local view on merge).
+        self.fork_parent = None
+        self.fork_moves = []
+        self._merged = False
         # The request context of the thread that made the model (the
         # audit's, in a decision engine): the sender thread makes its
         # calls under it, so the engine logs them under its request id.
@@ -202,6 +215,9 @@ class TachyonClusterModel(model_root.ModelRoot):
                                          destination_node.uuid,
                                          check_capacity=False)
             return moved
+        if self.fork_parent is not None:
+            self.fork_moves.append((instance.uuid, source_node.uuid,
+                                    destination_node.uuid))
         self._pending.append({
             'type': 'MOVE', 'consumer_uuid': instance.uuid,
             'source_uuid': source_node.uuid,
@@ -307,6 +323,65 @@ class TachyonClusterModel(model_root.ModelRoot):
         # A batch in flight must not land after the rollback.
         self.discard_pending()
         return self.client.rollback_session(self.session_id)
+
+    # Forks -----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def fork(self, ttl=None):
+        """A trial model on a fork of this model's session.
+
+        The deltas not sent yet are sent first, so the fork sees every
+        move made so far. The trial is a copy of the local model bound to
+        the fork; when the block ends the fork is reverted (its pending
+        deltas forgotten) unless :meth:`merge` was called. Forks nest.
+
+        :raises: InvalidState when the model has no session.
+        """
+        if self.client is None or self.session_id is None:
+            raise exception.InvalidState(
+                kind='Cluster model', ident='fork', state='detached',
+                reason='only a model bound to a session can fork')
+        self.flush()
+        session = self.client.fork_session(self.session_id, ttl=ttl)
+        trial = copy.deepcopy(self)
+        trial.client = self.client
+        trial.session_id = session['id']
+        trial.fork_parent = self
+        try:
+            yield trial
+        finally:
+            if not trial._merged:
+                trial.discard_pending()
+                self.client.revert_session(session['id'])
+
+    def merge(self):
+        """Apply this trial's fork to its parent session, all or nothing.
+
+        Flushes first; the engine checks the moves against the parent as
+        it is now (MergeConflict names the first that does not fit, and
+        the fork is left to be reverted). The parent model's local view
+        then makes the same moves.
+        """
+        if self.fork_parent is None:
+            raise exception.InvalidState(
+                kind='Cluster model', ident=self.session_id, state='a root',
+                reason='only the model of a fork() block can merge')
+        if self._merged:
+            raise exception.InvalidState(
+                kind='Cluster model', ident=self.session_id,
+                state='merged', reason='it was already merged')
+        self.flush()
+        result = self.client.merge_session(self.session_id)
+        self._merged = True
+        parent = self.fork_parent
+        for inst, source, dest in self.fork_moves:
+            model_root.ModelRoot.migrate_instance(
+                parent, parent.get_instance_by_uuid(inst),
+                parent.get_node_by_uuid(source),
+                parent.get_node_by_uuid(dest))
+        if parent.fork_parent is not None:
+            parent.fork_moves.extend(self.fork_moves)
+        return result
 
     # Copies ----------------------------------------------------------------
 

@@ -207,11 +207,15 @@ class TestForks(ForkTestCase):
         self.assertEqual([N3], exc.conflicts)
         self.assertEqual(0, exc.kwargs['sequence'])
         self.manager.revert_session(child)
-        child = self.fork(root)
         self.move(root, I2, N3, N2)
+        child = self.fork(root)
         self.move(child, I1, N4, N3, check=True)
+        # The parent moves on in a way the fork's delta still fits.
+        self.move(root, I3, N3, N1)
         self.manager.merge_session(child)
         self.assertEqual(N3, self.manager.get_consumer_location(root, I1))
+        self.assertEqual({'vcpu': 2, 'memory': 1024, 'disk': 10},
+                         self.manager.get_node_used_resources(N3, root))
 
     def test_merge_keeps_the_capacity_flag(self):
         root = self.manager.create_session(ttl=600)['id']
