@@ -19,10 +19,10 @@ For each generated cloud (loaded into the Neo4j named by
 TACHYON_NEO4J_URI, which is WIPED; see tools/devservices.py env;
 ``--large`` adds 5,000 nodes / 100,000 instances) it prints:
 
-* fork p50 (of 50) with the parent holding 0, 100 and 1,000 deltas,
-  target < 5 ms and flat in both the parent's deltas and the cloud;
-  beside it the p50 of a root session's creation, timed alternately
-  with the forks;
+* fork p50 (of 50, after 10 not counted) with the parent holding 0,
+  100 and 1,000 deltas, target < 5 ms and flat in both the parent's
+  deltas and the cloud; beside it the p50 of a root session's creation,
+  timed alternately with the forks;
 * all-nodes usage (p50 of 10) and one node's free resources (p50 of 200)
   on the last fork of a depth-4 chain (root and four forks, 200 deltas
   each, 1,000 in all) against one session holding the same 1,000 deltas
@@ -48,6 +48,7 @@ from tools.bench import bench_compute_model as cloudgen  # noqa: E402
 
 DEPTH = 4
 CHAIN_DELTAS = 1000
+WARMUP = 10
 
 
 def _ms(samples):
@@ -116,9 +117,10 @@ def run(graph, conf, n_nodes, n_instances, seed):
         _record(mgr, parent, _moves(rnd, parent_placed, node_ids,
                                     count - held))
         held = count
-        # Alternately, so that the machine's load weighs on both alike.
+        # Alternately, so that the machine's load weighs on both alike;
+        # the first WARMUP pairs are not counted.
         forks, creates = [], []
-        for _ in range(50):
+        for _ in range(WARMUP + 50):
             start = time.perf_counter()
             child = mgr.fork_session(parent, ttl=600)
             forks.append(time.perf_counter() - start)
@@ -127,6 +129,7 @@ def run(graph, conf, n_nodes, n_instances, seed):
             creates.append(time.perf_counter() - start)
             mgr.revert_session(child['id'])
             mgr.rollback_session(root['id'])
+        forks, creates = forks[WARMUP:], creates[WARMUP:]
         print('  fork, parent with %4d deltas   p50  %8.2f ms  (target < 5;'
               ' baseline: session create p50 %.2f ms)'
               % (count, _ms(forks), _ms(creates)))
