@@ -210,7 +210,8 @@ class EngineService(service.Service):
         self._stopping = threading.Event()
         self._fatal_error = False
 
-    def _periodic_tasks(self):
+    def periodic_tasks(self):
+        """The worker's periodic tasks, each writing through its lease."""
         conf = self.conf
         ttl = conf.engine.periodic_lease_ttl
         # Each task writes through the FencedGraph it is given, never
@@ -290,7 +291,7 @@ class EngineService(service.Service):
         self.rpcserver.start(
             override_pool_size=self.conf.engine.rpc_executor_threads)
         self._start_listener()
-        self.tasks = self._periodic_tasks()
+        self.tasks = self.periodic_tasks()
         for task in self.tasks:
             task.start()
         self._start_observing()
