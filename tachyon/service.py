@@ -34,6 +34,7 @@ parent then stops the engine with status 2 instead of respawning the
 worker forever.
 """
 
+import functools
 import os
 import ssl
 import threading
@@ -63,6 +64,7 @@ from tachyon.graph import tombstones
 from tachyon.notifications import listener
 from tachyon import rpc
 from tachyon.rpc import manager as rpc_manager
+from tachyon.simulation import manager as sim_manager
 
 LOG = logging.getLogger(__name__)
 
@@ -84,6 +86,15 @@ class PeriodicTask(object):
     ``lease_ttl``. When a run ends, the lease is kept until 0.9 ×
     ``interval`` after the run started, so the task runs once per interval
     across every worker.
+
+    ``func`` writes through :attr:`graph_for_task`, a
+    :class:`tachyon.graph.leases.FencedGraph` (see
+    :meth:`EngineService.leased`): each of its writes commits
+    only while this worker still holds the lease, in one transaction with
+    the check, so a worker paused past its lease (SIGSTOP, a frozen VM)
+    that wakes up after another took the task over has its writes
+    refused (InvalidState, logged) instead of overlapping the new
+    holder's run.
     """
 
     def __init__(self, graph, name, interval, func, holder, first_delay=0,
@@ -95,6 +106,7 @@ class PeriodicTask(object):
         self.lease_ttl = min(float(lease_ttl), self.interval * 0.9)
         self.func = func
         self.holder = holder
+        self.graph_for_task = leases.FencedGraph(graph, self.lease, holder)
         self.first_delay = first_delay
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True,
@@ -126,6 +138,12 @@ class PeriodicTask(object):
         renewer.start()
         try:
             self.func()
+        except exception.InvalidState as exc:
+            if getattr(exc, 'kwargs', {}).get('kind') != 'lease':
+                raise
+            LOG.warning('Periodic task %s stopped: its lease was lost '
+                        'while it ran and its write was refused (%s)',
+                        self.name, exc)
         finally:
             done.set()
             renewer.join()
@@ -177,6 +195,7 @@ class EngineService(service.Service):
         self.rpcserver = None
         self.listener = None
         self.tasks = []
+        self._syncs = {}
         self.holder = '%s:%d' % (conf.host, os.getpid())
         # In the parent, before the workers fork: the engine's identity
         # and the metrics endpoint they all serve.
@@ -191,29 +210,47 @@ class EngineService(service.Service):
         self._stopping = threading.Event()
         self._fatal_error = False
 
-    def _periodic_tasks(self):
+    def periodic_tasks(self):
+        """The worker's periodic tasks, each writing through its lease."""
         conf = self.conf
         ttl = conf.engine.periodic_lease_ttl
-        tasks = [PeriodicTask(self.graph, 'session-reaper',
-                              conf.simulation.reaper_interval,
-                              self.manager.sessions.reap, self.holder,
-                              lease_ttl=ttl),
-                 PeriodicTask(self.graph, 'tombstone-purge',
-                              max(60, conf.notifications.tombstone_lifetime
-                                  // 10),
-                              self._purge_tombstones, self.holder,
-                              lease_ttl=ttl)]
-        syncs = collectors.CollectorManager(conf, self.graph)
-        for name, interval in sorted(syncs.intervals().items()):
-            tasks.append(PeriodicTask(
-                self.graph, 'sync-%s' % name, interval,
-                lambda name=name: syncs.run(name), self.holder,
-                first_delay=5, lease_ttl=ttl))
+        # Each task writes through the FencedGraph it is given, never
+        # through self.graph: every write of a run is fenced by its lease.
+        tasks = [self.leased('session-reaper',
+                             conf.simulation.reaper_interval,
+                             self._reap_sessions, lease_ttl=ttl),
+                 self.leased('tombstone-purge',
+                             max(60, conf.notifications.tombstone_lifetime
+                                 // 10),
+                             self._purge_tombstones, lease_ttl=ttl)]
+        names = collectors.CollectorManager(conf, self.graph).intervals()
+        for name, interval in sorted(names.items()):
+            tasks.append(self.leased('sync-%s' % name, interval,
+                                     functools.partial(self._sync, name),
+                                     first_delay=5, lease_ttl=ttl))
         return tasks
 
-    def _purge_tombstones(self):
+    def leased(self, name, interval, work, **kwargs):
+        """A PeriodicTask running ``work(graph)`` with its fenced graph."""
+        task = PeriodicTask(self.graph, name, interval, None, self.holder,
+                            **kwargs)
+        task.func = functools.partial(work, task.graph_for_task)
+        return task
+
+    def _sync(self, name, graph):
+        # One manager (its plugins loaded once) per task, on its graph.
+        syncs = self._syncs.get(name)
+        if syncs is None:
+            syncs = self._syncs[name] = collectors.CollectorManager(
+                self.conf, graph)
+        return syncs.run(name)
+
+    def _reap_sessions(self, graph):
+        return sim_manager.SessionManager(self.conf, graph).reap()
+
+    def _purge_tombstones(self, graph):
         older = time.time() - self.conf.notifications.tombstone_lifetime
-        purged = tombstones.purge_tombstones(self.graph, older)
+        purged = tombstones.purge_tombstones(graph, older)
         if purged:
             LOG.info('Purged %d tombstones', purged)
 
@@ -254,7 +291,7 @@ class EngineService(service.Service):
         self.rpcserver.start(
             override_pool_size=self.conf.engine.rpc_executor_threads)
         self._start_listener()
-        self.tasks = self._periodic_tasks()
+        self.tasks = self.periodic_tasks()
         for task in self.tasks:
             task.start()
         self._start_observing()

@@ -25,7 +25,8 @@ chained whatever session they name, which is more than a session needs
 and costs nothing on a single server. Calls that run at the same time
 (the model's delta sender and the strategy's queries) each send what is
 known when they start; an answer replaces the bookmarks its call sent,
-so the set holds about one bookmark per call in flight.
+so the set holds about one bookmark per call in flight. A call sent
+again (:mod:`tachyon.rpc.api`'s retries) sends the same bookmarks.
 
 Capped below 1.4 ([engine]/rpc_version_cap during a rolling upgrade),
 the client sends no bookmarks and gets plain answers: as before, reads

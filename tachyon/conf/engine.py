@@ -81,6 +81,17 @@ opts = [
                     'refused by Neo4j or the broker) is not waited for: '
                     'the engine exits at once with status 2, before any '
                     'worker starts.'),
+    cfg.IntOpt('rpc_retries',
+               default=2,
+               min=0,
+               help='Times a client sends a call again when no reply came '
+                    'within its timeout (rpc_timeout, snapshot_timeout), '
+                    'e.g. because the engine serving it was killed: '
+                    'another engine on the topic then serves it. Only '
+                    'calls that are safe to run twice are retried: every '
+                    'read, and record_deltas, whose batch carries a '
+                    'request id so that it is never recorded twice. Each '
+                    'retry is logged as a warning. 0: never retry.'),
 ]
 
 

@@ -38,6 +38,7 @@ Leases are book-keeping, not part of the cluster model: taking or
 releasing one does not move the global generation.
 """
 
+import functools
 import time
 
 from tachyon import exception
@@ -175,3 +176,50 @@ def _get(tx, name):
 def get_leases(graph, name=None):
     """Every lease (or the one named), as dicts sorted by name."""
     return graph.read(_get, name)
+
+
+def _held(tx):
+    """Nothing: what :meth:`FencedGraph.run_autocommit` fences."""
+
+
+def _fenced(name, holder, work):
+    # Named after ``work``: the graph's metrics label a unit by its name.
+    @functools.wraps(work)
+    def fenced_work(tx, *args, **kwargs):
+        fence(tx, name, holder)
+        return work(tx, *args, **kwargs)
+    return fenced_work
+
+
+class FencedGraph(object):
+    """A :class:`tachyon.graph.driver.Graph` whose writes are all fenced.
+
+    What a leased task writes goes through this: each ``write`` runs
+    :func:`fence` first, in the same transaction as the task's own
+    statements, so a write of a holder that lost the lease (paused past
+    ``expires_at``, or the lease taken by another worker) is refused as a
+    whole, and a write that commits happens before the next holder's
+    acquire. Reads and everything else are the graph's own.
+
+    ``run_autocommit`` (schema administration, ``CALL {} IN
+    TRANSACTIONS``) runs outside any transaction of ours, so it cannot be
+    fenced in one: it is checked first (a fenced empty write) and refused
+    when the lease is lost, but a lease lost between the check and the
+    statement is not seen. Prefer ``write`` in leased tasks.
+    """
+
+    def __init__(self, graph, name, holder):
+        self.graph = graph
+        self.lease = name
+        self.holder = holder
+
+    def write(self, work, *args, **kwargs):
+        return self.graph.write(_fenced(self.lease, self.holder, work),
+                                *args, **kwargs)
+
+    def run_autocommit(self, query, **params):
+        self.write(_held)
+        return self.graph.run_autocommit(query, **params)
+
+    def __getattr__(self, attr):
+        return getattr(self.graph, attr)

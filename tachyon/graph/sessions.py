@@ -176,7 +176,8 @@ CREATE (s)-[:HAS_DELTA]->(:SpeculativeDelta {
   consumer_generation: d.consumer_generation,
   source_generation: d.source_generation,
   destination_generation: d.destination_generation,
-  check_capacity: d.check_capacity, created_at: $now})
+  check_capacity: d.check_capacity, request_id: d.request_id,
+  created_at: $now})
 WITH s, count(*) AS added
 SET s.next_sequence = s.next_sequence + added,
     s.delta_count = s.delta_count + added
@@ -184,6 +185,14 @@ RETURN s.next_sequence AS next_sequence
 """
 
 _DELTA = 'd {.*} AS delta'
+
+# The sequence numbers of the batch a caller recorded under a request id.
+BATCH_SEQUENCES = """
+MATCH (:SimulationSession {id: $id})-[:HAS_DELTA]->(d:SpeculativeDelta)
+WHERE d.request_id = $request_id
+RETURN d.sequence AS sequence
+ORDER BY d.sequence
+"""
 
 # The chain of the session $id as a list `chain` of {id, upto, depth}:
 # each ancestor (root first) with the sequence its deltas are seen below,
@@ -568,12 +577,18 @@ def insert_deltas(tx, session_id, deltas, now):
 
     ``deltas``: dicts with every delta field, ``sequence`` included.
     """
-    wire = [dict(delta, resources=json.dumps(delta['resources'],
-                                             sort_keys=True),
+    wire = [dict(delta, request_id=delta.get('request_id'),
+                 resources=json.dumps(delta['resources'], sort_keys=True),
                  old_resources=json.dumps(delta['old_resources'],
                                           sort_keys=True))
             for delta in deltas]
     tx.run(INSERT_DELTAS, id=session_id, deltas=wire, now=now).consume()
+
+
+def batch_sequences(tx, session_id, request_id):
+    """Sequences of the deltas recorded under ``request_id`` ([]: none)."""
+    return [row['sequence'] for row in tx.run(
+        BATCH_SEQUENCES, id=session_id, request_id=request_id)]
 
 
 def store_commit(tx, session_id, placements, providers, now):

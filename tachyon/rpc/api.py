@@ -36,6 +36,19 @@ Versions, as Nova's and Ironic's RPC APIs keep them:
   fork's deltas applied to its parent, checked against the parent as it
   is now, all or none; MergeConflict names the delta that does not fit)
   and ``revert_session`` (a fork dropped with its own forks).
+  Also ``record_deltas(request_id=...)``: the client's id of a
+  delta batch, stored with its deltas; a batch sent again under the same
+  id is not recorded twice (its first sequences are the answer).
+  :meth:`EngineAPI.record_deltas` sends one when the cap allows, so the
+  call is retried like a read.
+
+Retries: a call that safely runs twice (every read, and ``record_deltas``
+with its request id) is sent again, up to ``[engine]/rpc_retries``
+times, when no answer comes within its timeout (the engine serving it
+died or froze: another engine on the topic takes the next attempt). Each
+retry logs a warning naming the call. Other calls (commits, session
+ends, ``migrate_instance``) are sent once: their lost answer surfaces as
+MessagingTimeout.
 
 The target names its exchange (``[engine]/exchange``) on both sides: a
 client inside another service (watcher-decision-engine, whose default
@@ -50,14 +63,34 @@ raises InvalidState naming both versions instead of reaching an engine
 that would not understand it.
 """
 
+import uuid
+
+from oslo_log import log as logging
 import oslo_messaging as messaging
 
 from tachyon.common import context
 from tachyon import exception
 from tachyon import rpc
 
+LOG = logging.getLogger(__name__)
+
 #: The newest version this client knows.
 RPC_API_VERSION = '1.5'
+
+#: Calls that write nothing: safe to send again when an answer is lost.
+READS = frozenset([
+    'ping', 'get_generation', 'list_compute_nodes', 'get_compute_node',
+    'get_compute_node_by_name', 'get_instance', 'list_instances',
+    'get_node_by_instance', 'get_node_instances', 'get_node_used_resources',
+    'get_node_free_resources', 'get_all_nodes_usage',
+    'find_nodes_with_capacity', 'get_compute_snapshot', 'get_storage_node',
+    'get_pool', 'get_volume', 'get_pool_volumes', 'get_ironic_node',
+    'get_session', 'list_sessions', 'get_consumer_location',
+    'get_utilization', 'get_balance_score', 'find_destinations',
+    'get_storage_snapshot', 'get_baremetal_snapshot', 'get_session_deltas'])
+
+#: [engine]/rpc_retries' default, for a client built without it.
+DEFAULT_RETRIES = 2
 
 #: Defaults of a client built without Tachyon's configuration (inside
 #: another service); they are [engine]'s defaults.
@@ -70,7 +103,7 @@ class EngineAPI(object):
 
     def __init__(self, conf=None, transport=None, topic=None,
                  version_cap=None, timeout=None, snapshot_timeout=None,
-                 exchange=None):
+                 exchange=None, retries=None):
         """Either ``conf`` (Tachyon's options) or explicit settings.
 
         Inside another service (Tachyon's Watcher plugins) there is no
@@ -89,6 +122,9 @@ class EngineAPI(object):
         self.timeout = timeout or (engine.rpc_timeout if engine else 60)
         self.snapshot_timeout = snapshot_timeout or (
             engine.snapshot_timeout if engine else 300)
+        if retries is None:
+            retries = getattr(engine, 'rpc_retries', DEFAULT_RETRIES)
+        self.retries = max(0, int(retries))
         self.client = messaging.get_rpc_client(
             self.transport, target, version_cap=self.version_cap,
             timeout=self.timeout, serializer=context.ContextSerializer())
@@ -96,17 +132,31 @@ class EngineAPI(object):
     def can_send_version(self, version):
         return self.client.can_send_version(version)
 
-    def _call(self, method, version='1.0', timeout=None, **kwargs):
+    def _call(self, method, version='1.0', timeout=None, retry=None,
+              **kwargs):
+        """Call ``method``; ``retry``: may it be sent again (None: a read)."""
         if not self.can_send_version(version):
             raise exception.InvalidState(
                 kind='RPC call', ident=method, state='not sendable',
                 reason='it needs RPC API %s and this client is capped at '
                 '%s ([engine]/rpc_version_cap)' % (version,
                                                    self.version_cap))
-        cctxt = self.client.prepare(version=version,
-                                    timeout=timeout or self.timeout)
-        # None: the serializer sends the caller's current context.
-        return cctxt.call(None, method, **kwargs)
+        timeout = timeout or self.timeout
+        cctxt = self.client.prepare(version=version, timeout=timeout)
+        attempts = 1 + (self.retries if (method in READS if retry is None
+                                         else retry) else 0)
+        for attempt in range(1, attempts + 1):
+            try:
+                # None: the serializer sends the caller's current context.
+                return cctxt.call(None, method, **kwargs)
+            except messaging.MessagingTimeout:
+                if attempt == attempts:
+                    raise
+                LOG.warning('RPC call %s on topic %s: no answer within %s s '
+                            '(the engine serving it may have died); '
+                            'sending it again, attempt %d of %d',
+                            method, self.topic, timeout, attempt + 1,
+                            attempts)
 
     # 1.0 ----------------------------------------------------------------
 
@@ -216,8 +266,13 @@ class EngineAPI(object):
         return self._call('list_sessions', status=status)
 
     def record_deltas(self, session_id, deltas):
-        return self._call('record_deltas', session_id=session_id,
-                          deltas=deltas)
+        """Record a batch; retried under one request id when it can be."""
+        if not self.can_send_version('1.5'):
+            return self._call('record_deltas', session_id=session_id,
+                              deltas=deltas)
+        return self._call('record_deltas', version='1.5', retry=True,
+                          session_id=session_id, deltas=deltas,
+                          request_id=str(uuid.uuid4()))
 
     def get_consumer_location(self, session_id, consumer_uuid):
         return self._call('get_consumer_location', session_id=session_id,

@@ -298,8 +298,9 @@ class EngineManager(object):
     def list_sessions(self, ctxt, status=None):
         return self.sessions.list_sessions(status)
 
-    def record_deltas(self, ctxt, session_id, deltas):
-        return self.sessions.record_deltas(session_id, deltas)
+    def record_deltas(self, ctxt, session_id, deltas, request_id=None):
+        return self.sessions.record_deltas(session_id, deltas,
+                                           request_id=request_id)
 
     def get_consumer_location(self, ctxt, session_id, consumer_uuid):
         return self.sessions.get_consumer_location(session_id,

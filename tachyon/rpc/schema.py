@@ -163,7 +163,9 @@ SCHEMAS = {
     'get_session': {'session_id': required(ANY_SESSION)},
     'list_sessions': {'status': optional(STATUS)},
     'record_deltas': {'session_id': required(ACTIVE_SESSION),
-                      'deltas': required(DELTAS)},
+                      'deltas': required(DELTAS),
+                      # 1.5: the client's id of the batch (idempotent).
+                      'request_id': optional(IDENT)},
     # Null: where the instance is in the global graph.
     'get_consumer_location': {
         'session_id': required(ACTIVE_SESSION, nullable=True),

@@ -101,12 +101,15 @@ class SessionManager(object):
         return sessions.list_sessions(
             self.graph, validation.check_status('status', status))
 
-    def record_deltas(self, session_id, deltas):
+    def record_deltas(self, session_id, deltas, request_id=None):
         session_id = self._session_id(session_id)
         specs = validation.check_deltas('deltas', deltas)
+        if request_id is not None:
+            request_id = validation.check_ident('request_id', request_id)
         return writes.record_deltas(
             self.graph, session_id, specs,
-            max_deltas=self._opts.max_deltas_per_session)
+            max_deltas=self._opts.max_deltas_per_session,
+            request_id=request_id)
 
     def migrate_instance(self, session_id, instance_uuid, source_uuid,
                          destination_uuid, check_capacity=True):

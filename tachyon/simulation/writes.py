@@ -39,9 +39,15 @@ from tachyon.simulation import recording
 from tachyon.simulation import virtual
 
 
-def _record(tx, session_id, specs, max_deltas, now):
+def _record(tx, session_id, specs, max_deltas, now, request_id=None):
     session = sessions.load_session(tx, session_id, lock=True)
     virtual.require_active(session, now)
+    if request_id is not None:
+        # A batch sent again (its answer was lost): the session's lock,
+        # taken above, orders this after the first, which is answered.
+        done = sessions.batch_sequences(tx, session_id, request_id)
+        if done:
+            return done
     if session['delta_count'] + len(specs) > max_deltas:
         raise exception.LimitExceeded(
             limit='deltas per simulation session', maximum=max_deltas,
@@ -53,6 +59,7 @@ def _record(tx, session_id, specs, max_deltas, now):
                                      recording.context_wanted(specs))
     for spec, found in zip(specs, context):
         rows.append(_prepare(spec, found, sequence, rows))
+        rows[-1]['request_id'] = request_id
         sequence += 1
     sessions.insert_deltas(tx, session_id, rows, now)
     return [row['sequence'] for row in rows]
@@ -65,8 +72,14 @@ def _prepare(spec, found, sequence, rows):
     return row
 
 
-def record_deltas(graph, session_id, specs, max_deltas=10000):
+def record_deltas(graph, session_id, specs, max_deltas=10000,
+                  request_id=None):
     """Check and record deltas in order, all or none.
+
+    ``request_id``: the caller's id of this batch. A batch whose id the
+    session already holds is not recorded again: the answer is the
+    sequences it was given the first time (a client retrying a call
+    whose answer was lost records each delta once).
 
     ``specs``: dicts with ``type``, ``consumer_uuid``, ``source_uuid``,
     ``destination_uuid``, ``resources`` ({resource class: amount}, for
@@ -75,7 +88,7 @@ def record_deltas(graph, session_id, specs, max_deltas=10000):
     :returns: the sequence numbers given to the deltas.
     """
     return graph.write(_record, session_id, list(specs), max_deltas,
-                       time.time())
+                       time.time(), request_id)
 
 
 def _commit(tx, session_id, now):

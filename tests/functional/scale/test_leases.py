@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 
+from tachyon.graph import sessions
 from tests.fixtures import services
 from tests.functional import base
 
@@ -40,14 +41,18 @@ def _runs(tx):
         'MATCH (r:LeaseRun) RETURN r {.*} AS run ORDER BY r.started')]
 
 
-class TestLeaseRace(base.FunctionalTestCase):
+class _Workers(base.FunctionalTestCase):
 
-    def start_worker(self, holder):
+    def setUp(self):
+        super().setUp()
+        self.outputs = {}
+
+    def start_worker(self, holder, module='lease_worker'):
         env = dict(os.environ, TACHYON_NEO4J_URI=self.neo4j.uri,
                    TACHYON_NEO4J_USER=self.neo4j.user,
                    TACHYON_NEO4J_PASSWORD=self.neo4j.password)
         proc = subprocess.Popen(
-            [sys.executable, '-m', 'tests.functional.scale.lease_worker',
+            [sys.executable, '-m', 'tests.functional.scale.' + module,
              holder, str(INTERVAL), str(TTL), str(RUN)],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
@@ -56,8 +61,13 @@ class TestLeaseRace(base.FunctionalTestCase):
                 proc.send_signal(signal.SIGCONT)
                 proc.kill()
             proc.wait()
-            proc.stdout.close()
+            if not proc.stdout.closed:
+                self.outputs[holder] = proc.stdout.read().decode(
+                    'utf-8', 'replace')
+                proc.stdout.close()
+            return self.outputs[holder]
         self.addCleanup(stop)
+        proc.stop = stop
         return proc
 
     def runs(self):
@@ -72,6 +82,9 @@ class TestLeaseRace(base.FunctionalTestCase):
         recent = time.time() - 1.0
         return [r for r in self.runs() if r['holder'] == holder
                 and 'ended' not in r and r['last'] > recent]
+
+
+class TestLeaseRace(_Workers):
 
     def test_paused_and_killed_holders(self):
         procs = {'w1': self.start_worker('w1')}
@@ -125,3 +138,75 @@ class TestLeaseRace(base.FunctionalTestCase):
         # (PeriodicTask tries every INTERVAL); 1 s for a loaded machine.
         self.assertLess(takeover - killed_at, TTL + INTERVAL + 1.0,
                         runs)
+
+
+def _reaper_runs(tx):
+    return [r['run'] for r in tx.run(
+        'MATCH (r:ReaperRun) RETURN r {.*} AS run ORDER BY r.started')]
+
+
+class TestFencedReaper(_Workers):
+    """The engine's session reaper, its writes fenced by its lease.
+
+    Two processes run the reaper (reaper_worker.py) the way tachyon-engine
+    wires it: every write through the task's fenced graph. The holder is
+    paused (SIGSTOP) before its reaper write and resumed after the other
+    worker took the task over: its reaper write, which would expire a
+    session the new holder has not reaped yet, is refused, and the new
+    holder expires that session, once.
+    """
+
+    def runs(self):
+        return self.graph.read(_reaper_runs)
+
+    def test_a_resumed_stale_leader_cannot_reap(self):
+        procs = {'w1': self.start_worker('w1', 'reaper_worker')}
+        self.wait_for(lambda: self.running('w1'), 60, 'w1 to start a run')
+        procs['w2'] = self.start_worker('w2', 'reaper_worker')
+        # w1 is in a run, before its reaper write: freeze it past its
+        # lease.
+        procs['w1'].send_signal(signal.SIGSTOP)
+        paused_at = time.time()
+        (stale,) = [r for r in self.runs() if r['holder'] == 'w1']
+        self.wait_for(
+            lambda: [r for r in self.runs() if r['holder'] == 'w2'],
+            60, 'w2 to take the paused holder\'s task')
+        (taken,) = [r for r in self.runs() if r['holder'] == 'w2']
+        # A session the new holder's reaper write (RUN s after its start)
+        # will expire, which w1's would expire first if it were let.
+        session_id = 'stale-%d' % os.getpid()
+        sessions.create_session(self.graph, session_id, 0.2)
+        time.sleep(0.5)
+        self.assertGreater(time.time() - paused_at, TTL)
+        self.assertLess(time.time(), taken['started'] + RUN - 1.0,
+                        'w1 must resume before w2 reaps: machine too slow')
+        procs['w1'].send_signal(signal.SIGCONT)
+        resumed_at = time.time()
+        self.wait_for(
+            lambda: any(r['id'] == taken['id'] and 'ended' in r
+                        for r in self.runs()),
+            60, 'w2 to end its run')
+        # Both compete again for a few rounds.
+        time.sleep(3 * INTERVAL)
+        outputs = {holder: proc.stop() for holder, proc in procs.items()}
+        runs = self.runs()
+
+        ended = {r['id']: r for r in runs if 'ended' in r}
+        # The stale run never ended: its reaper write was refused.
+        self.assertNotIn(stale['id'], ended, runs)
+        self.assertIn('reap refused %s' % stale['id'], outputs['w1'],
+                      outputs)
+        # The new holder expired the session, and no other run did.
+        self.assertEqual([taken['id']],
+                         [r['id'] for r in ended.values()
+                          if session_id in r['expired']], runs)
+        self.assertEqual('expired', sessions.get_session(
+            self.graph, session_id)['status'])
+        # Never twice at once: every write of a run precedes the start of
+        # the next one, the stale run's included.
+        for earlier, later in zip(runs, runs[1:]):
+            self.assertLess(earlier['last'], later['started'],
+                            (earlier, later))
+        # The task went on after the stale run: more runs reaped.
+        self.assertTrue([r for r in ended.values()
+                         if r['started'] > resumed_at], runs)

@@ -1,0 +1,117 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""Which calls the rpcapi client sends again when no answer comes.
+
+The transport is oslo.messaging's fake one (its send replaced): what is
+asserted is what the client sends; tests/functional/scale/test_retry.py
+does the same against real engines.
+"""
+
+import fixtures
+import oslo_messaging as messaging
+
+from tachyon.client import causal
+from tachyon.rpc import api
+from tests import base
+from tests.fixtures import services
+
+
+class TestRetries(base.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.transport = self.useFixture(
+            services.FakeTransportFixture(self.conf)).transport
+        self.log = self.useFixture(fixtures.FakeLogger(
+            name='tachyon.rpc.api', level='WARNING'))
+        self.sent = []
+
+    def answering(self, lost, answer):
+        """The transport loses the first ``lost`` calls, then answers."""
+        def send(target, ctxt, message, *args, **kwargs):
+            self.sent.append(message)
+            if len(self.sent) <= lost:
+                raise messaging.MessagingTimeout('no reply')
+            return answer
+        self.transport._send = send
+
+    def client(self, **kwargs):
+        return api.EngineAPI(self.conf, transport=self.transport, **kwargs)
+
+    def test_a_read_is_sent_again(self):
+        self.answering(2, {'host': 'engine-b'})
+        self.assertEqual({'host': 'engine-b'}, self.client().ping())
+        self.assertEqual(3, len(self.sent))
+        self.assertEqual(2, self.log.output.count('sending it again'))
+        self.assertIn('RPC call ping', self.log.output)
+
+    def test_retries_are_bounded(self):
+        self.answering(100, None)
+        self.assertRaises(messaging.MessagingTimeout,
+                          self.client(retries=3).get_generation)
+        self.assertEqual(4, len(self.sent))
+
+    def test_the_default_is_the_option(self):
+        self.conf.set_override('rpc_retries', 1, group='engine')
+        self.answering(100, None)
+        self.assertRaises(messaging.MessagingTimeout,
+                          self.client().get_generation)
+        self.assertEqual(2, len(self.sent))
+
+    def test_zero_never_retries(self):
+        self.answering(100, None)
+        self.assertRaises(messaging.MessagingTimeout,
+                          self.client(retries=0).ping)
+        self.assertEqual(1, len(self.sent))
+
+    def test_writes_without_an_id_are_sent_once(self):
+        client = self.client(retries=5)
+        for call in (lambda: client.commit_session('s'),
+                     lambda: client.close_session('s'),
+                     lambda: client.create_session(),
+                     lambda: client.migrate_instance('i', 'a', 'b')):
+            self.sent[:] = []
+            self.answering(100, None)
+            self.assertRaises(messaging.MessagingTimeout, call)
+            self.assertEqual(1, len(self.sent))
+        self.assertNotIn('sending it again', self.log.output)
+
+    def test_a_batch_is_sent_again_under_one_request_id(self):
+        self.answering(2, [0, 1])
+        deltas = [{'type': 'MOVE', 'consumer_uuid': 'i'}]
+        self.assertEqual([0, 1], self.client().record_deltas('s', deltas))
+        self.assertEqual(3, len(self.sent))
+        ids = {m['args']['request_id'] for m in self.sent}
+        self.assertEqual(1, len(ids))
+        self.assertEqual({'1.5'}, {m['version'] for m in self.sent})
+        # The next batch has an id of its own.
+        self.answering(0, [2])
+        self.client().record_deltas('s', deltas)
+        self.assertNotIn(self.sent[-1]['args']['request_id'], ids)
+
+    def test_a_client_capped_below_1_5_sends_no_id_and_no_retry(self):
+        self.answering(100, None)
+        self.assertRaises(messaging.MessagingTimeout,
+                          self.client(version_cap='1.4').record_deltas,
+                          's', [])
+        self.assertEqual(1, len(self.sent))
+        self.assertNotIn('request_id', self.sent[0]['args'])
+
+    def test_the_causal_client_retries_with_the_same_bookmarks(self):
+        self.answering(1, {'result': 'pong', 'bookmarks': ['b2']})
+        client = causal.CausalEngineAPI(self.conf, transport=self.transport)
+        self.assertEqual('pong', client.ping())
+        self.assertEqual(2, len(self.sent))
+        self.assertEqual([[], []],
+                         [m['args']['bookmarks'] for m in self.sent])
+        self.assertEqual(['b2'], client.bookmarks)
