@@ -188,7 +188,9 @@ def _apply_node_updates(tx, graph, updates, counts):
 def _apply_aggregates(tx, graph, changes, counts):
     counts.add(aggregates.write_aggregates(tx, graph, [
         aggregates.AggregateChange(record=c.record, timestamp=c.timestamp,
-                                   key=tie_key(c)) for c in changes]))
+                                   key=tie_key(c),
+                                   deleted=c.action == ch.DELETE)
+        for c in changes]))
 
 
 def _has_node(change):
@@ -491,7 +493,8 @@ def _apply(tx, graph, changes, placements=(), keys=None):
     node_updates = take(ch.COMPUTE_NODE, ch.UPDATE)
     if node_updates:
         _apply_node_updates(tx, graph, node_updates, counts)
-    aggregate_changes = take(ch.AGGREGATE, ch.UPSERT)
+    aggregate_changes = (take(ch.AGGREGATE, ch.UPSERT)
+                         + take(ch.AGGREGATE, ch.DELETE))
     if aggregate_changes:
         _apply_aggregates(tx, graph, aggregate_changes, counts)
     pool_updates = take(ch.POOL, ch.UPDATE)

@@ -21,7 +21,9 @@
 * Cinder names a volume's type by id: the name comes from Cinder's type
   list (cached); when it cannot be resolved the stored type stays.
 * The pools volume events touch (the pool a volume is in after the event,
-  the pool a deleted or unmanaged volume was in) are re-read from Cinder
+  the pool a deleted or unmanaged volume was in, and the pool the graph
+  held a volume in before an event that names another one: a retype or a
+  migration to another backend) are re-read from Cinder
   (``[notifications]/refresh_pools``), as Watcher does, since
   ``capacity.pool`` carries no ``total_volumes`` and comes on the
   scheduler's schedule. :class:`PoolRefresher` rate-limits it: the first
@@ -334,6 +336,38 @@ class Enricher(object):
                     names[name] = change.timestamp
         return names
 
+    def _left_pools(self, change_list):
+        """{pool: newest event time} of the pools volumes moved out of.
+
+        A volume event naming another pool than the one the graph holds
+        the volume in (a retype or a migration to another backend) changed
+        the counters of both: the old pool is refreshed as the new one.
+        """
+        moved = {}
+        for change in change_list:
+            if (change.kind == ch.VOLUME and change.action == ch.UPSERT
+                    and not change.fields.get('if_known')
+                    and change.record.pool_name
+                    and '#' in change.record.pool_name):
+                moved.setdefault(change.key, []).append(change)
+        if not moved:
+            return {}
+        stored = self.graph.read(storage.volumes_by_uuid, sorted(moved))
+        left = {}
+        for volume in stored:
+            old = volume.pool_name
+            if not old or '#' not in old:
+                continue
+            for change in moved.get(volume.uuid, ()):
+                if change.record.pool_name == old:
+                    continue
+                stamp = left.get(old)
+                if old not in left or (
+                        change.timestamp is not None
+                        and (stamp is None or change.timestamp > stamp)):
+                    left[old] = change.timestamp
+        return left
+
     def _fetch_pools(self, names):
         """({name: Pool}, error or None) of ONE Cinder API call."""
         try:
@@ -422,6 +456,12 @@ class Enricher(object):
         capacity = {c.key for c in change_list
                     if c.kind == ch.POOL and c.action == ch.UPDATE}
         touched = self._touched_pools(change_list)
+        if self.refresh_pools:
+            for name, stamp in self._left_pools(change_list).items():
+                if name not in touched or (
+                        stamp is not None and (touched[name] is None
+                                               or stamp > touched[name])):
+                    touched[name] = stamp
         wanted = capacity | {c.record.pool_name for c in change_list
                              if c.kind == ch.VOLUME
                              and c.action == ch.UPSERT

@@ -36,6 +36,8 @@ member host, and each node the graph holds in it that the payload no
 longer lists, gets its aggregates and availability zone as Nova computes
 them (the sorted zones of its zoned aggregates joined with ``,``, or
 ``[notifications]/nova_default_availability_zone``).
+``aggregate.delete.end`` takes the aggregate out of every node the graph
+holds in it and forgets it (see :mod:`tachyon.graph.compute.aggregates`).
 
 Beyond Watcher: ``instance.resize_revert.end`` and
 ``instance.live_migration_rollback.end`` (the instance is back on its
@@ -150,6 +152,8 @@ AGGREGATE_UPDATES = (
     'aggregate.update_metadata.end',
     'aggregate.update_prop.end',
 )
+#: The aggregate is gone (Nova deletes only an aggregate without hosts).
+AGGREGATE_DELETE = 'aggregate.delete.end'
 AGGREGATE_ZONE_KEY = 'availability_zone'
 
 #: Instance fields no Nova payload carries: the stored values stay.
@@ -251,7 +255,7 @@ class NovaHandler(base.NotificationHandler):
     publisher_id = r'^nova-'
     event_types = (INSTANCE_UPDATES + (INSTANCE_CREATE,) + INSTANCE_DELETES
                    + SERVICE_UPDATES + (SERVICE_DELETE,)
-                   + AGGREGATE_UPDATES
+                   + AGGREGATE_UPDATES + (AGGREGATE_DELETE,)
                    + INSTANCE_MOVES + INSTANCE_ERRORS + COMPUTE_TASK_ERRORS)
 
     def targets(self):
@@ -263,8 +267,8 @@ class NovaHandler(base.NotificationHandler):
         data, version = base.versioned(notification, 'nova')
         if event in SERVICE_UPDATES or event == SERVICE_DELETE:
             return self._service(notification, data, event)
-        if event in AGGREGATE_UPDATES:
-            return self._aggregate(notification, data)
+        if event in AGGREGATE_UPDATES or event == AGGREGATE_DELETE:
+            return self._aggregate(notification, data, event)
         if event in COMPUTE_TASK_ERRORS:
             return self._compute_task_error(notification, data)
         uuid = data.uuid('uuid')
@@ -310,7 +314,7 @@ class NovaHandler(base.NotificationHandler):
         return [self.change(notification, changes.COMPUTE_NODE,
                             changes.UPDATE, host, fields=fields)]
 
-    def _aggregate(self, notification, data):
+    def _aggregate(self, notification, data, event):
         """An aggregate.*.end payload -> one aggregate change."""
         agg_id = data.integer('id')
         name = data.string('name')
@@ -330,7 +334,9 @@ class NovaHandler(base.NotificationHandler):
             default_zone=(
                 self.conf.notifications.nova_default_availability_zone),
             uuid=data.string('uuid', False))
-        return [self.change(notification, changes.AGGREGATE, changes.UPSERT,
+        action = (changes.DELETE if event == AGGREGATE_DELETE
+                  else changes.UPSERT)
+        return [self.change(notification, changes.AGGREGATE, action,
                             str(agg_id), record=record)]
 
     @staticmethod

@@ -40,6 +40,14 @@ older one changes nothing. The node writes keep the node's
 aggregates ``aggregates_at``, which a full sync older than that keeps
 (:func:`tachyon.graph.compute.nodes.upsert_compute_nodes`). Runs inside
 the caller's transaction (one per batch of notifications).
+
+``aggregate.delete.end`` (an :class:`AggregateChange` with ``deleted``)
+takes the aggregate out of every node the graph holds in it (their zones
+recomputed as above), deletes its ``AggregateState`` and its
+``Aggregate`` node once no provider is a member, and leaves a tombstone
+(kind ``aggregate``, the id as text): a notification of the aggregate
+at or before the deletion's time, arriving after it, changes nothing. At
+the same time the deletion wins.
 """
 
 import dataclasses
@@ -47,9 +55,12 @@ import dataclasses
 from tachyon.graph import common
 from tachyon.graph.compute import nodes as compute_nodes
 from tachyon.graph.compute import reads
+from tachyon.graph import tombstones
 from tachyon.graph import upsert
 
 LABEL = 'AggregateState'
+#: The tombstone kind of deleted aggregates (keyed by the id as text).
+KIND_AGGREGATE = 'aggregate'
 
 # What the graph holds of each aggregate id ($ids).
 AGGREGATE_STATES = """
@@ -76,6 +87,30 @@ SET s.name = row.name, s.hosts = row.hosts,
     s.updated_at = row.updated_at, s.tie_key = row.tie_key
 """
 
+# Forget the deleted aggregates ($ids): their states, and their nodes
+# that no provider is a member of any more.
+DELETE_AGGREGATE_STATES = """
+UNWIND $ids AS id
+MATCH (s:AggregateState {id: id})
+DELETE s
+"""
+DELETE_EMPTY_AGGREGATES = """
+UNWIND $ids AS id
+MATCH (a:Aggregate)
+WHERE a.id = id AND NOT EXISTS { MATCH ()-[:MEMBER_OF]->(a) }
+DELETE a
+"""
+
+# What the graph knows of aggregates (for inspection).
+ALL_AGGREGATE_STATES = """
+MATCH (s:AggregateState)
+RETURN s.id AS id ORDER BY id
+"""
+ALL_AGGREGATE_NAMES = """
+MATCH (a:Aggregate)
+RETURN a.name AS name ORDER BY name
+"""
+
 # Date each node's aggregates ($rows: {uuid, at}); never backwards.
 DATE_AGGREGATES = """
 UNWIND $rows AS row
@@ -94,14 +129,24 @@ class AggregateChange:
     record: object
     timestamp: float = None
     key: str = None
+    #: aggregate.delete.end: the aggregate is gone.
+    deleted: bool = False
 
 
-def _wins(change, state):
-    if state is None or change.timestamp is None:
+def _wins(change, state, tomb=None):
+    if change.timestamp is None:
+        return True
+    if tombstones.blocks(tomb, change.timestamp):
+        # Deleted at or after this notification's time.
+        return False
+    if state is None:
         return True
     order = upsert.newer(state['updated_at'], change.timestamp)
     if order != 0:
         return order > 0
+    if change.deleted:
+        # At the same time a deletion wins.
+        return True
     return (change.key is not None and state['tie_key'] is not None
             and change.key > state['tie_key'])
 
@@ -161,9 +206,15 @@ def write_aggregates(tx, graph, changes):
     counts = common.SyncCounts()
     ids = sorted({c.record.id for c in changes})
     states = {str(r['id']): r for r in tx.run(AGGREGATE_STATES, ids=ids)}
+    tombs = tombstones.get_tombstones(tx, KIND_AGGREGATE,
+                                      [str(i) for i in ids])
+    changes = [dataclasses.replace(c, record=dataclasses.replace(
+        c.record, hosts=[], availability_zone=None)) if c.deleted else c
+        for c in changes]
     winners = []
     for change in changes:
-        if _wins(change, states.get(str(change.record.id))):
+        key = str(change.record.id)
+        if _wins(change, states.get(key), tombs.get(key)):
             winners.append(change)
         else:
             counts.skipped += 1
@@ -213,6 +264,31 @@ def write_aggregates(tx, graph, changes):
     rows = [{'id': c.record.id, 'name': c.record.name,
              'hosts': list(c.record.hosts),
              'availability_zone': c.record.availability_zone,
-             'updated_at': c.timestamp, 'tie_key': c.key} for c in winners]
-    tx.run(SAVE_AGGREGATE_STATES, rows=rows).consume()
+             'updated_at': c.timestamp, 'tie_key': c.key} for c in winners
+            if not c.deleted]
+    if rows:
+        tx.run(SAVE_AGGREGATE_STATES, rows=rows).consume()
+    deleted = [c for c in winners if c.deleted]
+    if deleted:
+        gone = [c.record.id for c in deleted]
+        tx.run(DELETE_AGGREGATE_STATES, ids=gone).consume()
+        tx.run(DELETE_EMPTY_AGGREGATES, ids=gone).consume()
+        for change in deleted:
+            tombstones.record_tombstones(tx, KIND_AGGREGATE,
+                                         [str(change.record.id)],
+                                         change.timestamp)
     return counts
+
+
+def _values(tx, query, key):
+    return [r[key] for r in tx.run(query)]
+
+
+def aggregate_state_ids(graph):
+    """The ids of the aggregates notifications told of (sorted)."""
+    return graph.read(_values, ALL_AGGREGATE_STATES, 'id')
+
+
+def aggregate_names(graph):
+    """The names of the ``Aggregate`` nodes of the graph (sorted)."""
+    return graph.read(_values, ALL_AGGREGATE_NAMES, 'name')

@@ -28,10 +28,12 @@ again), into Tachyon's real listener and the real Neo4j.
 
 import dataclasses
 import datetime
+import itertools
 import random
 import time
 import uuid as uuid_lib
 
+import fixtures
 import hypothesis
 from hypothesis import strategies as st
 from oslo_messaging.notify import messaging as notify_messaging
@@ -477,3 +479,72 @@ class TestConvergenceProperty(ConvergenceCase):
                              'newest first, one batch')
         self.assertSameGraph(expected, self.run_stream(life.events, [3]),
                              'in order, one batch')
+
+
+class TestComputeTaskErrorsInEveryOrder(ConvergenceCase):
+    """compute_task.*.error among the instance's own events, every order.
+
+    The rule (doc/source/notifications.rst): the state-only change takes
+    part in the instance's register as a whole payload does: the newest
+    event wins, at the same time the greater tie key; it never moves the
+    instance (its node follows the newest event naming one). What a
+    conductor failure looks like with ``notify_on_state_change`` set: an
+    update of the task (the migration starts), the conductor's failure
+    with the instance.update it sends at the same moment (the state it
+    set), and a later failure of another task at the same time as
+    another state-only change.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.processor = listener.Processor(self.conf, self.graph,
+                                            self.handlers)
+
+    deliver = TestConvergenceProperty.deliver
+    run_stream = TestConvergenceProperty.run_stream
+
+    def events(self):
+        srv = nova_objects.server('task-errors', host=NODES[1],
+                                  flavor=FLAVORS[0], node=NODES[1])
+        at = 1795000000.0
+        created = [Event(nova.instance('instance.create.end', srv), at,
+                         _message_id(srv.uuid, 0), srv.uuid)]
+        error = dataclasses.replace(srv, state='error')
+        notes = [
+            (nova.compute_task_error('migrate_server', srv, 'error'),
+             at + 2),
+            (nova.instance_update(error), at + 2),
+            (nova.compute_task_error('rebuild_server', srv, 'stopped'),
+             at + 3),
+            (nova.compute_task_error('migrate_server', srv, 'active'),
+             at + 3),
+        ]
+        others = [Event(note, when, _message_id(srv.uuid, index + 1),
+                        srv.uuid) for index, (note, when) in enumerate(notes)]
+        return srv, created, others
+
+    def finals(self, batches=()):
+        srv, created, others = self.events()
+        finals = {}
+        for order in itertools.permutations(range(len(others))):
+            stream = created + [others[i] for i in order]
+            got = self.run_stream(stream, batches)
+            key = repr(sorted(got['instances'].items()))
+            finals.setdefault(key, (got, []))[1].append(order)
+        return srv, finals
+
+    def test_every_order_ends_as_the_newest_event_says(self):
+        # 24 orders, one by one and in one batch, each on a fresh graph.
+        self.useFixture(fixtures.Timeout(900, gentle=True))
+        srv, one_by_one = self.finals()
+        self.assertEqual(1, len(one_by_one), [o[:3] for _g, o in
+                                              one_by_one.values()])
+        got = next(iter(one_by_one.values()))[0]
+        # At +3 two state-only changes tie: the greater tie key wins,
+        # whichever comes first; the instance stays on its node.
+        state, host = got['instances'][srv.uuid][:2]
+        self.assertIn(state, ('stopped', 'active'))
+        self.assertEqual(NODES[1], host)
+        self.assertEqual(_node_uuid(NODES[1]), got['instances'][srv.uuid][7])
+        _srv, batched = self.finals(batches=[5])
+        self.assertEqual(set(one_by_one), set(batched))

@@ -23,6 +23,7 @@ import itertools
 import uuid as uuid_lib
 
 from tachyon.graph import compute
+from tachyon.graph.compute import aggregates
 from tachyon.model import records
 from tachyon.notifications import base as notification_base
 from tachyon.notifications import listener
@@ -207,3 +208,57 @@ class TestAggregateEvents(NodeConvergenceCase):
         finals = self.final_states(events)
         self.assertEqual([('down', 'enabled', None, 'az-1',
                            ((7, 'rack-12'),))], list(finals))
+
+
+class TestAggregateDelete(NodeConvergenceCase):
+    """aggregate.delete.end: the aggregate leaves the graph."""
+
+    def states(self):
+        return aggregates.aggregate_state_ids(self.graph)
+
+    def aggregate_nodes(self):
+        return aggregates.aggregate_names(self.graph)
+
+    def test_delete_forgets_the_aggregate_and_its_members(self):
+        self.reset()
+        zone = {'availability_zone': 'az-1'}
+        self.deliver([(_agg('add_host', [HOST, OTHER], zone), AT),
+                      (_agg('add_host', [HOST], {}, name='ssd', agg_id=8),
+                       AT + 1)])
+        self.assertEqual([7, 8], self.states())
+        # Nova deletes an empty aggregate only, but the graph may still
+        # hold a host in it (its remove_host lost): the delete drops it.
+        self.deliver([(_agg('remove_host', [HOST], zone), AT + 2),
+                      (_agg('delete', [], zone), AT + 3)])
+        self.assertEqual([8], self.states())
+        self.assertEqual(['ssd'], self.aggregate_nodes())
+        self.assertEqual(('nova', ((8, 'ssd'),)), self.node_state()[3:])
+        self.assertEqual(('nova', ()), self.node_state(OTHER)[3:])
+
+    def test_older_events_after_the_delete_change_nothing(self):
+        zone = {'availability_zone': 'az-1'}
+        events = [
+            (_agg('add_host', [HOST], zone), AT + 1),
+            (_agg('update_prop', [HOST, OTHER], zone, name='rack-12b'),
+             AT + 2),
+            (_agg('delete', [], zone, name='rack-12b'), AT + 3),
+        ]
+        finals = {}
+        for order in itertools.permutations(range(len(events))):
+            self.reset()
+            self.deliver([events[i] for i in order])
+            final = (self.node_state(), self.node_state(OTHER),
+                     tuple(self.states()), tuple(self.aggregate_nodes()))
+            finals.setdefault(final, []).append(order)
+        self.assertEqual([(('up', 'enabled', None, 'nova', ()),
+                           ('up', 'enabled', None, 'nova', ()), (), ())],
+                         list(finals))
+
+    def test_delete_and_update_at_the_same_time_delete_wins(self):
+        zone = {'availability_zone': 'az-1'}
+        events = [(_agg('add_host', [HOST], zone), AT),
+                  (_agg('delete', [], zone), AT)]
+        finals = self.final_states(events)
+        self.assertEqual([('up', 'enabled', None, 'nova', ())],
+                         list(finals))
+        self.assertEqual([], self.states())

@@ -56,6 +56,21 @@ class TestAggregateHandler(base.TestCase):
             self.assertEqual('nova', change.record.default_zone)
             self.assertEqual(1.7e9, change.timestamp)
 
+    def test_delete_end_is_an_aggregate_delete(self):
+        self.assertIn(nova_handler.AGGREGATE_DELETE,
+                      self.handler.event_types)
+        [change] = self.handler.parse(_note('aggregate.delete.end',
+                                            hosts=()))
+        self.assertEqual((changes.AGGREGATE, changes.DELETE, '7'),
+                         (change.kind, change.action, change.key))
+        self.assertEqual(1.7e9, change.timestamp)
+        # Read whole, as the others: a broken field is refused.
+        note = _note('aggregate.delete.end')
+        common.ovo_data(note.payload, 'nova')['hosts'] = 'compute-1'
+        exc = self.assertRaises(exception.MalformedPayload,
+                                self.handler.parse, note)
+        self.assertEqual('hosts', exc.field)
+
     def test_no_zone_and_the_operators_default(self):
         self.flags(group='notifications',
                    nova_default_availability_zone='internal')
