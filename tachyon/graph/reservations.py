@@ -93,6 +93,13 @@ def held_on(inv):
 # Cypher
 # ---------------------------------------------------------------------------
 
+# Serialises the writers of reservations (the listener's threads and
+# engines): each reads the stored state after the one before committed.
+LOCK = """
+MATCH (g:GlobalState {id: 'global'})
+SET g.reservations_written_at = $now
+"""
+
 GET_RESERVATION = """
 MATCH (r:Reservation {action_plan_uuid: $plan})
 RETURN r {.*} AS reservation
@@ -347,6 +354,7 @@ def check_conflicts(tx, plan_uuid, now):
 def apply_plans(tx, changes, now=None):
     """Apply ``action_plan`` changes; returns how many changed anything."""
     now = time.time() if now is None else now
+    tx.run(LOCK, now=now)
     applied = 0
     for change in changes:
         if _apply_plan(tx, change.record, change.timestamp, now):
@@ -430,6 +438,7 @@ def _apply_plan(tx, plan, timestamp, now):
 def apply_actions(tx, changes, now=None):
     """Apply ``watcher_action`` changes; returns how many changed anything."""
     now = time.time() if now is None else now
+    tx.run(LOCK, now=now)
     applied = 0
     for change in changes:
         if _apply_action(tx, change.record, change.timestamp, now):
@@ -472,7 +481,9 @@ def _sweep(tx, now):
 
 def sweep(tx, now=None):
     """End the reservations past their TTL; purge long-ended ones."""
-    return _sweep(tx, time.time() if now is None else now)
+    now = time.time() if now is None else now
+    tx.run(LOCK, now=now)
+    return _sweep(tx, now)
 
 
 # ---------------------------------------------------------------------------
@@ -540,6 +551,7 @@ def get_reservation(graph, plan_uuid):
 
 
 def _release(tx, plan_uuid, reason, now):
+    tx.run(LOCK, now=now)
     found = tx.run(GET_RESERVATION, plan=plan_uuid).single()
     if found is None:
         raise exception.NotFound(kind='reservation of action plan',
