@@ -31,6 +31,9 @@ Versions, as Nova's and Ironic's RPC APIs keep them:
   any engine and any Neo4j cluster member
   (:class:`tachyon.client.causal.CausalEngineAPI` does this). A call
   without it gets the plain answer, as before.
+* **1.6** -- ``list_reservations`` and ``get_reservation``: the capacity
+  pending Watcher action plans hold, and the destinations a real change
+  filled after the audit planned onto them (the conflict report).
 
 The target names its exchange (``[engine]/exchange``) on both sides: a
 client inside another service (watcher-decision-engine, whose default
@@ -52,7 +55,7 @@ from tachyon import exception
 from tachyon import rpc
 
 #: The newest version this client knows.
-RPC_API_VERSION = '1.4'
+RPC_API_VERSION = '1.6'
 
 #: Defaults of a client built without Tachyon's configuration (inside
 #: another service); they are [engine]'s defaults.
@@ -259,3 +262,12 @@ class EngineAPI(object):
     def get_session_deltas(self, session_id):
         return self._call('get_session_deltas', version='1.3',
                           session_id=session_id)
+
+    # 1.6 ----------------------------------------------------------------
+
+    def list_reservations(self, state=None):
+        return self._call('list_reservations', version='1.6', state=state)
+
+    def get_reservation(self, action_plan_uuid):
+        return self._call('get_reservation', version='1.6',
+                          action_plan_uuid=action_plan_uuid)

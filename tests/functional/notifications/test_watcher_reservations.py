@@ -35,6 +35,7 @@ from tachyon import exception
 from tachyon.graph import compute
 from tachyon.graph import reservations
 from tachyon.model import records
+from tachyon.rpc import manager as rpc_manager
 from tachyon.simulation import manager
 from tests.fixtures import services
 from tests.functional import base
@@ -475,6 +476,14 @@ class TestWatcherReservations(base.FunctionalTestCase):
                            'capacity': 3.0, 'taken': 4}],
                          res['overcommitted'])
         self.assertIn('overcommitted', log.output[0])
+        # The caller's report: RPC 1.6, through the engine's endpoint.
+        endpoint = rpc_manager.EngineManager(self.conf, self.graph)
+        shown = endpoint.get_reservation({}, action_plan_uuid=plan.uuid)
+        self.assertEqual(res['overcommitted'], shown['overcommitted'])
+        [listed] = endpoint.list_reservations({}, state='active')
+        self.assertEqual((plan.uuid, ['%s:VCPU' % N3], 1),
+                         (listed['action_plan_uuid'], listed['conflicts'],
+                          listed['holding']))
         # Releasing it (tachyon-manage reservation release) frees N3.
         self.assertEqual(1, reservations.release(self.graph, plan.uuid))
         self.assertEqual(2, self.used(N3)['vcpu'])

@@ -92,6 +92,7 @@ BAD = {
     'page_size': [0, -1, 10001, TOO_BIG, True, 1.5, '5', [], {}, HUGE],
     'ttl': [0, -1, 86401, TOO_BIG, True, 1.5, '60', [], {}, HUGE],
 }
+BAD['reservation_state'] = ['done', 'ACTIVE', 0, True, [], {}, HUGE]
 for _kind in ('active_session', 'session_view', 'any_session'):
     BAD[_kind] = BAD['uuid']
 
@@ -207,6 +208,8 @@ ARGS = {
     'expire_session': {'session_id': (S, '@active', 'r')},
     'close_session': {'session_id': (S, '@active', 'r')},
     'get_session_deltas': {'session_id': ('any_session', '@active', 'r')},
+    'list_reservations': {'state': ('reservation_state', 'active', 'n')},
+    'get_reservation': {'action_plan_uuid': ('uuid', UNKNOWN, 'r')},
 }
 
 
