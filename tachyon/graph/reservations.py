@@ -23,7 +23,8 @@ their destinations::
       -[:HAS_HOLD]->(:ReservationHold {id, action_plan_uuid, consumer_uuid,
                                        source_uuid, destination_uuid, state,
                                        action_uuid, ended_at, end_reason})
-        -[:HOLDS {resource_class, used, expires_at}]->(:Inventory)
+        -[:HOLDS {resource_class, used, consumer_uuid, expires_at}]->
+          (:Inventory)
 
     (:WatcherAction {uuid, action_plan_uuid, resource_id, state,
                      updated_at})
@@ -143,6 +144,7 @@ ON CREATE SET h.action_plan_uuid = $plan, h.consumer_uuid = m.consumer,
               h.created_at = $now
 MERGE (r)-[:HAS_HOLD]->(h)
 CREATE (h)-[:HOLDS {resource_class: src.resource_class, used: u.used,
+                    consumer_uuid: m.consumer,
                     expires_at: $expires_at}]->(dst)
 """
 
@@ -200,12 +202,17 @@ ORDER BY node_uuid, rc
 """ % held_on('inv')
 
 # What the live holds take of each node: the snapshot's withheld capacity.
+# The instances already on each held inventory are read once per
+# inventory (a hold of one of them counts no more), not once per hold.
 ALL_HELD = """
-MATCH (h:ReservationHold {state: 'held'})-[x:HOLDS]->(inv:Inventory)
-WHERE x.expires_at * 1000.0 > timestamp() AND NOT EXISTS {
-  MATCH (:Consumer {uuid: h.consumer_uuid})-[:CONSUMES]->(inv) }
+MATCH (:ReservationHold)-[x:HOLDS]->(inv:Inventory)
+WHERE x.expires_at * 1000.0 > timestamp()
+WITH inv, collect([x.consumer_uuid, x.used]) AS holds
+WITH inv, holds, COLLECT { MATCH (inv)<-[:CONSUMES]-(c:Consumer)
+                           RETURN c.uuid } AS here
 RETURN inv.provider_uuid AS node_uuid, inv.resource_class AS rc,
-       sum(x.used) AS held
+       reduce(held = 0, p IN holds |
+              held + CASE WHEN p[0] IN here THEN 0 ELSE p[1] END) AS held
 """
 
 LIST_RESERVATIONS = """
