@@ -61,6 +61,9 @@ class ReservationCommands(object):
         """List reservations (all, or those of one state)."""
         with manage.open_graph() as graph:
             schema.check(graph)
+            # Those past their TTL are shown ended (they already hold
+            # nothing: every read checks the TTL).
+            reservations.sweep_now(graph)
             found = reservations.list_reservations(graph, state)
         formatters.emit([formatters.Listing(
             'reservations', [k for k, _h in _LIST_COLUMNS],
