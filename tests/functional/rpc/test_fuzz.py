@@ -32,6 +32,9 @@ import time
 from oslo_utils import uuidutils
 
 from tachyon import exception
+from tachyon.graph import events
+from tachyon.model import changes as model_changes
+from tachyon.model import plans
 from tachyon.rpc import api
 from tachyon.rpc import manager
 from tachyon import watcher_xml
@@ -209,7 +212,7 @@ ARGS = {
     'close_session': {'session_id': (S, '@active', 'r')},
     'get_session_deltas': {'session_id': ('any_session', '@active', 'r')},
     'list_reservations': {'state': ('reservation_state', 'active', 'n')},
-    'get_reservation': {'action_plan_uuid': ('uuid', UNKNOWN, 'r')},
+    'get_reservation': {'action_plan_uuid': ('uuid', '@plan', 'r')},
 }
 
 
@@ -317,6 +320,14 @@ class TestRPCFuzz(base.FunctionalTestCase):
             end(found[status])
             self.assertEqual(status, client.get_session(
                 found[status])['status'])
+        # A reservation (1.6): that of a plan whose end was heard first.
+        found['plan'] = uuidutils.generate_uuid()
+        events.apply_changes(self.graph, [model_changes.Change(
+            kind=model_changes.ACTION_PLAN, action=model_changes.UPSERT,
+            key=found['plan'], timestamp=time.time(),
+            record=plans.ActionPlanState(uuid=found['plan'],
+                                         audit_uuid=UNKNOWN,
+                                         state=plans.SUCCEEDED))])
         found['lapsed'] = client.create_session(ttl=1)['id']
         found['unknown'] = UNKNOWN
         time.sleep(1.2)
