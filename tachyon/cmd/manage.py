@@ -168,6 +168,7 @@ def _load_command_modules():
 COMMAND_MODULES = ['tachyon.cmd.manage_sync', 'tachyon.cmd.manage_model',
                    'tachyon.cmd.manage_session']
 COMMAND_MODULES.append('tachyon.cmd.manage_engine')
+COMMAND_MODULES.append('tachyon.cmd.manage_reservation')
 
 
 if __name__ == '__main__':

@@ -265,7 +265,12 @@ def stats_sections(stats):
                'last_success': _run_json(sync['last_success']),
                'recorded_runs': sync['recorded']}
               for sync in stats['syncs']])
-    return [model, sessions, tombstones, syncs]
+    held = stats.get('reservations') or {}
+    reserved = formatters.Record('reservations', [
+        (key, held.get(key, 0)) for key in ('active', 'holding_moves',
+                                            'conflicts', 'ended')],
+        title='Reservations of pending action plans')
+    return [model, sessions, tombstones, syncs, reserved]
 
 
 def _fields(record, leave_out=()):

@@ -28,12 +28,13 @@ from tachyon.conf import metrics
 from tachyon.conf import model_import
 from tachyon.conf import neo4j
 from tachyon.conf import notifications
+from tachyon.conf import reservations
 from tachyon.conf import simulation
 
 CONF = cfg.CONF
 
 MODULES = (default, neo4j, engine, simulation, notifications, collectors,
-           clients, model_import, metrics)
+           clients, model_import, metrics, reservations)
 
 
 class _SharedProcessConf(object):

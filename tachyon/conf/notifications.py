@@ -20,9 +20,12 @@ GROUP = cfg.OptGroup(
 
 opts = [
     cfg.ListOpt('enabled_handlers',
-                default=['nova', 'cinder', 'ironic'],
+                default=['nova', 'cinder', 'ironic', 'watcher'],
                 help='Notification handler plugins to load from the '
-                     'tachyon.notification_handlers entry-point namespace.'),
+                     'tachyon.notification_handlers entry-point namespace. '
+                     '"watcher" takes Watcher\'s action-plan and action '
+                     'notifications, which make and end the reservations '
+                     'of [reservations].'),
     cfg.BoolOpt('enable_listener',
                 default=True,
                 help='Run the notification listener in tachyon-engine.'),

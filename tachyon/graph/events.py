@@ -73,6 +73,7 @@ from tachyon.graph import compute
 from tachyon.graph.compute import aggregates
 from tachyon.graph.compute import instances
 from tachyon.graph.compute import nodes as compute_nodes
+from tachyon.graph import reservations
 from tachyon.graph import storage
 from tachyon.graph import tombstones
 from tachyon.graph import upsert
@@ -507,6 +508,13 @@ def _apply(tx, graph, changes, placements=(), keys=None):
     volumes = take(ch.VOLUME, ch.UPSERT)
     if volumes:
         _apply_volumes(tx, graph, volumes, counts)
+
+    action_plans = take(ch.ACTION_PLAN, ch.UPSERT)
+    if action_plans:
+        counts.updated += reservations.apply_plans(tx, action_plans)
+    actions = take(ch.WATCHER_ACTION, ch.UPSERT)
+    if actions:
+        counts.updated += reservations.apply_actions(tx, actions)
 
     deletes = [c for (kind, action), group in sorted(by.items())
                if action == ch.DELETE for c in group]

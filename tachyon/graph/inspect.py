@@ -17,8 +17,8 @@ call is one read transaction, so the numbers it answers are of one
 snapshot of the graph. Nothing here writes.
 
 * :func:`model_stats`: how many entities of each kind, sessions by
-  status, tombstones by kind, the global generation and the last full
-  sync of each collector;
+  status, tombstones by kind, the global generation, the last full
+  sync of each collector and the reservations of pending action plans;
 * :func:`show_node`, :func:`show_instance`, :func:`show_volume`: one
   entity found by uuid, or by name when exactly one entity of that kind
   has it, with what it is linked to.
@@ -28,6 +28,7 @@ from tachyon import exception
 from tachyon.graph import common
 from tachyon.graph.compute import reads as compute_reads
 from tachyon.graph.compute import usage as compute_usage
+from tachyon.graph import reservations
 from tachyon.graph import sessions
 from tachyon.graph import storage
 from tachyon.graph import tombstones
@@ -158,7 +159,18 @@ def _stats(tx):
                    'last_success': _run(r['last_success']),
                    'recorded': r['recorded']}
                   for r in tx.run(LAST_SYNCS)],
+        'reservations': _reservations(tx),
     }
+
+
+def _reservations(tx):
+    found = reservations.counts(tx)
+    live = found.get(reservations.ACTIVE) or {}
+    return {'active': live.get('reservations', 0),
+            'ended': (found.get(reservations.ENDED) or {}).get(
+                'reservations', 0),
+            'holding_moves': live.get('holding', 0),
+            'conflicts': live.get('conflicts', 0)}
 
 
 def model_stats(graph):
@@ -170,8 +182,11 @@ def model_stats(graph):
         'volumes', 'unplaced_volumes': int},
         sessions={status: int}, tombstones={kind: int},
         syncs=[{'collector', 'last', 'last_success': SyncRun dict or None,
-        'recorded': runs kept}] by collector). A SyncRun dict has the
-        properties :mod:`tachyon.graph.syncs` records.
+        'recorded': runs kept}] by collector, reservations={'active',
+        'ended', 'holding_moves', 'conflicts': int}: the reservations of
+        pending action plans, :mod:`tachyon.graph.reservations`). A
+        SyncRun dict has the properties :mod:`tachyon.graph.syncs`
+        records.
     """
     return graph.read(_stats)
 

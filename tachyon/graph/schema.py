@@ -160,6 +160,17 @@ _V3_STATEMENTS = [
     ('engine_worker_id',
      'CREATE CONSTRAINT engine_worker_id IF NOT EXISTS '
      'FOR (w:EngineWorker) REQUIRE w.id IS UNIQUE'),
+    # The reservations of pending Watcher action plans
+    # (tachyon.graph.reservations), created again by any "db sync".
+    ('reservation_plan',
+     'CREATE CONSTRAINT reservation_plan IF NOT EXISTS '
+     'FOR (r:Reservation) REQUIRE r.action_plan_uuid IS UNIQUE'),
+    ('reservation_hold_id',
+     'CREATE CONSTRAINT reservation_hold_id IF NOT EXISTS '
+     'FOR (h:ReservationHold) REQUIRE h.id IS UNIQUE'),
+    ('watcher_action_uuid',
+     'CREATE CONSTRAINT watcher_action_uuid IF NOT EXISTS '
+     'FOR (a:WatcherAction) REQUIRE a.uuid IS UNIQUE'),
 ]
 
 #: version -> the statements that bring the schema from version - 1 to it.

@@ -57,8 +57,14 @@ IRONIC_NODE = 'ironic_node'
 #: A Nova host aggregate, keyed by its id (as text); its ``record`` a
 #: :class:`~tachyon.model.records.Aggregate`, always an ``upsert``.
 AGGREGATE = 'aggregate'
+#: A Watcher action plan, keyed by its uuid; its ``record`` a
+#: :class:`~tachyon.model.plans.ActionPlanState`, always an ``upsert``.
+ACTION_PLAN = 'action_plan'
+#: A Watcher action, keyed by its uuid; its ``record`` a
+#: :class:`~tachyon.model.plans.ActionState`, always an ``upsert``.
+WATCHER_ACTION = 'watcher_action'
 KINDS = (INSTANCE, COMPUTE_NODE, VOLUME, POOL, STORAGE_NODE, IRONIC_NODE,
-         AGGREGATE)
+         AGGREGATE, ACTION_PLAN, WATCHER_ACTION)
 
 #: ``keep`` markers beyond record fields.
 KEEP_NODE = 'node'

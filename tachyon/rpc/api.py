@@ -49,6 +49,9 @@ died or froze: another engine on the topic takes the next attempt). Each
 retry logs a warning naming the call. Other calls (commits, session
 ends, ``migrate_instance``) are sent once: their lost answer surfaces as
 MessagingTimeout.
+* **1.6** -- ``list_reservations`` and ``get_reservation``: the capacity
+  pending Watcher action plans hold, and the destinations a real change
+  filled after the audit planned onto them (the conflict report).
 
 The target names its exchange (``[engine]/exchange``) on both sides: a
 client inside another service (watcher-decision-engine, whose default
@@ -75,7 +78,7 @@ from tachyon import rpc
 LOG = logging.getLogger(__name__)
 
 #: The newest version this client knows.
-RPC_API_VERSION = '1.5'
+RPC_API_VERSION = '1.6'
 
 #: Calls that write nothing: safe to send again when an answer is lost.
 READS = frozenset([
@@ -87,7 +90,8 @@ READS = frozenset([
     'get_pool', 'get_volume', 'get_pool_volumes', 'get_ironic_node',
     'get_session', 'list_sessions', 'get_consumer_location',
     'get_utilization', 'get_balance_score', 'find_destinations',
-    'get_storage_snapshot', 'get_baremetal_snapshot', 'get_session_deltas'])
+    'get_storage_snapshot', 'get_baremetal_snapshot', 'get_session_deltas',
+    'list_reservations', 'get_reservation'])
 
 #: [engine]/rpc_retries' default, for a client built without it.
 DEFAULT_RETRIES = 2
@@ -333,3 +337,12 @@ class EngineAPI(object):
     def revert_session(self, session_id):
         return self._call('revert_session', version='1.5',
                           session_id=session_id)
+
+    # 1.6 ----------------------------------------------------------------
+
+    def list_reservations(self, state=None):
+        return self._call('list_reservations', version='1.6', state=state)
+
+    def get_reservation(self, action_plan_uuid):
+        return self._call('get_reservation', version='1.6',
+                          action_plan_uuid=action_plan_uuid)

@@ -47,6 +47,7 @@ from tachyon.graph import baremetal
 from tachyon.graph import common
 from tachyon.graph import compute
 from tachyon.graph import driver
+from tachyon.graph import reservations
 from tachyon.graph import storage
 from tachyon.model import records
 from tachyon.rpc import api
@@ -345,3 +346,23 @@ class EngineManager(object):
     def revert_session(self, ctxt, session_id):
         """(1.5) Drop a fork and its own forks."""
         return self.sessions.revert_session(session_id)
+
+    # Reservations (1.6) -------------------------------------------------
+
+    def list_reservations(self, ctxt, state=None):
+        """(1.6) The reservations of pending action plans, oldest first.
+
+        Each with its plan's state, the moves it holds (``holding``) and
+        the conflicts recorded when its plan's notifications were applied
+        (``conflicts``: ``node_uuid:RESOURCE_CLASS``).
+        """
+        return reservations.list_reservations(self.graph, state)
+
+    def get_reservation(self, ctxt, action_plan_uuid):
+        """(1.6) One reservation, its holds, what it overcommits now.
+
+        ``overcommitted`` lists the destinations whose real use and
+        everything held on them exceed their capacity at the time of the
+        call: a real change filled them after the audit planned.
+        """
+        return reservations.get_reservation(self.graph, action_plan_uuid)

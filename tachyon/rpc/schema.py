@@ -43,6 +43,7 @@ engine and whichever Neo4j cluster member they run.
 """
 
 from tachyon import exception
+from tachyon.graph import reservations
 from tachyon.graph import sessions
 from tachyon.simulation import validation
 
@@ -86,6 +87,18 @@ TTL = Kind('ttl', lambda field, value, conf: validation.check_ttl(
     value, conf.simulation.max_ttl))
 DELTAS = Kind('deltas', lambda field, value, conf: validation.check_deltas(
     field, value, conf.simulation.max_deltas_per_session))
+
+
+def _reservation_state(field, value, conf):
+    if not isinstance(value, str) or value not in reservations.STATES:
+        raise exception.InvalidParameter(
+            field=field, reason='%s is not one of %s' % (
+                validation.show(value), ', '.join(reservations.STATES)))
+    return value
+
+
+#: A reservation's state (1.6): active or ended.
+RESERVATION_STATE = Kind('reservation_state', _reservation_state)
 #: A session the call works in: active, within its TTL.
 ACTIVE_SESSION = Kind('active_session', _plain(validation.check_uuid),
                       (sessions.ACTIVE,))
@@ -186,6 +199,9 @@ SCHEMAS = {
                      'ttl': optional(TTL)},
     'merge_session': {'session_id': required(ACTIVE_SESSION)},
     'revert_session': {'session_id': required(ACTIVE_SESSION)},
+    # 1.6
+    'list_reservations': {'state': optional(RESERVATION_STATE)},
+    'get_reservation': {'action_plan_uuid': required(UUID)},
 }
 
 

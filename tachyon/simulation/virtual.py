@@ -28,6 +28,7 @@ import time
 
 from tachyon import exception
 from tachyon.graph import compute
+from tachyon.graph import reservations
 from tachyon.graph import sessions
 from tachyon.simulation import deltas
 from tachyon.simulation import overlay
@@ -198,14 +199,21 @@ def get_compute_model(graph, session_id):
 
     The deltas are those :func:`tachyon.graph.sessions.get_deltas` gives,
     whatever the session's status (a snapshot reads an ended session's
-    kept deltas too).
+    kept deltas too). What pending action plans hold is withheld from
+    the nodes' capacity (:func:`tachyon.graph.reservations.withhold`).
     """
     if session_id is None:
-        return compute.get_compute_model(graph)
+        return _withheld(compute.get_compute_model(graph))
     session_deltas = sessions.get_deltas(graph, session_id)
-    model = compute.get_compute_model(graph)
+    model = _withheld(compute.get_compute_model(graph))
     if session_deltas:
         overlay.apply_to_model(model, session_deltas)
+    return model
+
+
+def _withheld(model):
+    """The capacity pending action plans hold, taken off the nodes'."""
+    reservations.withhold(model['nodes'], model.pop('held', None) or {})
     return model
 
 

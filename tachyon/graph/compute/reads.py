@@ -25,6 +25,7 @@ own.
 from tachyon import exception
 from tachyon.graph import common
 from tachyon.graph.compute import rows as compute_rows
+from tachyon.graph import reservations
 
 
 def _projection(var, props):
@@ -317,6 +318,8 @@ def _model(tx, node_uuids):
         'generation': common.global_generation(tx),
         'watcher_unset': unset,
         'watcher_unset_nodes': unset_nodes,
+        # What pending action plans hold, in the same snapshot.
+        'held': reservations.all_held(tx),
     }
 
 
@@ -326,7 +329,9 @@ def get_compute_model(graph, node_uuids=None):
     :returns: dict(nodes=[ComputeNode], instances=[Instance],
         mapping={instance_uuid: node_uuid}, generation=global generation,
         watcher_unset={instance_uuid: [Watcher fields left unset]},
-        watcher_unset_nodes={node_uuid: [...]}) read in one transaction.
+        watcher_unset_nodes={node_uuid: [...]}, held={node_uuid: {rc:
+        amount}} of the pending action plans' reservations) read in one
+        transaction.
         With ``node_uuids``, only those nodes and the instances on them.
         The ``watcher_unset`` lists let an export leave out again the
         attributes a record did not give.

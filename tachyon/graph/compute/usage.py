@@ -15,12 +15,15 @@
 Used resources are the sums of the amounts of the instances mapped to a
 node, keyed ``vcpu``, ``memory``, ``disk``; capacity is
 :func:`tachyon.model.records.capacity` of each inventory; free is capacity
-minus used. The queries return the inventories' numbers and the used
-amounts; the arithmetic is done here, in Python.
+minus used. What pending action plans hold on a node
+(:mod:`tachyon.graph.reservations`) counts as used too. The queries
+return the inventories' numbers and the used amounts; the arithmetic is
+done here, in Python.
 """
 
 from tachyon import exception
 from tachyon.graph.compute import rows as compute_rows
+from tachyon.graph import reservations
 from tachyon.model import records
 
 
@@ -37,7 +40,8 @@ def usage_of(rp, inv='inv'):
             "  %(inv)s.allocation_ratio,\n"
             "  reduce(used = 0, r IN [(%(inv)s)<-[r:CONSUMES]-(:Consumer) "
             "| r.used] |\n"
-            "         used + r)]]") % {'rp': rp, 'inv': inv}
+            "         used + r) + %(held)s]]") % {
+                'rp': rp, 'inv': inv, 'held': reservations.held_on(inv)}
 
 
 GET_NODE_USAGE = """
@@ -55,8 +59,9 @@ CALL (inv) {
   OPTIONAL MATCH (inv)<-[r:CONSUMES]-(:Consumer)
   RETURN sum(r.used) AS used
 }
-RETURN rp.uuid AS uuid, collect([inv.resource_class, used]) AS usage
-"""
+RETURN rp.uuid AS uuid,
+       collect([inv.resource_class, used + %s]) AS usage
+""" % reservations.held_on('inv')
 
 # Capacity of every node: [[resource_class, total, reserved, ratio]].
 GET_ALL_CAPACITY = """
@@ -77,8 +82,8 @@ CALL (inv) {
   RETURN sum(r.used) AS used
 }
 RETURN rp.uuid AS uuid, inv.total AS total, inv.reserved AS reserved,
-       inv.allocation_ratio AS allocation_ratio, used
-"""
+       inv.allocation_ratio AS allocation_ratio, used + %s AS used
+""" % reservations.held_on('inv')
 
 
 def free(inv, used):

@@ -32,6 +32,9 @@ import time
 from oslo_utils import uuidutils
 
 from tachyon import exception
+from tachyon.graph import events
+from tachyon.model import changes as model_changes
+from tachyon.model import plans
 from tachyon.rpc import api
 from tachyon.rpc import manager
 from tachyon import watcher_xml
@@ -94,6 +97,7 @@ BAD = {
     'page_size': [0, -1, 10001, TOO_BIG, True, 1.5, '5', [], {}, HUGE],
     'ttl': [0, -1, 86401, TOO_BIG, True, 1.5, '60', [], {}, HUGE],
 }
+BAD['reservation_state'] = ['done', 'ACTIVE', 0, True, [], {}, HUGE]
 for _kind in ('active_session', 'session_view', 'any_session'):
     BAD[_kind] = BAD['uuid']
 
@@ -210,6 +214,8 @@ ARGS = {
     'expire_session': {'session_id': (S, '@active', 'r')},
     'close_session': {'session_id': (S, '@active', 'r')},
     'get_session_deltas': {'session_id': ('any_session', '@active', 'r')},
+    'list_reservations': {'state': ('reservation_state', 'active', 'n')},
+    'get_reservation': {'action_plan_uuid': ('uuid', '@plan', 'r')},
 }
 
 
@@ -317,6 +323,14 @@ class TestRPCFuzz(base.FunctionalTestCase):
             end(found[status])
             self.assertEqual(status, client.get_session(
                 found[status])['status'])
+        # A reservation (1.6): that of a plan whose end was heard first.
+        found['plan'] = uuidutils.generate_uuid()
+        events.apply_changes(self.graph, [model_changes.Change(
+            kind=model_changes.ACTION_PLAN, action=model_changes.UPSERT,
+            key=found['plan'], timestamp=time.time(),
+            record=plans.ActionPlanState(uuid=found['plan'],
+                                         audit_uuid=UNKNOWN,
+                                         state=plans.SUCCEEDED))])
         found['lapsed'] = client.create_session(ttl=1)['id']
         found['unknown'] = UNKNOWN
         time.sleep(1.2)

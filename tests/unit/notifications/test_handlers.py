@@ -41,7 +41,7 @@ class TestHandlers(base.TestCase):
         return self.handlers[handler].parse(p.note(event, payload, at=1.0))
 
     def test_entry_points_and_filters(self):
-        self.assertEqual(['nova', 'cinder', 'ironic'],
+        self.assertEqual(['nova', 'cinder', 'ironic', 'watcher'],
                          [h.name for h in listener.load_handlers(self.conf)])
         rule = re.compile(listener.event_type_filter(self.handlers['nova']))
         self.assertTrue(rule.match('instance.update'))
