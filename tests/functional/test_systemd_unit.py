@@ -180,10 +180,11 @@ class TestUnderSystemd(SystemdUnitTestCase):
                         30, 'activating')
         time.sleep(6)
         state = self.state()
+        journal = self.container.journal(UNIT)
         self.assertEqual(('activating', '0'), (state['ActiveState'],
-                                               state['NRestarts']))
+                                               state['NRestarts']), journal)
         self.assertEqual('Checking Neo4j and the message broker',
-                         state['StatusText'])
+                         state['StatusText'], journal)
         proxy.reopen()  # Neo4j is back, on the same port
         state = self.wait_state(lambda s: s['ActiveState'] == 'active',
                                 120, 'active once Neo4j is back')
