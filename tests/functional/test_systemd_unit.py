@@ -178,7 +178,14 @@ class TestUnderSystemd(SystemdUnitTestCase):
         self.container.run('systemctl', 'start', '--no-block', UNIT)
         self.wait_state(lambda s: s['ActiveState'] == 'activating',
                         30, 'activating')
-        time.sleep(6)
+        # Until the engine has found Neo4j down (its start may take a
+        # while on a busy machine), and some more.
+        deadline = time.monotonic() + 90
+        while 'is unavailable' not in self.container.journal(UNIT):
+            self.assertLess(time.monotonic(), deadline,
+                            self.container.journal(UNIT))
+            time.sleep(0.5)
+        time.sleep(4)
         state = self.state()
         journal = self.container.journal(UNIT)
         self.assertEqual(('activating', '0'), (state['ActiveState'],
