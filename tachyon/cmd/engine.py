@@ -128,7 +128,7 @@ def main(argv=None):
     supervision = Supervision(CONF)
     supervisor = supervision.supervisor
     supervisor.start()
-    supervisor.status('Checking Neo4j and the message broker')
+    supervisor.hold('Checking Neo4j and the message broker')
     try:
         listener.check_queue_names(CONF)
     except exception.ConfigurationError as exc:
@@ -136,6 +136,7 @@ def main(argv=None):
     check_backends(CONF)
     supervisor.probe = engine_service.consumer_probe(CONF,
                                                      CONF.engine.workers)
+    supervisor.hold(None)
     supervisor.status('Starting: 0/%d workers started' % CONF.engine.workers)
     # Everything loaded so far (modules, options) lives as long as the
     # process: keep it out of the garbage collector's full passes, which

@@ -59,6 +59,26 @@ def _kind_line(name, kind, counts):
                       'skipped', 'stale')))
 
 
+def _observer(report, name):
+    """A SyncReport observer printing each step with ``report``."""
+    def observe(sync, step, kind):
+        if step == 'fetched':
+            report('%s: fetched %s', name, ', '.join(
+                '%s %d' % (k, c['fetched'])
+                for k, c in sorted(sync.details.items())) or 'nothing')
+            return
+        counts = sync.kind(kind)
+        if step == 'written':
+            report('%s: %s: written %d/%d (created %d, updated %d, '
+                   'stale %d)', name, kind, sync.written(kind),
+                   counts['fetched'], counts['created'], counts['updated'],
+                   counts['stale'])
+        else:
+            report('%s: %s: pruned (deleted %d)', name, kind,
+                   counts['deleted'])
+    return observe
+
+
 class SyncCommands(object):
     """Full synchronisation from Nova, Placement, Cinder and Ironic."""
 
@@ -75,7 +95,9 @@ class SyncCommands(object):
             for name in names:
                 report('%s: full sync started (fetch, then write)', name)
                 try:
-                    result = mgr.run(name)
+                    result = mgr.run(name, observer=(
+                        _observer(report, name) if report.enabled
+                        else None))
                 except Exception as exc:
                     report('%s: failed: %s', name, exc)
                     # A failure raises: tachyon-manage prints it, exits 1.

@@ -73,6 +73,26 @@ class SyncReport:
     #: 'stale'}
     details: dict = dataclasses.field(default_factory=dict)
 
+    #: Called as ``observer(report, step, kind)`` whenever counts change
+    #: while the sync runs (``step``: 'fetched' once the fetch ended, kind
+    #: None; 'written' after each chunk of a kind is upserted, 'pruned'
+    #: after a kind's prune), so a caller can show progress live. Not a
+    #: field: it is neither recorded nor part of :meth:`as_dict`.
+    observer = None
+
+    def add_written(self, kind, count):
+        """``count`` more records of ``kind`` upserted (not recorded)."""
+        written = self.__dict__.setdefault('_written', {})
+        written[kind] = written.get(kind, 0) + count
+
+    def written(self, kind):
+        """How many records of ``kind`` were upserted so far."""
+        return self.__dict__.get('_written', {}).get(kind, 0)
+
+    def progress(self, step, kind=None):
+        if self.observer is not None:
+            self.observer(self, step, kind)
+
     @property
     def seconds(self):
         if self.finished_at is None:
@@ -201,16 +221,21 @@ class BaseCollector(object, metaclass=abc.ABCMeta):
         for part in self.chunks(batch.records, chunk):
             self.check_deadline(deadline)
             report.add_counts(batch.kind, func(graph, part))
+            report.add_written(batch.kind, len(part))
+            report.progress('written', batch.kind)
 
     def prune(self, graph, func, batch, report, started_at, deadline):
         self.check_deadline(deadline)
         report.add_deleted(batch.kind,
                            func(graph, sorted(batch.keep), started_at))
+        report.progress('pruned', batch.kind)
 
     # -- the sync ---------------------------------------------------------
 
-    def sync(self, graph):
+    def sync(self, graph, observer=None):
         """One full reconciliation; returns the :class:`SyncReport`.
+
+        ``observer``: see :attr:`SyncReport.observer`.
 
         Raises the error that failed the sync (UpstreamError,
         UpstreamAuthFailed, SyncTimeout, GraphUnavailable, ...) after
@@ -219,6 +244,7 @@ class BaseCollector(object, metaclass=abc.ABCMeta):
         started_at = time.time()
         clock = time.monotonic()
         report = SyncReport(collector=self.name, started_at=started_at)
+        report.observer = observer
         deadline = clients.Deadline(self.conf.collectors.sync_timeout)
         LOG.info('Starting the %s sync', self.name)
         try:
@@ -228,6 +254,7 @@ class BaseCollector(object, metaclass=abc.ABCMeta):
                 if batch.skipped:
                     report.add_skipped(kind, batch.skipped)
             report.fetch_seconds = time.monotonic() - clock
+            report.progress('fetched')
             write_clock = time.monotonic()
             try:
                 self.write(graph, batches, report, started_at, deadline)

@@ -94,8 +94,11 @@ class CollectorManager(object):
                 result[name] = seconds
         return result
 
-    def run(self, name):
+    def run(self, name, observer=None):
         """Run one full sync of ``name`` now; returns its SyncReport.
+
+        ``observer`` is told of its progress as it goes (see
+        :attr:`tachyon.collectors.base.SyncReport.observer`).
 
         Raises what failed the sync (the run is logged and recorded in the
         graph first).
@@ -104,7 +107,7 @@ class CollectorManager(object):
         with self._lock:
             lock = self._locks.setdefault(name, threading.Lock())
         with lock:
-            return plugin.sync(self.graph)
+            return plugin.sync(self.graph, observer=observer)
 
     def run_all(self):
         """Run every enabled collector.

@@ -150,6 +150,7 @@ class Supervisor(object):
         self.ever_ready = False
         self.probed = False
         self._status = None
+        self._held = None
         self._last_ping = None
         self._fatal = None
 
@@ -159,6 +160,17 @@ class Supervisor(object):
 
     def notify(self, *fields):
         return notify(self.socket_path, *fields)
+
+    def hold(self, text):
+        """Say ``STATUS=text`` until ``hold(None)``, whatever the workers.
+
+        For what the main process does before it forks them (waiting for
+        Neo4j and the broker), which the worker count would otherwise
+        overwrite with "Starting: 0/N workers started".
+        """
+        self._held = text
+        if text is not None:
+            self.status(text)
 
     def status(self, text):
         """Send ``STATUS=text`` unless it is the one last sent."""
@@ -261,7 +273,7 @@ class Supervisor(object):
             self.status('Degraded: %d/%d workers serving, %d starting or '
                         'stopping' % (started, self.expected,
                                       fresh - started))
-        elif started < self.expected:
+        elif started < self.expected and self._held is None:
             self.status('Starting: %d/%d workers started'
                         % (started, self.expected))
         # Until the first READY=1, startup is bounded by TimeoutStartSec

@@ -105,12 +105,7 @@ class Engine(fixtures.Fixture):
     def _setUp(self):
         tmp = self.useFixture(fixtures.TempDir()).path
         self.log = os.path.join(tmp, 'engine.log')
-        env = dict(os.environ,
-                   OS_NEO4J__URI=self.neo4j.uri,
-                   OS_NEO4J__USERNAME=self.neo4j.user,
-                   OS_NEO4J__PASSWORD=self.neo4j.password,
-                   OS_DEFAULT__TRANSPORT_URL=self.transport_url,
-                   OS_COLLECTORS__ENABLED_COLLECTORS='')
+        env = self.environment()
         env.update(self.extra_env)
         if self.code is None:
             cmd = [sys.executable, '-m', 'tachyon.cmd.engine']
@@ -124,6 +119,15 @@ class Engine(fixtures.Fixture):
                 # process group on SIGHUP.
                 start_new_session=True)
         self.addCleanup(self.terminate)
+
+    def environment(self):
+        """The engine's environment: the back ends, no collector."""
+        return dict(os.environ,
+                    OS_NEO4J__URI=self.neo4j.uri,
+                    OS_NEO4J__USERNAME=self.neo4j.user,
+                    OS_NEO4J__PASSWORD=self.neo4j.password,
+                    OS_DEFAULT__TRANSPORT_URL=self.transport_url,
+                    OS_COLLECTORS__ENABLED_COLLECTORS='')
 
     def output(self):
         with open(self.log, errors='replace') as log:

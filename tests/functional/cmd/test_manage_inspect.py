@@ -22,9 +22,9 @@ prints are checked against Watcher's own reading of the same files
 import json
 import os
 import subprocess
-import sys
+import threading
+import time
 
-import fixtures
 from lxml import etree
 from watcher.decision_engine.model import model_root
 
@@ -35,14 +35,16 @@ from tachyon.model import records
 from tachyon.simulation import manager
 from tachyon import watcher_xml
 from tests.fixtures import emulators
-from tests.functional import base
+from tests.functional.cmd import base as cmd_base
 from tests import watcher_models
-
-SCRIPT = os.path.join(os.path.dirname(sys.executable), 'tachyon-manage')
 
 COMPUTE = 'scenario_1.xml'
 STORAGE = 'storage_scenario_1.xml'
 BAREMETAL = 'ironic_scenario_1.xml'
+
+
+def compute_instances(graph):
+    return len(compute.get_all_instances(graph))
 
 
 def xml_elements(name, tag):
@@ -50,46 +52,7 @@ def xml_elements(name, tag):
     return list(root.iter(tag))
 
 
-class ManageTestCase(base.FunctionalTestCase):
-
-    def setUp(self):
-        super().setUp()
-        self.assertTrue(os.access(SCRIPT, os.X_OK), SCRIPT)
-        self.tmp = self.useFixture(fixtures.TempDir())
-        self.config = self.tmp.join('tachyon.conf')
-        with open(self.config, 'w') as f:
-            f.write('[neo4j]\nuri = %s\nusername = %s\npassword = %s\n' % (
-                self.neo4j.uri, self.neo4j.user, self.neo4j.password))
-
-    def manage(self, *args, input_=None):
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith('OS_')}
-        env['PYTHONWARNINGS'] = 'ignore'
-        return subprocess.run([SCRIPT, '--config-file', self.config]
-                              + list(args), env=env, capture_output=True,
-                              text=True, timeout=300, input=input_)
-
-    def ok(self, *args):
-        result = self.manage(*args)
-        self.assertEqual(0, result.returncode, result.stderr)
-        self.assertNotIn('Traceback', result.stdout + result.stderr)
-        return result
-
-    def json(self, *args):
-        return json.loads(self.ok(*(args + ('-f', 'json'))).stdout)
-
-    def assertOneLineError(self, result, prog, *fragments):
-        self.assertEqual(1, result.returncode, result.stderr)
-        self.assertNotIn('Traceback', result.stdout + result.stderr)
-        self.assertEqual('', result.stdout)
-        lines = result.stderr.splitlines()
-        self.assertEqual(1, len(lines), result.stderr)
-        self.assertTrue(lines[0].startswith(prog + ': '), lines[0])
-        for fragment in fragments:
-            self.assertIn(fragment, lines[0])
-
-
-class TestModelInspect(ManageTestCase):
+class TestModelInspect(cmd_base.ManageTestCase):
 
     def setUp(self):
         super().setUp()
@@ -281,7 +244,7 @@ class TestModelInspect(ManageTestCase):
         self.assertEqual(2, result.returncode)
 
 
-class TestNodeUsageWithRatios(ManageTestCase):
+class TestNodeUsageWithRatios(cmd_base.ManageTestCase):
 
     def test_reserved_and_allocation_ratios(self):
         # Watcher's scenario, with reserved amounts and overcommit.
@@ -318,7 +281,7 @@ class TestNodeUsageWithRatios(ManageTestCase):
                              usage['vcpu']['capacity'])
 
 
-class TestImportProgress(ManageTestCase):
+class TestImportProgress(cmd_base.ManageTestCase):
 
     def test_progress_on_stderr_result_on_stdout(self):
         path = os.path.join(watcher_models.DATA_DIR,
@@ -348,21 +311,11 @@ class TestImportProgress(ManageTestCase):
         self.assertEqual('', result.stderr)
 
 
-class TestListingFormats(ManageTestCase):
+class TestListingFormats(cmd_base.ManageTestCase):
 
     def test_session_list_and_show(self):
-        watcher_xml.import_model(self.graph,
-                                 watcher_models.load_data(COMPUTE))
-        model = watcher_models.watcher_model(COMPUTE)
-        node = sorted(model.get_all_compute_nodes().values(),
-                      key=lambda n: n.uuid)[0]
-        inst = model.get_node_instances(node)[0]
-        other = sorted(u for u in model.get_all_compute_nodes()
-                       if u != node.uuid)[0]
-        mgr = manager.SessionManager(self.conf, self.graph)
-        sid = mgr.create_session(audit_uuid='audit-7')['id']
-        mgr.migrate_instance(sid, inst.uuid, node.uuid, other,
-                             check_capacity=False)
+        mgr, sid, inst, node, other = cmd_base.session_with_a_move(
+            self, COMPUTE, 'audit-7')
         mgr.create_session()
 
         listed = self.json('session', 'list')
@@ -402,7 +355,7 @@ class TestListingFormats(ManageTestCase):
         self.assertEqual(2.0, runs[0]['seconds'])
 
 
-class TestSyncRun(ManageTestCase):
+class TestSyncRun(cmd_base.ManageTestCase):
     """sync run against the emulated APIs; model stats shows the drift."""
 
     def setUp(self):
@@ -443,7 +396,18 @@ class TestSyncRun(ManageTestCase):
                 kind, counts['fetched'], counts['created']), text)
         self.assertEqual(5, sum(c['fetched'] for c in kinds.values()))
         self.assertIn('nova: success in ', progress[-1])
-        self.assertEqual(3 + len(kinds), len(progress))
+        # As it goes: what was fetched, then each kind as it is written
+        # (nodes before the instances placed on them) and pruned, then
+        # each kind's totals.
+        steps = [line.split('] ', 1)[1] for line in progress]
+        self.assertEqual([
+            'nova: fetched aggregates 0, compute_nodes 2, instances 3',
+            'nova: compute_nodes: written 2/2 (created 2, updated 0, '
+            'stale 0)',
+            'nova: instances: written 3/3 (created 3, updated 0, stale 0)',
+            'nova: instances: pruned (deleted 0)',
+            'nova: compute_nodes: pruned (deleted 0)'], steps[2:7])
+        self.assertEqual(8 + len(kinds), len(progress))
 
         # The cloud drifts: one server gone, one new, no notification.
         self.cloud.delete_server(servers[0])
@@ -467,3 +431,67 @@ class TestSyncRun(ManageTestCase):
         self.assertEqual(stats['model']['generation'], last['generation'])
         self.assertEqual(last, nova['last_success'])
         self.assertGreater(last['started_at'], runs[0]['started_at'])
+
+    def test_progress_is_live(self):
+        """Each kind's line is out while the next kind still waits.
+
+        The test holds, in a transaction of its own, the uniqueness lock
+        of one server's uuid: the sync writes the compute nodes, then
+        blocks on that instance until the test rolls back. The nodes'
+        line must be on standard error meanwhile, not only at the end.
+        """
+        self.cloud.add_compute_node('compute-0')
+        held = self.cloud.add_server(host='compute-0')
+        self.cloud.add_server(host='compute-0')
+        locked, release = threading.Event(), threading.Event()
+
+        class Rollback(Exception):
+            pass
+
+        def hold(tx):
+            tx.run('CREATE (:Consumer {uuid: $uuid})', uuid=held).consume()
+            locked.set()
+            release.wait(40)
+            raise Rollback()
+
+        def holder():
+            try:
+                self.graph.write(hold)
+            except Rollback:
+                pass
+
+        thread = threading.Thread(target=holder, daemon=True)
+        thread.start()
+        self.addCleanup(thread.join, 60)
+        self.addCleanup(release.set)
+        self.assertTrue(locked.wait(30))
+        proc = subprocess.Popen(
+            [cmd_base.SCRIPT, '--config-file', self.config, 'sync', 'run',
+             '--collector', 'nova', '--progress'],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=dict(PATH=os.environ.get('PATH', ''),
+                     PYTHONWARNINGS='ignore'))
+        self.addCleanup(proc.wait, 60)
+        seen = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            seen.append(line.rstrip('\n'))
+            if 'compute_nodes: written' in line:
+                break
+        self.assertIn('nova: compute_nodes: written 1/1 (created 1, '
+                      'updated 0, stale 0)', seen[-1], seen)
+        # Still waiting on the held instance: running, nothing more said.
+        time.sleep(1)
+        self.assertIsNone(proc.poll(), seen)
+        self.assertEqual(0, compute_instances(self.graph))
+        release.set()
+        out, err = proc.communicate(timeout=60)
+        self.assertEqual(0, proc.returncode, err)
+        rest = err.splitlines()
+        self.assertIn('nova: instances: written 2/2 (created 2, '
+                      'updated 0, stale 0)', rest[0])
+        self.assertIn('nova sync success', out)
+        self.assertEqual(2, compute_instances(self.graph))

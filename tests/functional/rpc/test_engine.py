@@ -13,13 +13,11 @@
 """tachyon-engine as a real process on the real RabbitMQ and Neo4j."""
 
 import os
-import signal
 import subprocess
 import sys
 import threading
 import time
 
-import fixtures
 from oslo_utils import uuidutils
 
 from tachyon import exception
@@ -30,71 +28,35 @@ from tachyon import watcher_xml
 from tachyon.rpc import api
 from tests.fixtures import services
 from tests.functional import base
+from tests.functional import engine_process
 from tests import watcher_models
 
 
-class EngineProcess(fixtures.Fixture):
-    """One ``tachyon-engine`` subprocess on a given topic."""
+class EngineProcess(engine_process.Engine):
+    """One ``tachyon-engine`` subprocess on a given topic, once it serves."""
 
     def __init__(self, neo4j, transport_url, topic, host, workers=1,
                  env=None):
         """``topic`` None: every option but the back ends' at its default."""
-        super().__init__()
-        self.neo4j = neo4j
-        self.transport_url = transport_url
+        super().__init__(neo4j, transport_url, env=env)
         self.topic = topic
         self.host = host
-        self.workers = workers
-        self.extra_env = dict(env or {})
+        self.worker_count = workers
+
+    def environment(self):
+        env = super().environment()
+        env['OS_DEFAULT__HOST'] = self.host
+        if self.topic is None:
+            del env['OS_COLLECTORS__ENABLED_COLLECTORS']
+        else:
+            env.update(OS_ENGINE__TOPIC=self.topic,
+                       OS_ENGINE__WORKERS=str(self.worker_count),
+                       OS_NOTIFICATIONS__ENABLE_LISTENER='false')
+        return env
 
     def _setUp(self):
-        tmp = self.useFixture(fixtures.TempDir()).path
-        self.log = os.path.join(tmp, 'engine.log')
-        env = dict(os.environ,
-                   OS_NEO4J__URI=self.neo4j.uri,
-                   OS_NEO4J__USERNAME=self.neo4j.user,
-                   OS_NEO4J__PASSWORD=self.neo4j.password,
-                   OS_DEFAULT__TRANSPORT_URL=self.transport_url,
-                   OS_DEFAULT__HOST=self.host)
-        if self.topic is not None:
-            env.update(OS_ENGINE__TOPIC=self.topic,
-                       OS_ENGINE__WORKERS=str(self.workers),
-                       OS_NOTIFICATIONS__ENABLE_LISTENER='false',
-                       OS_COLLECTORS__ENABLED_COLLECTORS='')
-        env.update(self.extra_env)
-        with open(self.log, 'wb') as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, '-m', 'tachyon.cmd.engine',
-                 '--config-file', os.devnull],
-                env=env, stdout=out, stderr=subprocess.STDOUT,
-                # Its own session: the engine's parent signals its process
-                # group on SIGHUP, which must not reach the test runner.
-                start_new_session=True)
-        self.addCleanup(self.terminate)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if 'serving topic' in self.output():
-                return
-            if self.proc.poll() is not None:
-                raise AssertionError('tachyon-engine exited: %s'
-                                     % self.output())
-            time.sleep(0.2)
-        raise AssertionError('tachyon-engine did not start: %s'
-                             % self.output())
-
-    def output(self):
-        with open(self.log, errors='replace') as log:
-            return log.read()
-
-    def terminate(self, timeout=60):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        super()._setUp()
+        self.wait_output('serving topic')
 
 
 class EngineTestCase(base.FunctionalTestCase):

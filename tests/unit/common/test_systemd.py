@@ -64,6 +64,18 @@ class TestSupervisor(base.TestCase):
         sup.tick(now=1.0)
         self.assertIn('READY=1\nSTATUS=serving', self.received())
 
+    def test_held_status_is_not_overwritten_by_the_worker_count(self):
+        sup = self.supervisor()
+        sup.hold('Checking Neo4j and the message broker')
+        for now in (0, 0.5, 1.0):
+            sup.tick(now=now)
+        self.assertEqual(['STATUS=Checking Neo4j and the message broker'],
+                         [m for m in self.received() if 'STATUS' in m])
+        sup.hold(None)
+        sup.tick(now=1.5)
+        self.assertIn('STATUS=Starting: 0/2 workers started',
+                      self.received())
+
     def test_watchdog_every_half_period_while_fresh(self):
         sup = self.supervisor(expected=1)
         sup.handle('STARTED 10', now=0)
