@@ -356,14 +356,14 @@ class TestForkTreesMatchWatcher(base.FunctionalTestCase):
             moves.append(move)
         return True
 
-    @settings(max_examples=10, deadline=None,
+    @settings(max_examples=12, deadline=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture])
     @given(st.lists(st.tuples(st.sampled_from(['move', 'move', 'fork',
                                                'merge', 'revert']),
                               st.integers(0, 10 ** 6),
                               st.integers(0, 10 ** 6),
                               st.integers(0, 10 ** 6)),
-                    min_size=1, max_size=14))
+                    min_size=3, max_size=14))
     def test_fork_trees_match_watcher(self, ops):
         self.neo4j.wipe()
         watcher_xml.import_model(self.graph, self.xml, replace=True)
@@ -412,6 +412,14 @@ class TestForkTreesMatchWatcher(base.FunctionalTestCase):
                         gone.add(other)
                 for other in gone:
                     tree.pop(other, None)
+            # Every surviving session, after every step.
+            for live_id, live_entry in tree.items():
+                model = self.expected(live_entry['moves'])
+                self.assertEqual(
+                    {uuid: model.get_node_used_resources(
+                        model.get_node_by_uuid(uuid))
+                     for uuid in self.nodes},
+                    self.manager.get_all_nodes_usage(live_id))
         for sid, entry in tree.items():
             model = self.expected(entry['moves'])
             usage = self.manager.get_all_nodes_usage(sid)
