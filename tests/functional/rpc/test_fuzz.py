@@ -214,6 +214,10 @@ ARGS = {
     'expire_session': {'session_id': (S, '@active', 'r')},
     'close_session': {'session_id': (S, '@active', 'r')},
     'get_session_deltas': {'session_id': ('any_session', '@active', 'r')},
+    'fork_session': {'session_id': (S, '@active', 'r'),
+                     'ttl': ('ttl', 60, 'n')},
+    'merge_session': {'session_id': (S, '@active', 'r')},
+    'revert_session': {'session_id': (S, '@active', 'r')},
     'list_reservations': {'state': ('reservation_state', 'active', 'n')},
     'get_reservation': {'action_plan_uuid': ('uuid', '@plan', 'r')},
 }
