@@ -95,6 +95,18 @@ WITH name WHERE NOT EXISTS {
 RETURN collect(name) AS missing
 """
 
+# The names no provider of their kind has, of several kinds at once
+# ($rows: [kind, name] pairs; one record back).
+MISSING_PROVIDERS_OF_KINDS = """
+UNWIND $rows AS row
+WITH row WHERE NOT EXISTS {
+  MATCH (rp:ResourceProvider {name: row[1]})
+  USING INDEX rp:ResourceProvider(name)
+  WHERE rp.kind = row[0]
+}
+RETURN collect(row) AS missing
+"""
+
 # When each consumer / provider was last changed.
 CONSUMER_TIMES = """
 UNWIND $uuids AS uuid
@@ -159,6 +171,27 @@ def missing_storage_nodes(graph, hosts):
 def missing_pools(graph, names):
     """The pool names among ``names`` no pool has."""
     return _missing_names(graph, names, storage.KIND_POOL)
+
+
+def _missing_of_kinds(tx, rows):
+    return tx.run(MISSING_PROVIDERS_OF_KINDS, rows=rows).single()['missing']
+
+
+def missing_nodes_and_pools(graph, node_names, pool_names):
+    """(:func:`missing_compute_nodes`, :func:`missing_pools`) in one read.
+
+    One statement, one round trip (the listener asks both for every
+    batch of notifications).
+    """
+    kinds = ((compute.KIND, node_names), (storage.KIND_POOL, pool_names))
+    rows = [[kind, name] for kind, names in kinds
+            for name in sorted({n for n in names if n})]
+    missing = {compute.KIND: [], storage.KIND_POOL: []}
+    if rows:
+        for kind, name in graph.read_one(_missing_of_kinds, rows):
+            missing[kind].append(name)
+    return (sorted(missing[compute.KIND]),
+            sorted(missing[storage.KIND_POOL]))
 
 
 # ---------------------------------------------------------------------------

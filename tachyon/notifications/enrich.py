@@ -287,7 +287,9 @@ class Enricher(object):
 
     # -- compute -----------------------------------------------------------
 
-    def _compute_nodes(self, change_list):
+    @staticmethod
+    def _node_names(change_list):
+        """The compute hostnames the changes need to exist."""
         names = set()
         for change in change_list:
             if change.kind == ch.INSTANCE and change.action == ch.UPSERT:
@@ -295,8 +297,18 @@ class Enricher(object):
                     names.add(change.record.node_name)
             elif change.kind == ch.COMPUTE_NODE and change.action == ch.UPDATE:
                 names.add(change.key)
+        return names
+
+    def _compute_nodes(self, change_list, missing=None):
+        """Changes adding the compute nodes the graph lacks.
+
+        ``missing``: those nodes' names, when the caller read them.
+        """
+        if missing is None:
+            missing = events.missing_compute_nodes(
+                self.graph, self._node_names(change_list))
         added = []
-        for name in events.missing_compute_nodes(self.graph, names):
+        for name in missing:
             node = self._try('compute node', name, self.compute.lookup, name)
             if node is not None and node.hostname != name:
                 # The API knows it under another name: the change names
@@ -444,30 +456,46 @@ class Enricher(object):
         LOG.debug('Refreshed pool(s) %s from the Cinder API',
                   ', '.join(sorted(found)))
 
-    def _pools(self, change_list):
+    @classmethod
+    def _pool_names(cls, change_list):
+        """(capacity, touched, wanted) pool names of the changes.
+
+        Pools with a capacity change; {pool: newest event time} of those
+        volume changes alter (:meth:`_touched_pools`); and the pools the
+        changes need to exist (capacity changes, volumes placed in them).
+        """
+        capacity = {c.key for c in change_list
+                    if c.kind == ch.POOL and c.action == ch.UPDATE}
+        touched = cls._touched_pools(change_list)
+        wanted = capacity | {c.record.pool_name for c in change_list
+                             if c.kind == ch.VOLUME
+                             and c.action == ch.UPSERT
+                             and not c.fields.get('if_known')
+                             and c.record.pool_name}
+        return capacity, touched, wanted
+
+    def _pools(self, change_list, missing=None):
         """Pools the graph lacks, and the pools to refresh, from Cinder.
 
         The pools volumes name are added; a capacity change of a new pool
         starts from what Cinder says of it (total_volumes, which the
         notification lacks). The known pools volume changes touch are
         refreshed when :class:`PoolRefresher` says so; all of it in one
-        API call.
+        API call. ``missing``: the names of the wanted and touched pools
+        the graph lacks, when the caller read them.
         """
-        capacity = {c.key for c in change_list
-                    if c.kind == ch.POOL and c.action == ch.UPDATE}
-        touched = self._touched_pools(change_list)
+        capacity, touched, wanted = self._pool_names(change_list)
         if self.refresh_pools:
+            # The pools volumes left (known to the graph, since it held
+            # the volumes there) are refreshed as the ones they went to.
             for name, stamp in self._left_pools(change_list).items():
                 if name not in touched or (
                         stamp is not None and (touched[name] is None
                                                or stamp > touched[name])):
                     touched[name] = stamp
-        wanted = capacity | {c.record.pool_name for c in change_list
-                             if c.kind == ch.VOLUME
-                             and c.action == ch.UPSERT
-                             and not c.fields.get('if_known')
-                             and c.record.pool_name}
-        missing = events.missing_pools(self.graph, wanted | set(touched))
+        if missing is None:
+            missing = events.missing_pools(self.graph,
+                                           wanted | set(touched))
         refresh = []
         if self.refresh_pools:
             refresh = self.refresher.claim(
@@ -572,8 +600,13 @@ class Enricher(object):
         """The changes, preceded by the entities they need created."""
         change_list = self._volume_types(list(change_list))
         change_list = self._known_volumes_only(change_list)
-        added = self._compute_nodes(change_list)
-        pools, change_list = self._pools(change_list)
+        # The nodes and pools the graph lacks, in one read.
+        _capacity, touched, wanted = self._pool_names(change_list)
+        missing_nodes, missing_pools = events.missing_nodes_and_pools(
+            self.graph, self._node_names(change_list),
+            wanted | set(touched))
+        added = self._compute_nodes(change_list, missing_nodes)
+        pools, change_list = self._pools(change_list, missing_pools)
         added += pools
         added += self._storage_nodes(change_list + pools)
         return added + change_list
