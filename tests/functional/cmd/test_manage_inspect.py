@@ -111,7 +111,8 @@ class TestModelInspect(cmd_base.ManageTestCase):
             'ironic_nodes': len(xml_elements(BAREMETAL, 'IronicNode')),
         }, stats['model'])
         self.assertEqual({'active': 1, 'expired': 1, 'committed': 0,
-                          'rolled_back': 0, 'closed': 0}, stats['sessions'])
+                          'rolled_back': 0, 'closed': 0, 'merged': 0},
+                         stats['sessions'])
         self.assertEqual(1, stats['tombstones']['instance'])
         self.assertEqual(0, stats['tombstones']['compute_node'])
 
