@@ -100,6 +100,17 @@ def transient(exc):
     return bool(getattr(exc, 'transient', False))
 
 
+def _keep_newest(stamps, name, stamp):
+    """Record ``name`` in ``stamps`` with the newest event time seen.
+
+    An event without a time never replaces a known time.
+    """
+    known = stamps.get(name)
+    if name not in stamps or (
+            stamp is not None and (known is None or stamp > known)):
+        stamps[name] = stamp
+
+
 class PoolRefresher(object):
     """When each pool touched by volume events is re-read from the API.
 
@@ -341,11 +352,7 @@ class Enricher(object):
             else:
                 continue
             if name and '#' in name:
-                stamp = names.get(name)
-                if name not in names or (
-                        change.timestamp is not None
-                        and (stamp is None or change.timestamp > stamp)):
-                    names[name] = change.timestamp
+                _keep_newest(names, name, change.timestamp)
         return names
 
     def _left_pools(self, change_list):
@@ -371,13 +378,8 @@ class Enricher(object):
             if not old or '#' not in old:
                 continue
             for change in moved.get(volume.uuid, ()):
-                if change.record.pool_name == old:
-                    continue
-                stamp = left.get(old)
-                if old not in left or (
-                        change.timestamp is not None
-                        and (stamp is None or change.timestamp > stamp)):
-                    left[old] = change.timestamp
+                if change.record.pool_name != old:
+                    _keep_newest(left, old, change.timestamp)
         return left
 
     def _fetch_pools(self, names):

@@ -33,7 +33,6 @@ TACHYON_NEO4J_URI, which is WIPED; see tools/devservices.py env;
 import argparse
 import os
 import random
-import statistics
 import sys
 import time
 
@@ -45,24 +44,13 @@ if ROOT not in sys.path:
 import tachyon.cmd  # noqa: E402,F401 - threading backend, quiet eventlet
 
 from tools.bench import bench_compute_model as cloudgen  # noqa: E402
+from tools.bench import bench_sessions as sessbench  # noqa: E402
 
 DEPTH = 4
 CHAIN_DELTAS = 1000
 WARMUP = 10
 
-
-def _ms(samples):
-    return statistics.median(samples) * 1000.0
-
-
-def _conf():
-    from tachyon import conf
-    conf.CONF([], project='tachyon', default_config_files=[])
-    conf.CONF.set_override('max_active_sessions', 10000,
-                           group='simulation')
-    conf.CONF.set_override('max_deltas_per_session', 100000,
-                           group='simulation')
-    return conf.CONF
+_ms = sessbench.median_ms
 
 
 def _timed(func, *args):
@@ -80,9 +68,7 @@ def _moves(rnd, placed, node_ids, count):
         dest = rnd.choice(node_ids)
         if dest == placed[inst]:
             continue
-        specs.append({'type': 'MOVE', 'consumer_uuid': inst,
-                      'source_uuid': placed[inst], 'destination_uuid': dest,
-                      'check_capacity': False})
+        specs.append(sessbench.move_spec(inst, placed[inst], dest))
         placed[inst] = dest
     return specs
 
@@ -181,7 +167,7 @@ def main():
     if args.large:
         clouds.append('5000x100000')
     graph = cloudgen._graph()
-    conf = _conf()
+    conf = sessbench.session_conf()
     for spec in clouds:
         n_nodes, n_instances = (int(x) for x in spec.split('x'))
         run(graph, conf, n_nodes, n_instances, args.seed)

@@ -50,14 +50,7 @@ if ROOT not in sys.path:
 import tachyon.cmd  # noqa: E402,F401 - threading backend, quiet eventlet
 
 from tools.bench import bench_compute_model as cloudgen  # noqa: E402
-
-
-def _conf():
-    from tachyon import conf
-    conf.CONF([], project='tachyon', default_config_files=[])
-    conf.CONF.set_override('max_active_sessions', 10000,
-                           group='simulation')
-    return conf.CONF
+from tools.bench import bench_sessions as sessbench  # noqa: E402
 
 
 def _time(func, runs):
@@ -88,10 +81,7 @@ def _reserve(graph, mgr, rnd, instances, node_ids, n_plans, n_moves):
         for inst in chosen[index * n_moves:(index + 1) * n_moves]:
             dest = rnd.choice([u for u in rnd.sample(node_ids, 2)
                                if u != placed[inst]])
-            specs.append({'type': 'MOVE', 'consumer_uuid': inst,
-                          'source_uuid': placed[inst],
-                          'destination_uuid': dest,
-                          'check_capacity': False})
+            specs.append(sessbench.move_spec(inst, placed[inst], dest))
         mgr.record_deltas(sid, specs)
         mgr.close_session(sid)
         plan = str(uuid_lib.UUID(int=rnd.getrandbits(128), version=4))
@@ -165,7 +155,7 @@ def main():
     parser.add_argument('--seed', type=int, default=7)
     args = parser.parse_args()
     graph = cloudgen._graph()
-    conf = _conf()
+    conf = sessbench.session_conf()
     for spec in args.clouds.split(','):
         n_nodes, n_instances = (int(x) for x in spec.split('x'))
         run(graph, conf, n_nodes, n_instances, args.plans, args.moves,

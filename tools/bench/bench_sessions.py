@@ -46,11 +46,13 @@ import tachyon.cmd  # noqa: E402,F401 - threading backend, quiet eventlet
 from tools.bench import bench_compute_model as cloudgen  # noqa: E402
 
 
-def _ms(samples):
+def median_ms(samples):
+    """The median of ``samples`` (seconds), in milliseconds."""
     return statistics.median(samples) * 1000.0
 
 
-def _conf():
+def session_conf():
+    """Tachyon's options, with room for a benchmark's many sessions."""
     from tachyon import conf
     conf.CONF([], project='tachyon', default_config_files=[])
     conf.CONF.set_override('max_active_sessions', 10000,
@@ -58,6 +60,13 @@ def _conf():
     conf.CONF.set_override('max_deltas_per_session', 100000,
                            group='simulation')
     return conf.CONF
+
+
+def move_spec(consumer, source, destination):
+    """A MOVE delta spec, recorded without a capacity check."""
+    return {'type': 'MOVE', 'consumer_uuid': consumer,
+            'source_uuid': source, 'destination_uuid': destination,
+            'check_capacity': False}
 
 
 def run(graph, conf, n_nodes, n_instances, with_commit, seed):
@@ -128,11 +137,11 @@ def run(graph, conf, n_nodes, n_instances, with_commit, seed):
           'traced; %.3f s under tracemalloc)'
           % (deepcopy_plain, peak / 2 ** 20, deepcopy_s))
     print('  Tachyon session create           p50   %8.2f ms  (target < 10)'
-          % _ms(creates))
+          % median_ms(creates))
     print('  Tachyon delta record (MOVE)      p50   %8.2f ms  (target < 5)'
-          % _ms(records_s))
+          % median_ms(records_s))
     print('  Tachyon node usage, 1000 deltas  p50   %8.2f ms'
-          % _ms(one_node))
+          % median_ms(one_node))
     print('  Tachyon all-nodes usage, 1000 deltas   %8.1f ms  (target < 200)'
           % (min(usage_s) * 1000.0))
     if with_commit:
@@ -142,10 +151,7 @@ def run(graph, conf, n_nodes, n_instances, with_commit, seed):
         for inst in rnd.sample(sorted(placed), 500):
             dest = rnd.choice([u for u in rnd.sample(node_ids, 2)
                                if u != placed[inst]])
-            specs.append({'type': 'MOVE', 'consumer_uuid': inst,
-                          'source_uuid': placed[inst],
-                          'destination_uuid': dest,
-                          'check_capacity': False})
+            specs.append(move_spec(inst, placed[inst], dest))
         for i in range(0, 500, 100):
             mgr.record_deltas(sid, specs[i:i + 100])
         start = time.perf_counter()
@@ -161,7 +167,7 @@ def main():
     parser.add_argument('--seed', type=int, default=7)
     args = parser.parse_args()
     graph = cloudgen._graph()
-    conf = _conf()
+    conf = session_conf()
     for index, spec in enumerate(args.clouds.split(',')):
         n_nodes, n_instances = (int(x) for x in spec.split('x'))
         run(graph, conf, n_nodes, n_instances, index == 0, args.seed)
