@@ -36,7 +36,8 @@ class TestInspect(base.FunctionalTestCase):
         self.assertEqual(0, stats['generation'])
         self.assertEqual(set(), set(stats['counts'].values()) - {0})
         self.assertEqual({'active': 0, 'committed': 0, 'rolled_back': 0,
-                          'expired': 0, 'closed': 0}, stats['sessions'])
+                          'expired': 0, 'closed': 0, 'merged': 0},
+                         stats['sessions'])
         self.assertEqual(set(inspect.TOMBSTONE_KINDS),
                          set(stats['tombstones']))
         self.assertEqual([], stats['syncs'])
