@@ -61,7 +61,10 @@ class EngineCommands(object):
         if timeout < 1:
             config.die('tachyon-manage engine ping: --timeout must be at '
                        'least 1 second, got %d' % timeout, 2)
-        client = api.EngineAPI(manage.CONF, timeout=timeout)
+        # One attempt: the answer (or its absence) within --timeout is
+        # what the operator asked about ([engine]/rpc_retries is for
+        # Watcher's calls).
+        client = api.EngineAPI(manage.CONF, timeout=timeout, retries=0)
         try:
             started = time.monotonic()
             try:

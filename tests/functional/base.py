@@ -12,6 +12,8 @@
 
 """Base class of functional tests: real Neo4j, clean graph per test."""
 
+import uuid
+
 from tachyon.graph import driver
 from tachyon.notifications import listener
 from tests import base
@@ -24,6 +26,10 @@ class FunctionalTestCase(base.TestCase):
         super().setUp()
         self.neo4j = self.useFixture(services.Neo4jFixture(conf=self.conf))
         self.graph = self.neo4j.graph
+        # A listener pool (so a queue) of this test's own: what an earlier
+        # test published and did not wait for is not this test's input.
+        self.flags(group='notifications',
+                   pool='tachyon-test-%s' % uuid.uuid4().hex[:12])
 
     def start_listener(self, graph=None):
         """Start Tachyon's listener on this test's configuration.

@@ -18,10 +18,12 @@ by default, about four minutes) is booted with ``systemd-nspawn --boot
 --volatile=overlay``: every write lands in a throw-away overlay, the host's
 network is shared (the test's Neo4j and RabbitMQ on 127.0.0.1 are
 reachable). The Tachyon under test, its virtualenv and its Python are
-bound read-only into the container at the paths they have on the host
-(the Python, whose ``/root`` systemd's ``ProtectHome=`` hides, at
-``/opt/python``); ``/usr/local/bin/tachyon-engine`` runs it as a
-pip-installed console script would. Commands run inside through
+bound read-only into the container at the paths they have on the host,
+but for the Python and its site-packages, which may live under ``/root``
+(CI's do) where systemd's ``ProtectHome=`` hides them: those are at
+``/opt/python`` and ``/opt/site-packages``;
+``/usr/local/bin/tachyon-engine`` runs it as a pip-installed console
+script would. Commands run inside through
 ``nsenter`` into the container's namespaces.
 
 Needs root and Debian's ``systemd-container`` and ``debootstrap``
@@ -47,6 +49,8 @@ PACKAGES = 'systemd,systemd-sysv,dbus'
 CACHE = os.environ.get('TACHYON_CACHE_DIR') or os.path.expanduser(
     '~/.cache/tachyon')
 ROOT = os.path.join(CACHE, 'systemd-root', SUITE)
+#: Where the host's site-packages is seen in the container.
+SITE = '/opt/site-packages'
 #: What the container needs on the host, and the Debian package of each.
 TOOLS = (('systemd-nspawn', 'systemd-container'),
          ('debootstrap', 'debootstrap'), ('nsenter', 'util-linux'))
@@ -114,13 +118,17 @@ class Container(fixtures.Fixture):
         python = os.path.realpath(sys.base_prefix)
         site = sysconfig.get_paths()['purelib']
         files = dict(self.files)
-        # JSON strings: double quotes, inside the script's single ones.
-        files['/usr/local/bin/tachyon-engine'] = WRAPPER % {
-            'site': json.dumps(site), 'repo': json.dumps(REPO)}
         binds = ['--bind-ro=%s:/opt/python' % python,
                  '--bind-ro=%s' % REPO]
         if not os.path.realpath(site).startswith(REPO + os.sep):
-            binds.append('--bind-ro=%s' % site)
+            # Where a package would be installed: not under a home
+            # directory, which the unit's ProtectHome= hides (CI's Python
+            # lives in /root).
+            binds.append('--bind-ro=%s:%s' % (site, SITE))
+            site = SITE
+        # JSON strings: double quotes, inside the script's single ones.
+        files['/usr/local/bin/tachyon-engine'] = WRAPPER % {
+            'site': json.dumps(site), 'repo': json.dumps(REPO)}
         for index, (path, text) in enumerate(sorted(files.items())):
             source = os.path.join(tmp, '%d-%s' % (index,
                                                   os.path.basename(path)))

@@ -216,8 +216,8 @@ ARGS = {
     'get_session_deltas': {'session_id': ('any_session', '@active', 'r')},
     'fork_session': {'session_id': (S, '@active', 'r'),
                      'ttl': ('ttl', 60, 'n')},
-    'merge_session': {'session_id': (S, '@active', 'r')},
-    'revert_session': {'session_id': (S, '@active', 'r')},
+    'merge_session': {'session_id': (S, '@fork', 'r')},
+    'revert_session': {'session_id': (S, '@fork', 'r')},
     'list_reservations': {'state': ('reservation_state', 'active', 'n')},
     'get_reservation': {'action_plan_uuid': ('uuid', '@plan', 'r')},
 }
@@ -319,6 +319,8 @@ class TestRPCFuzz(base.FunctionalTestCase):
             'destination_uuid': next(n['uuid'] for n in snap['nodes']
                                      if n['uuid'] != where),
             'check_capacity': False}])
+        # Only a fork can be merged or reverted (1.5).
+        found['fork'] = client.fork_session(found['active'])['id']
         for status, end in (('committed', client.commit_session),
                             ('rolled_back', client.rollback_session),
                             ('expired', client.expire_session),
@@ -420,8 +422,9 @@ class TestRPCFuzz(base.FunctionalTestCase):
         """The valid calls the bad ones were made of are taken.
 
         So each refusal above was the bad value's. Each call naming the
-        active session gets a fresh one (some end it); the variants
-        (migrate_instance moving the instance globally) come last.
+        active session gets a fresh one (some end it), each naming the fork
+        a fresh fork; the variants (migrate_instance moving the instance
+        globally) come last.
         """
         calls = []
         for method in methods:
@@ -435,6 +438,9 @@ class TestRPCFuzz(base.FunctionalTestCase):
         for method, valid in calls:
             if valid.get('session_id') == self.fixtures['active']:
                 valid['session_id'] = self.client.create_session()['id']
+            elif valid.get('session_id') == self.fixtures['fork']:
+                valid['session_id'] = self.client.fork_session(
+                    self.client.create_session()['id'])['id']
             self.cctxt.call({}, method, **valid)
 
 
