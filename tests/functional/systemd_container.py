@@ -163,8 +163,15 @@ class Container(fixtures.Fixture):
                         children += f.read().split()
                 except OSError:
                     pass
-            if children:
-                return int(children[0])
+            # nspawn's short-lived outer child comes first; the
+            # container's PID 1 is the child that runs systemd.
+            for child in children:
+                try:
+                    with open('/proc/%s/comm' % child) as f:
+                        if f.read().strip() == 'systemd':
+                            return int(child)
+                except OSError:
+                    pass
             time.sleep(0.1)
         raise AssertionError('no systemd in the container: %s'
                              % self.console_output())
@@ -176,8 +183,8 @@ class Container(fixtures.Fixture):
             if state.stdout.strip() in ('running', 'degraded'):
                 return state.stdout.strip()
             time.sleep(0.5)
-        raise AssertionError('the container did not boot: %s %s' % (
-            state.stdout, self.console_output()))
+        raise AssertionError('the container did not boot: %s %s %s' % (
+            state.stdout, state.stderr, self.console_output()))
 
     def console_output(self):
         with open(self.console, errors='replace') as f:
