@@ -204,15 +204,14 @@ ORDER BY node_uuid, rc
 # What the live holds take of each node: the snapshot's withheld capacity.
 # The instances already on each held inventory are read once per
 # inventory (a hold of one of them counts no more), not once per hold.
+# Each live hold whose consumer is not on the inventory yet, looked up by
+# the consumer's uuid (not by reading every consumer of the inventory).
 ALL_HELD = """
 MATCH (:ReservationHold)-[x:HOLDS]->(inv:Inventory)
-WHERE x.expires_at * 1000.0 > timestamp()
-WITH inv, collect([x.consumer_uuid, x.used]) AS holds
-WITH inv, holds, COLLECT { MATCH (inv)<-[:CONSUMES]-(c:Consumer)
-                           RETURN c.uuid } AS here
+WHERE x.expires_at * 1000.0 > timestamp() AND NOT EXISTS {
+  MATCH (:Consumer {uuid: x.consumer_uuid})-[:CONSUMES]->(inv) }
 RETURN inv.provider_uuid AS node_uuid, inv.resource_class AS rc,
-       reduce(held = 0, p IN holds |
-              held + CASE WHEN p[0] IN here THEN 0 ELSE p[1] END) AS held
+       sum(x.used) AS held
 """
 
 LIST_RESERVATIONS = """
