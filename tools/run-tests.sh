@@ -4,8 +4,10 @@
 #   1. installs Tachyon and its test requirements with pip, at the
 #      versions upper-constraints.txt pins (TACHYON_CONSTRAINTS: another
 #      constraints file),
-#   2. installs rabbitmq-server and postgresql from Debian's packages when
-#      missing (as root; the integration tests start private servers),
+#   2. installs the Debian packages of the peers the tests run when
+#      missing (as root): rabbitmq-server, postgresql, systemd-container,
+#      debootstrap, prometheus, shellcheck (the tests start private
+#      servers of their own),
 #   3. starts a private Neo4j (provisioned from Maven Central, cached under
 #      ~/.cache/tachyon) and RabbitMQ on 127.0.0.1 with tools/devservices.py,
 #   4. runs the unit tests, then the functional and integration tests (the
@@ -30,28 +32,33 @@ if [ "${TACHYON_SKIP_INSTALL:-0}" != 1 ]; then
         -c "${TACHYON_CONSTRAINTS:-upper-constraints.txt}" \
         -r requirements.txt -r test-requirements.txt
     "$PYTHON" -m pip install -q --disable-pip-version-check --no-deps -e .
-    if ! command -v rabbitmq-server >/dev/null 2>&1 \
-            && [ ! -x /usr/sbin/rabbitmq-server ]; then
+    # Debian packages of the real peers the tests run: RabbitMQ (the
+    # messaging tests), PostgreSQL (the database several real Watcher
+    # decision engines share), systemd-nspawn and debootstrap (a real
+    # systemd as PID 1 of a container, for the shipped unit; its Debian
+    # root is built once, about 4 minutes, and cached in
+    # ~/.cache/tachyon/systemd-root), Prometheus (the operator guide's
+    # scrape configuration and queries) and shellcheck (the DevStack
+    # plugin's lint test).
+    missing=()
+    [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] \
+        || command -v rabbitmq-server >/dev/null 2>&1 \
+        || missing+=(rabbitmq-server)
+    compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null \
+        || missing+=(postgresql)
+    command -v systemd-nspawn >/dev/null 2>&1 || missing+=(systemd-container)
+    command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+    [ -x /usr/bin/prometheus ] || missing+=(prometheus)
+    command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+    if [ "${#missing[@]}" -gt 0 ]; then
         if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-            echo "== Installing rabbitmq-server (Debian package)"
+            echo "== Installing ${missing[*]} (Debian packages)"
             apt-get update -qq
             DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-                rabbitmq-server >/dev/null
+                "${missing[@]}" >/dev/null
         else
-            echo "rabbitmq-server is not installed; messaging tests need it" \
-                 "(apt-get install rabbitmq-server)." >&2
-        fi
-    fi
-    # Several real Watcher decision engines share a PostgreSQL database.
-    if ! compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; then
-        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-            echo "== Installing postgresql (Debian package)"
-            apt-get update -qq
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-                postgresql >/dev/null
-        else
-            echo "postgresql is not installed; the multi-engine Watcher" \
-                 "tests need it (apt-get install postgresql)." >&2
+            echo "Missing Debian packages the tests need: ${missing[*]}" \
+                 "(apt-get install ${missing[*]})." >&2
         fi
     fi
 fi
