@@ -93,20 +93,15 @@ PLACEMENT_BATCH = 1000
 # ---------------------------------------------------------------------------
 
 # Take the GlobalState node's write lock (the node is made on a fresh
-# graph, as a generation bump would). Session creations run it first, so
-# they are serialised and each counts the sessions the ones before it
-# created (read committed: a count after the lock sees them all).
-LOCK_GLOBAL = """
+# graph, as a generation bump would), then count the active sessions and
+# create one, in one statement: the session is created only while fewer
+# than $max_active are active. Creations (and forks) are serialised on
+# the lock, and the count runs once it is held, so it sees every session
+# the creations before it made (read committed).
+CREATE_SESSION = """
 MERGE (g:GlobalState {id: 'global'})
 ON CREATE SET g.generation = 0
 SET g.lock__ = true REMOVE g.lock__
-RETURN g.generation AS generation
-"""
-
-# Count the active sessions and create one (under LOCK_GLOBAL): the
-# session is created only while fewer than $max_active are active.
-CREATE_SESSION = """
-MATCH (g:GlobalState {id: 'global'})
 WITH g, COUNT {
   MATCH (a:SimulationSession {status: 'active'})
   WHERE a.expires_at > $now
@@ -361,29 +356,41 @@ WHERE c.parent_id = $id AND c.expires_at > $now
 RETURN c.id AS id ORDER BY c.id
 """
 
-# A fork of the (locked) parent $parent, counted with the active sessions
-# under the GlobalState lock as CREATE_SESSION is; it sees each ancestor's
-# deltas as the parent does and the parent's own below its next sequence.
+# A fork of $parent, in one statement: the parent's write lock first (as
+# recording into it takes it), then the GlobalState's (as a commit of it
+# does), so its next_sequence cannot move while it is read and the count
+# of active sessions holds as in CREATE_SESSION. The fork is made only if
+# the parent is active within its TTL, not deeper than $max_depth and
+# fewer than $max_active sessions are active; the parent and the count
+# are returned either way, to say which refused. The fork sees each
+# ancestor's deltas as the parent does and the parent's own below its
+# next sequence.
 FORK_SESSION = """
-MATCH (g:GlobalState {id: 'global'})
 MATCH (p:SimulationSession {id: $parent})
-WITH g, p, COUNT {
+SET p.lock__ = true REMOVE p.lock__
+WITH p
+MERGE (g:GlobalState {id: 'global'})
+ON CREATE SET g.generation = 0
+SET g.lock__ = true REMOVE g.lock__
+WITH g, p, coalesce(p.depth, 0) + 1 AS depth, COUNT {
   MATCH (a:SimulationSession {status: 'active'})
   WHERE a.expires_at > $now
 } AS active
-CALL (g, p, active) {
-  WITH g, p, active WHERE active < $max_active
+CALL (g, p, depth, active) {
+  WITH g, p, depth, active
+  WHERE p.status = 'active' AND p.expires_at > $now
+    AND depth <= $max_depth AND active < $max_active
   CREATE (s:SimulationSession {id: $id, status: 'active',
           base_generation: p.base_generation, created_at: $now,
           expires_at: CASE WHEN p.expires_at < $expires_at
                            THEN p.expires_at ELSE $expires_at END,
           audit_uuid: p.audit_uuid, next_sequence: 0, delta_count: 0,
-          parent_id: p.id, depth: coalesce(p.depth, 0) + 1,
+          parent_id: p.id, depth: depth,
           ancestor_ids: coalesce(p.ancestor_ids, []) + [p.id],
           ancestor_upto: coalesce(p.ancestor_upto, []) + [p.next_sequence]})
-  RETURN s {.*} AS session
+  RETURN collect(s {.*}) AS made
 }
-RETURN session
+RETURN p {.*} AS parent, active, made
 """
 
 # End every active descendant of $id (its forks, theirs ...) as $status,
@@ -629,7 +636,6 @@ def store_commit(tx, session_id, placements, providers, now):
 # ---------------------------------------------------------------------------
 
 def _create(tx, session_id, ttl, audit_uuid, max_active, now):
-    tx.run(LOCK_GLOBAL).consume()
     row = tx.run(CREATE_SESSION, id=session_id, now=now,
                  expires_at=now + ttl, audit_uuid=audit_uuid,
                  max_active=max_active).single()
@@ -733,10 +739,14 @@ def expire_session(graph, session_id):
 
 
 def _fork(tx, parent_id, session_id, ttl, max_depth, max_active, now):
-    # The parent's lock first (as recording into it does), then the
-    # GlobalState's (as a commit of it does): its next_sequence cannot
-    # move while it is read, and the count of active sessions holds.
-    parent = load_session(tx, parent_id, lock=True)
+    row = tx.run(FORK_SESSION, parent=parent_id, id=session_id, now=now,
+                 expires_at=now + ttl, max_depth=max_depth,
+                 max_active=max_active).single()
+    if row is None:
+        raise exception.NotFound(kind='simulation session', ident=parent_id)
+    if row['made']:
+        return _session(row['made'][0])
+    parent = _session(row['parent'])
     if parent['status'] != ACTIVE or parent['expires_at'] <= now:
         raise exception.InvalidState(
             kind='Simulation session', ident=parent_id,
@@ -748,14 +758,9 @@ def _fork(tx, parent_id, session_id, ttl, max_depth, max_active, now):
             limit='simulation fork depth', maximum=max_depth,
             reason='session %s is already %d forks deep' % (
                 parent_id, depth - 1))
-    tx.run(LOCK_GLOBAL).consume()
-    row = tx.run(FORK_SESSION, parent=parent_id, id=session_id, now=now,
-                 expires_at=now + ttl, max_active=max_active).single()
-    if row is None:
-        raise exception.LimitExceeded(
-            limit='active simulation sessions', maximum=max_active,
-            reason='expire, revert or commit a session first')
-    return _session(row['session'])
+    raise exception.LimitExceeded(
+        limit='active simulation sessions', maximum=max_active,
+        reason='expire, revert or commit a session first')
 
 
 def fork_session(graph, parent_id, session_id, ttl, max_depth,
