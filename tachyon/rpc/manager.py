@@ -18,8 +18,11 @@ call's arguments are checked against the method's declared schema
 ranges, lengths, and a named session's existence and status), so a
 rejected call gets InvalidParameter naming the argument (or NotFound,
 InvalidState, SessionExpired for a session) and reads and writes nothing.
-The method then gets the checked values and dispatches: a graph call, or
-the session service (:class:`tachyon.simulation.manager.SessionManager`).
+(A commit's session is checked by the commit itself, under the session's
+lock, so that a commit sent again under its request id gets its first
+answer: see :meth:`EngineManager.commit_session`.) The method then gets
+the checked values and dispatches: a graph call, or the session service
+(:class:`tachyon.simulation.manager.SessionManager`).
 A fault that is not a Tachyon error is logged with its traceback here
 and reaches the caller as InternalError, never as a bare Python error.
 Answers are JSON-safe data: records as dicts with the field names of
