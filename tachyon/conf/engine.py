@@ -89,9 +89,13 @@ opts = [
                     'e.g. because the engine serving it was killed: '
                     'another engine on the topic then serves it. Only '
                     'calls that are safe to run twice are retried: every '
-                    'read, and record_deltas, whose batch carries a '
-                    'request id so that it is never recorded twice. Each '
-                    'retry is logged as a warning. 0: never retry.'),
+                    'read, and the writes that carry a request id so that '
+                    'they take effect once whatever the attempts: '
+                    'record_deltas (RPC API 1.5), a session\'s '
+                    'migrate_instance and commit_session (1.7; a commit '
+                    'sent again gets the first attempt\'s result or '
+                    'refusal). Each retry is logged as a warning. 0: never '
+                    'retry.'),
 ]
 
 

@@ -17,17 +17,22 @@ Shape::
     (:SimulationSession {id, status, base_generation, created_at,
                          expires_at, audit_uuid, next_sequence,
                          delta_count, finished_at, parent_id, depth,
-                         ancestor_ids, ancestor_upto})
+                         ancestor_ids, ancestor_upto, commit_request_id,
+                         commit_outcome})
       -[:HAS_DELTA]->(:SpeculativeDelta {session_id, sequence, type,
                                          consumer_uuid, source_uuid,
                                          destination_uuid, resources,
                                          old_resources, consumer_generation,
                                          source_generation,
                                          destination_generation,
-                                         check_capacity})
+                                         check_capacity, request_id})
 
 ``resources`` and ``old_resources`` are JSON maps of resource class to
-amount; the loaders here hand them back decoded. Deltas are indexed by
+amount; the loaders here hand them back decoded, as ``commit_outcome``
+(the answer a commit sent under ``commit_request_id`` got, kept for the
+same commit sent again: :func:`keep_commit_outcome`). A delta's
+``request_id`` is that of the call that recorded it
+(:func:`batch_sequences`). Deltas are indexed by
 consumer, source and destination, so the deltas touching one node are an
 indexed lookup whose cost grows with those deltas, not with the graph.
 
@@ -180,6 +185,15 @@ RETURN s.next_sequence AS next_sequence
 """
 
 _DELTA = 'd {.*} AS delta'
+
+# The answer of a commit kept on its session under the caller's request
+# id (RPC API 1.7), for that commit sent again: its result, or the
+# refusal of a session that stays active. One per session: the last
+# commit request's.
+KEEP_COMMIT_OUTCOME = """
+MATCH (s:SimulationSession {id: $id})
+SET s.commit_request_id = $request_id, s.commit_outcome = $outcome
+"""
 
 # The sequence numbers of the batch a caller recorded under a request id.
 BATCH_SEQUENCES = """
@@ -430,6 +444,8 @@ RETURN count(*) AS n
 def _session(row):
     session = dict(row)
     session.pop('lock__', None)
+    if session.get('commit_outcome') is not None:
+        session['commit_outcome'] = json.loads(session['commit_outcome'])
     return session
 
 
@@ -559,6 +575,17 @@ def live_forks(tx, session_id, now):
                                         now=now)]
 
 
+def commit_outcome(session, request_id):
+    """What ``session`` (loaded) kept of the commit sent as ``request_id``.
+
+    :returns: the outcome :func:`keep_commit_outcome` stored under that
+        request id, or None (no request id, or another one's, or none).
+    """
+    if request_id is None or session.get('commit_request_id') != request_id:
+        return None
+    return session.get('commit_outcome')
+
+
 def current_state(tx, uuids):
     """Consumers or providers as the graph has them now.
 
@@ -596,6 +623,16 @@ def batch_sequences(tx, session_id, request_id):
     """Sequences of the deltas recorded under ``request_id`` ([]: none)."""
     return [row['sequence'] for row in tx.run(
         BATCH_SEQUENCES, id=session_id, request_id=request_id)]
+
+
+def keep_commit_outcome(tx, session_id, request_id, outcome):
+    """Keep a commit's answer on the session, under the caller's id.
+
+    ``outcome``: a JSON-safe dict (stored as JSON); it replaces the one
+    an earlier request kept. :func:`commit_outcome` reads it back.
+    """
+    tx.run(KEEP_COMMIT_OUTCOME, id=session_id, request_id=request_id,
+           outcome=json.dumps(outcome, sort_keys=True)).consume()
 
 
 def store_commit(tx, session_id, placements, providers, now):

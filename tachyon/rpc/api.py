@@ -41,17 +41,32 @@ Versions, as Nova's and Ironic's RPC APIs keep them:
   id is not recorded twice (its first sequences are the answer).
   :meth:`EngineAPI.record_deltas` sends one when the cap allows, so the
   call is retried like a read.
-
-Retries: a call that safely runs twice (every read, and ``record_deltas``
-with its request id) is sent again, up to ``[engine]/rpc_retries``
-times, when no answer comes within its timeout (the engine serving it
-died or froze: another engine on the topic takes the next attempt). Each
-retry logs a warning naming the call. Other calls (commits, session
-ends, ``migrate_instance``) are sent once: their lost answer surfaces as
-MessagingTimeout.
 * **1.6** -- ``list_reservations`` and ``get_reservation``: the capacity
   pending Watcher action plans hold, and the destinations a real change
   filled after the audit planned onto them (the conflict report).
+* **1.7** -- ``request_id`` of ``migrate_instance`` (with a
+  ``session_id``) and of ``commit_session``: the client's id of the
+  call. A session's move sent again under its id records nothing and
+  answers the sequence it got the first time (as a 1.5 batch). A
+  commit's answer is kept on its session under its id: the same commit
+  sent again applies nothing and gets the first answer, the result
+  (generation, deltas applied, consumers placed) or the same refusal
+  (Conflict, InvalidState). :meth:`EngineAPI.migrate_instance` (in a
+  session) and :meth:`EngineAPI.commit_session` send one when the cap
+  allows, and are then retried. A move in the global graph takes no
+  request id and is sent once.
+
+Retries: a call that safely runs twice (every read, and, with their
+request ids, ``record_deltas``, a session's ``migrate_instance`` and
+``commit_session``) is sent again, up to ``[engine]/rpc_retries`` times,
+when no answer comes within its timeout (the engine serving it died or
+froze: another engine on the topic, or the same one restarted, takes
+the next attempt). Every attempt carries the same request id. Each retry
+logs a warning naming the call. Other calls (session ends, session
+creation, a move in the global graph) are sent once, as are these
+calls to an engine older than the version that takes their request id
+(a client capped below it): their lost answer surfaces as
+MessagingTimeout.
 
 The target names its exchange (``[engine]/exchange``) on both sides: a
 client inside another service (watcher-decision-engine, whose default
@@ -78,7 +93,10 @@ from tachyon import rpc
 LOG = logging.getLogger(__name__)
 
 #: The newest version this client knows.
-RPC_API_VERSION = '1.6'
+RPC_API_VERSION = '1.7'
+
+#: The version whose session moves and commits take a ``request_id``.
+IDEMPOTENT_WRITES_VERSION = '1.7'
 
 #: Calls that write nothing: safe to send again when an answer is lost.
 READS = frozenset([
@@ -100,6 +118,11 @@ DEFAULT_RETRIES = 2
 #: another service); they are [engine]'s defaults.
 DEFAULT_TOPIC = 'tachyon-engine'
 DEFAULT_EXCHANGE = 'tachyon'
+
+
+def _request_id():
+    """A fresh id for one write call, the same for all its attempts."""
+    return str(uuid.uuid4())
 
 
 class EngineAPI(object):
@@ -217,12 +240,23 @@ class EngineAPI(object):
     def migrate_instance(self, instance_uuid, source_node_uuid,
                          destination_node_uuid, session_id=None,
                          expected_generation=None, check_capacity=True):
-        return self._call(
-            'migrate_instance', instance_uuid=instance_uuid,
-            source_node_uuid=source_node_uuid,
-            destination_node_uuid=destination_node_uuid,
-            session_id=session_id, expected_generation=expected_generation,
-            check_capacity=check_capacity)
+        """A move; in a session, retried under one request id (1.7).
+
+        A move in the global graph (no ``session_id``), or to an engine
+        older than 1.7 (the version cap), is sent once.
+        """
+        kwargs = dict(instance_uuid=instance_uuid,
+                      source_node_uuid=source_node_uuid,
+                      destination_node_uuid=destination_node_uuid,
+                      session_id=session_id,
+                      expected_generation=expected_generation,
+                      check_capacity=check_capacity)
+        if (session_id is None
+                or not self.can_send_version(IDEMPOTENT_WRITES_VERSION)):
+            return self._call('migrate_instance', **kwargs)
+        return self._call('migrate_instance',
+                          version=IDEMPOTENT_WRITES_VERSION, retry=True,
+                          request_id=_request_id(), **kwargs)
 
     def get_compute_snapshot(self, scope=None, session_id=None,
                              columns=False):
@@ -276,7 +310,7 @@ class EngineAPI(object):
                               deltas=deltas)
         return self._call('record_deltas', version='1.5', retry=True,
                           session_id=session_id, deltas=deltas,
-                          request_id=str(uuid.uuid4()))
+                          request_id=_request_id())
 
     def get_consumer_location(self, session_id, consumer_uuid):
         return self._call('get_consumer_location', session_id=session_id,
@@ -296,7 +330,16 @@ class EngineAPI(object):
                           session_id=session_id, limit=limit)
 
     def commit_session(self, session_id):
-        return self._call('commit_session', session_id=session_id)
+        """Commit; retried under one request id when the cap allows (1.7).
+
+        A retry after the first attempt committed gets its result, not
+        InvalidState; one after it was refused gets the same refusal.
+        """
+        if not self.can_send_version(IDEMPOTENT_WRITES_VERSION):
+            return self._call('commit_session', session_id=session_id)
+        return self._call('commit_session',
+                          version=IDEMPOTENT_WRITES_VERSION, retry=True,
+                          session_id=session_id, request_id=_request_id())
 
     def rollback_session(self, session_id):
         return self._call('rollback_session', session_id=session_id)

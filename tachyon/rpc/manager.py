@@ -18,8 +18,11 @@ call's arguments are checked against the method's declared schema
 ranges, lengths, and a named session's existence and status), so a
 rejected call gets InvalidParameter naming the argument (or NotFound,
 InvalidState, SessionExpired for a session) and reads and writes nothing.
-The method then gets the checked values and dispatches: a graph call, or
-the session service (:class:`tachyon.simulation.manager.SessionManager`).
+(A commit's session is checked by the commit itself, under the session's
+lock, so that a commit sent again under its request id gets its first
+answer: see :meth:`EngineManager.commit_session`.) The method then gets
+the checked values and dispatches: a graph call, or the session service
+(:class:`tachyon.simulation.manager.SessionManager`).
 A fault that is not a Tachyon error is logged with its traceback here
 and reaches the caller as InternalError, never as a bare Python error.
 Answers are JSON-safe data: records as dicts with the field names of
@@ -217,12 +220,32 @@ class EngineManager(object):
 
     def migrate_instance(self, ctxt, instance_uuid, source_node_uuid,
                          destination_node_uuid, session_id=None,
-                         expected_generation=None, check_capacity=True):
+                         expected_generation=None, check_capacity=True,
+                         request_id=None):
+        """Move an instance: a MOVE delta of a session, or in the graph.
+
+        With ``session_id``, the move is recorded in the session and the
+        answer is ``{'sequence': n}``; without, the instance moves in the
+        global graph (its generation checked against
+        ``expected_generation``) and the answer is ``{'generation': n}``.
+
+        ``request_id`` (1.7, with a session only): the caller's id of
+        the move. A move sent again under it records nothing and answers
+        the sequence it got the first time, so a caller may send it again
+        when the answer is lost. A move in the global graph takes none
+        (InvalidParameter): it is not retried.
+        """
         if session_id is not None:
             sequence = self.sessions.migrate_instance(
                 session_id, instance_uuid, source_node_uuid,
-                destination_node_uuid, check_capacity=check_capacity)
+                destination_node_uuid, check_capacity=check_capacity,
+                request_id=request_id)
             return {'sequence': sequence}
+        if request_id is not None:
+            raise exception.InvalidParameter(
+                field='request_id', reason='only a move in a simulation '
+                'session (session_id) takes one; a move in the global '
+                'graph is not made idempotent')
         return {'generation': compute.migrate_instance(
             self.graph, instance_uuid, source_node_uuid,
             destination_node_uuid, expected_generation=expected_generation,
@@ -318,8 +341,23 @@ class EngineManager(object):
         return self.sessions.find_destinations(instance_uuid, session_id,
                                                limit)
 
-    def commit_session(self, ctxt, session_id):
-        return self.sessions.commit_session(session_id)
+    def commit_session(self, ctxt, session_id, request_id=None):
+        """Apply an active root session's deltas to the global graph.
+
+        The answer is ``{'generation', 'applied', 'consumers'}``: the
+        global generation after the commit, the deltas applied, the
+        instances placed. Conflict (naming the uuids) when something the
+        session touches changed since it began; nothing is applied then.
+
+        ``request_id`` (1.7): the caller's id of the commit; its answer
+        is kept on the session. The same commit sent again under that id
+        applies nothing and gets the first answer: the same result (the
+        session stays committed), or the same Conflict or InvalidState.
+        The session's status is checked in the commit's transaction,
+        under the session's lock, not where the call enters.
+        """
+        return self.sessions.commit_session(session_id,
+                                            request_id=request_id)
 
     def rollback_session(self, ctxt, session_id):
         return self.sessions.rollback_session(session_id)

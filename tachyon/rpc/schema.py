@@ -28,7 +28,8 @@ where the call enters the engine:
   generated them, mappings and their keys;
 * a session id: then :func:`check_sessions` reads the session, which
   must exist and have a status the method takes (most take only an
-  active session within its TTL).
+  active session within its TTL). A commit's session is the exception
+  (:data:`SESSION_TO_COMMIT`): the commit checks it itself.
 
 Nothing is read or written before every argument passed, and the method
 receives the checked (cleaned) values.
@@ -109,6 +110,13 @@ SESSION_VIEW = Kind('session_view', _plain(validation.check_uuid),
 #: A session looked at whatever its status.
 ANY_SESSION = Kind('any_session', _plain(validation.check_uuid),
                    sessions.STATUSES)
+#: The session a commit names (1.7): a uuid, not read here. The commit
+#: reads it in its own transaction, under the session's lock: a commit
+#: sent again under its request id gets the first answer there, even
+#: once the session is no longer active (the first attempt committed
+#: it) or past its TTL; any other refusal is the one an active_session
+#: gets (NotFound, InvalidState, SessionExpired).
+SESSION_TO_COMMIT = Kind('session_to_commit', _plain(validation.check_uuid))
 
 
 class Arg(object):
@@ -161,7 +169,9 @@ SCHEMAS = {
         'destination_node_uuid': required(IDENT),
         'session_id': optional(ACTIVE_SESSION),
         'expected_generation': optional(AMOUNT),
-        'check_capacity': optional(FLAG, nullable=False)},
+        'check_capacity': optional(FLAG, nullable=False),
+        # 1.7: the client's id of a session's move (idempotent).
+        'request_id': optional(IDENT)},
     'get_compute_snapshot': {'scope': optional(SCOPE),
                              'session_id': optional(SESSION_VIEW),
                              'columns': optional(FLAG, nullable=False)},
@@ -190,7 +200,9 @@ SCHEMAS = {
     'find_destinations': {'instance_uuid': required(IDENT),
                           'session_id': optional(ACTIVE_SESSION),
                           'limit': optional(PAGE_SIZE, nullable=False)},
-    'commit_session': {'session_id': required(ACTIVE_SESSION)},
+    'commit_session': {'session_id': required(SESSION_TO_COMMIT),
+                       # 1.7: the client's id of the commit (idempotent).
+                       'request_id': optional(IDENT)},
     'rollback_session': {'session_id': required(ACTIVE_SESSION)},
     'expire_session': {'session_id': required(ACTIVE_SESSION)},
     'close_session': {'session_id': required(ACTIVE_SESSION)},

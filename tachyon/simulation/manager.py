@@ -112,14 +112,20 @@ class SessionManager(object):
             request_id=request_id)
 
     def migrate_instance(self, session_id, instance_uuid, source_uuid,
-                         destination_uuid, check_capacity=True):
-        """Watcher's migrate_instance in simulation mode: a MOVE delta."""
+                         destination_uuid, check_capacity=True,
+                         request_id=None):
+        """Watcher's migrate_instance in simulation mode: a MOVE delta.
+
+        ``request_id``: the caller's id of the move, as a batch's in
+        :meth:`record_deltas`: sent again, it records nothing and
+        answers the sequence the move got the first time.
+        """
         validation.check_flag('check_capacity', check_capacity)
         return self.record_deltas(session_id, [{
             'type': deltas.MOVE, 'consumer_uuid': instance_uuid,
             'source_uuid': source_uuid,
             'destination_uuid': destination_uuid,
-            'check_capacity': check_capacity}])[0]
+            'check_capacity': check_capacity}], request_id=request_id)[0]
 
     def get_deltas(self, session_id):
         return sessions.get_deltas(self.graph, self._session_id(session_id))
@@ -187,13 +193,12 @@ class SessionManager(object):
         return virtual.get_compute_model(
             self.graph, self._session_id(session_id, True))
 
-    def commit_session(self, session_id):
-        result = writes.commit_session(self.graph,
-                                       self._session_id(session_id))
-        LOG.info('Simulation session %s committed: %d deltas, global '
-                 'generation %d', session_id, result['applied'],
-                 result['generation'])
-        return result
+    def commit_session(self, session_id, request_id=None):
+        """Apply the session; ``request_id``: see writes.commit_session."""
+        session_id = self._session_id(session_id)
+        return writes.commit_session(
+            self.graph, session_id,
+            validation.check_optional_ident('request_id', request_id))
 
     def rollback_session(self, session_id):
         return sessions.rollback_session(self.graph,

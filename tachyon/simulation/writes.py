@@ -26,9 +26,21 @@ that write it: of two commits moving one instance exactly one wins (the
 other finds the instance changed: Conflict), and a change that committed
 before the locks were taken is seen by the conflict check, never
 overwritten.
+
+A commit sent with the caller's ``request_id`` (RPC API 1.7) keeps its
+answer on the session, under that id: its result in the commit's own
+transaction, or the refusal (Conflict, InvalidState) of a session that
+stays active in a transaction of its own right after. The same commit
+sent again -- its answer was lost, the engine died or froze -- takes
+the session's lock as the first did, so it runs after it, and gets the
+kept answer without checking or applying anything: the global graph
+changes once, and the caller gets the first attempt's answer, whichever
+engine serves each attempt and in whichever order.
 """
 
 import time
+
+from oslo_log import log as logging
 
 from tachyon import exception
 from tachyon.graph import common
@@ -37,6 +49,15 @@ from tachyon.simulation import commit
 from tachyon.simulation import deltas
 from tachyon.simulation import recording
 from tachyon.simulation import virtual
+
+LOG = logging.getLogger(__name__)
+
+#: The refusals a commit keeps under its request id, by class name: what
+#: a commit of a session that stays active raises (something it touches
+#: changed; it is a fork, or has live forks). An expired session, or one
+#: that ended, refuses every later commit the same way on its own.
+KEPT_REFUSALS = {cls.__name__: cls
+                 for cls in (exception.Conflict, exception.InvalidState)}
 
 
 def _record(tx, session_id, specs, max_deltas, now, request_id=None):
@@ -91,8 +112,14 @@ def record_deltas(graph, session_id, specs, max_deltas=10000,
                        time.time(), request_id)
 
 
-def _commit(tx, session_id, now):
+def _commit(tx, session_id, now, request_id=None):
     session = sessions.load_session(tx, session_id, lock=True)
+    kept = sessions.commit_outcome(session, request_id)
+    if kept is not None:
+        # The same commit sent again (its answer was lost): the session's
+        # lock, taken above, orders this after the first attempt, whose
+        # answer it is, whatever the session's state now.
+        return dict(kept, replayed=True)
     virtual.require_active(session, now)
     if session.get('parent_id'):
         raise exception.InvalidState(
@@ -127,18 +154,87 @@ def _commit(tx, session_id, now):
         final, sessions.consumer_records(tx, sorted(final)))
     generation = sessions.store_commit(tx, session_id, placements,
                                        providers, now)
-    return {'generation': generation, 'applied': len(deltas),
-            'consumers': len(placements)}
+    result = {'generation': generation, 'applied': len(deltas),
+              'consumers': len(placements)}
+    if request_id is not None:
+        sessions.keep_commit_outcome(tx, session_id, request_id,
+                                     {'result': result})
+    return {'result': result}
 
 
-def commit_session(graph, session_id):
+def _keep_refusal(tx, session_id, request_id, refusal, now):
+    session = sessions.load_session(tx, session_id, lock=True)
+    # Not on a session that has ended: a commit sent again under this id
+    # may have ended it (its result is kept), and an ended or expired
+    # session refuses every commit alike.
+    if session['status'] == sessions.ACTIVE and session['expires_at'] > now:
+        sessions.keep_commit_outcome(tx, session_id, request_id, refusal)
+
+
+def refusal_outcome(exc):
+    """A commit's refusal as kept (JSON-safe); None: one not kept."""
+    if KEPT_REFUSALS.get(type(exc).__name__) is not type(exc):
+        return None
+    return {'error': type(exc).__name__, 'kwargs': dict(exc.kwargs)}
+
+
+def outcome_answer(outcome):
+    """The answer a kept outcome stands for: a result, or raised again.
+
+    :raises: the kept refusal, the same class with the same keyword
+        arguments (so the same message).
+    """
+    if 'error' in outcome:
+        raise KEPT_REFUSALS[outcome['error']](**outcome['kwargs'])
+    return outcome['result']
+
+
+def _keep(graph, session_id, request_id, exc):
+    refusal = refusal_outcome(exc)
+    if refusal is None:
+        return
+    try:
+        graph.write(_keep_refusal, session_id, request_id, refusal,
+                    time.time())
+    except exception.TachyonException as error:
+        # The refusal stands; a commit sent again is checked afresh.
+        LOG.warning('Simulation session %s: the refusal of commit request '
+                    '%s could not be kept (%s)', session_id, request_id,
+                    error)
+
+
+def commit_session(graph, session_id, request_id=None):
     """Apply every delta to the global graph in one transaction.
+
+    ``request_id``: the caller's id of this commit. The answer is kept
+    on the session under it, so the same commit sent again (its answer
+    was lost) gets the first answer -- the same result, or the same
+    refusal -- and applies nothing: see the module's documentation.
+    Without one, a session that was committed refuses a later commit
+    (InvalidState).
 
     :raises: Conflict (with the uuids) when something the session touches
         changed since it began (another commit's included); nothing is
-        applied then.
+        applied then. InvalidState for a session that is not active, a
+        fork, or one with live forks; SessionExpired past its TTL;
+        NotFound.
     """
-    return graph.write(_commit, session_id, time.time())
+    try:
+        outcome = graph.write(_commit, session_id, time.time(), request_id)
+    except exception.Conflict as exc:
+        if request_id is not None:
+            _keep(graph, session_id, request_id, exc)
+        raise
+    if outcome.get('replayed'):
+        LOG.info('Simulation session %s: commit request %s was sent again; '
+                 'answered as the first time (%s), nothing applied',
+                 session_id, request_id,
+                 outcome.get('error') or 'committed')
+    else:
+        LOG.info('Simulation session %s committed: %d deltas, global '
+                 'generation %d', session_id, outcome['result']['applied'],
+                 outcome['result']['generation'])
+    return outcome_answer(outcome)
 
 
 def _spec(delta):

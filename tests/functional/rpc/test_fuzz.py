@@ -98,7 +98,8 @@ BAD = {
     'ttl': [0, -1, 86401, TOO_BIG, True, 1.5, '60', [], {}, HUGE],
 }
 BAD['reservation_state'] = ['done', 'ACTIVE', 0, True, [], {}, HUGE]
-for _kind in ('active_session', 'session_view', 'any_session'):
+for _kind in ('active_session', 'session_view', 'any_session',
+              'session_to_commit'):
     BAD[_kind] = BAD['uuid']
 
 #: Idents of entities that do not exist (NotFound).
@@ -119,6 +120,10 @@ REFUSED_SESSIONS = {
                      'lapsed': exception.SessionExpired},
     'any_session': {'unknown': exception.NotFound},
 }
+# A commit checks its session itself (1.7), and refuses as the border
+# does an active_session (a request id another commit did not use).
+REFUSED_SESSIONS['session_to_commit'] = dict(
+    REFUSED_SESSIONS['active_session'])
 
 
 def _move(**changes):
@@ -180,7 +185,8 @@ ARGS = {
         'destination_node_uuid': ('ident', '@dest', 're'),
         'session_id': (S, '@active', 'n'),
         'expected_generation': ('amount', None, 'n'),
-        'check_capacity': ('flag', False, '')},
+        'check_capacity': ('flag', False, ''),
+        'request_id': ('ident', 'move-fuzz-1', 'n')},
     'get_compute_snapshot': {
         'scope': ('scope', {'compute_nodes': ['@host']}, 'n'),
         'session_id': ('session_view', '@active', 'n'),
@@ -209,7 +215,8 @@ ARGS = {
     'find_destinations': {'instance_uuid': ('ident', '@inst', 're'),
                           'session_id': (S, '@active', 'n'),
                           'limit': ('page_size', 3, '')},
-    'commit_session': {'session_id': (S, '@active', 'r')},
+    'commit_session': {'session_id': ('session_to_commit', '@active', 'r'),
+                       'request_id': ('ident', 'commit-fuzz-1', 'n')},
     'rollback_session': {'session_id': (S, '@active', 'r')},
     'expire_session': {'session_id': (S, '@active', 'r')},
     'close_session': {'session_id': (S, '@active', 'r')},
@@ -224,8 +231,8 @@ ARGS = {
 
 
 #: Calls fuzzed again with these valid values changed: migrate_instance
-#: without a session writes to the global graph.
-VARIANTS = {'migrate_instance': [{'session_id': None}]}
+#: without a session writes to the global graph (and takes no request id).
+VARIANTS = {'migrate_instance': [{'session_id': None, 'request_id': None}]}
 
 
 def endpoint_methods():

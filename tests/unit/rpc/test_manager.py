@@ -191,6 +191,38 @@ class TestBorder(base.TestCase):
             'destination_uuid': 'b', 'resources': {'VCPU': 2 ** 63}}])
         self.assertEqual([], self.graph.method_calls)
 
+    def test_a_request_id_is_checked_as_an_ident(self):
+        for bad in ('', 0, True, [], 'x' * 256, 'a\x00b'):
+            self.refused('request_id', 'commit_session', S1,
+                         request_id=bad)
+            self.refused('request_id', 'migrate_instance', 'i', 'a', 'b',
+                         session_id=S1, request_id=bad)
+        self.assertEqual([], self.graph.method_calls)
+
+    def test_a_move_in_the_global_graph_takes_no_request_id(self):
+        exc = self.refused('request_id', 'migrate_instance', 'i', 'a', 'b',
+                           request_id='req-1')
+        self.assertIn('only a move in a simulation session', str(exc))
+        self.assertEqual([], self.graph.method_calls)
+
+    def test_moves_and_commits_hand_their_request_id_on(self):
+        sessions_ = mock.Mock()
+        sessions_.migrate_instance.return_value = 3
+        self.endpoint.sessions = sessions_
+        self.assertEqual({'sequence': 3}, _call(
+            self.endpoint, 'migrate_instance', 'i', 'a', 'b',
+            session_id=S1, check_capacity=False, request_id='req-1'))
+        sessions_.migrate_instance.assert_called_once_with(
+            S1, 'i', 'a', 'b', check_capacity=False, request_id='req-1')
+        # A move's session is checked where the call enters.
+        sessions_.check_session.assert_called_once_with(S1, ('active',))
+        sessions_.check_session.reset_mock()
+        _call(self.endpoint, 'commit_session', S1, request_id='req-2')
+        sessions_.commit_session.assert_called_once_with(
+            S1, request_id='req-2')
+        # The commit's session is checked in the commit, not before it.
+        sessions_.check_session.assert_not_called()
+
     def test_an_unexpected_error_is_logged_and_typed(self):
         self.graph.read_one.side_effect = KeyError('boom')
         with mock.patch.object(manager.LOG, 'exception') as log:

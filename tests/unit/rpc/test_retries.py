@@ -76,9 +76,10 @@ class TestRetries(base.TestCase):
 
     def test_writes_without_an_id_are_sent_once(self):
         client = self.client(retries=5)
-        for call in (lambda: client.commit_session('s'),
-                     lambda: client.close_session('s'),
+        for call in (lambda: client.close_session('s'),
+                     lambda: client.rollback_session('s'),
                      lambda: client.create_session(),
+                     # A move in the global graph is not idempotent.
                      lambda: client.migrate_instance('i', 'a', 'b')):
             self.sent[:] = []
             self.answering(100, None)
@@ -106,6 +107,77 @@ class TestRetries(base.TestCase):
                           's', [])
         self.assertEqual(1, len(self.sent))
         self.assertNotIn('request_id', self.sent[0]['args'])
+
+    def assertOneRequestId(self, version='1.7'):
+        ids = {m['args']['request_id'] for m in self.sent}
+        self.assertEqual(1, len(ids))
+        self.assertTrue(all(ids))
+        self.assertEqual({version}, {m['version'] for m in self.sent})
+        return ids.pop()
+
+    def test_a_commit_is_sent_again_under_one_request_id(self):
+        answer = {'generation': 8, 'applied': 2, 'consumers': 1}
+        self.answering(2, answer)
+        self.assertEqual(answer, self.client().commit_session('s'))
+        self.assertEqual(3, len(self.sent))
+        first = self.assertOneRequestId()
+        self.assertEqual({'session_id': 's', 'request_id': first},
+                         self.sent[0]['args'])
+        self.assertIn('RPC call commit_session', self.log.output)
+        # Another commit is another request.
+        self.sent[:] = []
+        self.answering(0, answer)
+        self.client().commit_session('s')
+        self.assertNotEqual(first, self.sent[0]['args']['request_id'])
+
+    def test_a_commit_retried_is_bounded_too(self):
+        self.answering(100, None)
+        self.assertRaises(messaging.MessagingTimeout,
+                          self.client(retries=2).commit_session, 's')
+        self.assertEqual(3, len(self.sent))
+        self.assertOneRequestId()
+
+    def test_a_move_in_a_session_is_sent_again_under_one_request_id(self):
+        self.answering(1, {'sequence': 4})
+        self.assertEqual({'sequence': 4}, self.client().migrate_instance(
+            'i', 'a', 'b', session_id='s', check_capacity=False))
+        self.assertEqual(2, len(self.sent))
+        request_id = self.assertOneRequestId()
+        self.assertEqual({'instance_uuid': 'i', 'source_node_uuid': 'a',
+                          'destination_node_uuid': 'b', 'session_id': 's',
+                          'expected_generation': None,
+                          'check_capacity': False,
+                          'request_id': request_id}, self.sent[0]['args'])
+
+    def test_a_move_in_the_global_graph_carries_no_id(self):
+        self.answering(0, {'generation': 3})
+        self.client().migrate_instance('i', 'a', 'b', expected_generation=2)
+        self.assertNotIn('request_id', self.sent[0]['args'])
+        self.assertEqual('1.0', self.sent[0]['version'])
+
+    def test_a_client_capped_below_1_7_sends_moves_and_commits_once(self):
+        # An engine of 1.6 would refuse request_id: none is sent, and the
+        # call is not retried (its lost answer surfaces, as before).
+        client = self.client(version_cap='1.6', retries=5)
+        for call in (lambda: client.commit_session('s'),
+                     lambda: client.migrate_instance('i', 'a', 'b',
+                                                     session_id='s')):
+            self.sent[:] = []
+            self.answering(100, None)
+            self.assertRaises(messaging.MessagingTimeout, call)
+            self.assertEqual(1, len(self.sent))
+            self.assertNotIn('request_id', self.sent[0]['args'])
+            self.assertEqual('1.0', self.sent[0]['version'])
+        self.assertNotIn('sending it again', self.log.output)
+
+    def test_the_causal_client_retries_a_commit_as_it_is(self):
+        self.answering(1, {'result': {'generation': 8}, 'bookmarks': ['b2']})
+        client = causal.CausalEngineAPI(self.conf, transport=self.transport)
+        self.assertEqual({'generation': 8}, client.commit_session('s'))
+        self.assertEqual(2, len(self.sent))
+        self.assertOneRequestId()
+        self.assertEqual([[], []],
+                         [m['args']['bookmarks'] for m in self.sent])
 
     def test_the_causal_client_retries_with_the_same_bookmarks(self):
         self.answering(1, {'result': 'pong', 'bookmarks': ['b2']})
