@@ -459,16 +459,29 @@ def state_wins(at, key, stored_at, stored_key):
     return key is not None and (stored_key is None or key > stored_key)
 
 
+def _dated_apart(seen):
+    """Whether a stored instance's state has a date of its own.
+
+    It has when ``state_at`` is set and not older than ``updated_at``: a
+    whole write newer than the state sets both (an older ``state_at``
+    was left by a writer that does not know it, an engine of the
+    previous release during an upgrade: ``updated_at`` dates the state).
+    """
+    return seen['state_at'] is not None and (
+        seen['updated_at'] is None or seen['state_at'] >= seen['updated_at'])
+
+
 def _stored_state(seen):
     """(state, at, key) of the state ``seen`` holds, or None.
 
-    The instance's (``state_at``; null: its ``updated_at`` and tie key
-    date it), else the pending state of an instance the graph lacks.
+    The instance's (``state_at`` and ``state_key``, or its
+    ``updated_at`` and tie key when they date it), else the pending
+    state of an instance the graph lacks.
     """
     if not seen:
         return None
     if seen['exists']:
-        if seen['state_at'] is not None:
+        if _dated_apart(seen):
             return seen['state'], seen['state_at'], seen['state_key']
         return seen['state'], seen['updated_at'], seen['tie_key']
     if seen['pending']:
@@ -489,7 +502,7 @@ def _with_state(seen, row, key):
                                     stored[2]):
         return row, OWN_STATE
     state, at, state_key = stored
-    if (seen['exists'] and seen['state_at'] is None
+    if (seen['exists'] and not _dated_apart(seen)
             and row['updated_at'] == seen['updated_at']):
         # The row keeps the instance's time (a move): so does its state.
         columns = OWN_STATE

@@ -483,3 +483,17 @@ class TestInstanceStates(StampsCase):
                         timestamp=200.0)
         self.assertRaises(exception.InvalidParameter, self.apply, [bad])
         self.assertEqual('active', self.instance().state)
+
+    def test_state_date_older_than_the_record_is_not_the_state_s(self):
+        # An engine of the previous release (during an upgrade) writes a
+        # newer whole record and leaves state_at alone: the record's time
+        # dates the state then.
+        self.apply([self.change(100.0, state='active')])
+        self.apply([self.state(200.0)])
+        self.graph.run_autocommit(
+            'MATCH (c:Consumer {uuid: $uuid}) SET c.updated_at = 300.0',
+            uuid=tc.I1)
+        self.apply([self.state(250.0, 'stopped')])
+        self.assertEqual('error', self.instance().state)
+        self.apply([self.state(350.0, 'stopped')])
+        self.assertEqual('stopped', self.instance().state)
