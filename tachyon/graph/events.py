@@ -22,9 +22,10 @@ batches of the compute, storage and baremetal modules), in this order:
 2. ``update`` changes of nodes and pools (named by name) read the stored
    entity, set their fields and write it back;
 3. instances and volumes are upserted, the fields a payload lacks taken
-   from the stored entity (an instance ``update`` sets its fields on the
-   stored instance, which keeps its node; an unknown instance is
-   skipped);
+   from the stored entity; then the state-only changes of instances
+   (an instance ``update``: its state, on the stored instance, which
+   keeps its node and its other fields; kept pending for an instance
+   the graph does not have);
 4. deletes.
 
 Convergence: the graph a stream of notifications leaves does not depend
@@ -47,13 +48,17 @@ every kind:
   reads the stored state it decides against. Two batches about one
   entity (listener threads, several engines) cannot both decide on a
   state neither has seen.
-* An instance ``update`` (``compute_task.*.error``: the state of an
-  instance the graph has) is the one **partial** change: the newest
-  change wins as above, but one that comes before its instance is known
-  is skipped (in a batch that also upserts the instance it is applied to
-  that upsert, :func:`fold_instance_updates`), and a whole payload older
-  than it that comes after it is refused. Such a stream converges at the
-  next whole payload of the instance.
+* An instance ``update`` (``compute_task.*.error``: a state, no other
+  field) is the one **partial** change. An instance's state is a
+  register of its own (:mod:`tachyon.graph.compute.instances`): the
+  same rule picks the newest of the state-only changes and the whole
+  payloads for the state, and the newest whole payload for the rest. In
+  a batch each instance's whole change and its state-only change are
+  picked apart (:func:`winners` over each). A whole payload older than
+  a state-only change still sets the other fields it is the newest for;
+  a state-only change of an instance the graph does not have (yet) is
+  kept pending for the whole payload that creates it; a delete newer
+  than the state drops it, an older one leaves it pending.
 * A compute node the enricher adds (looked up in the APIs, or a
   placeholder) is only **created**: once a node of that name exists,
   what notifications set on it (service.update) is never overwritten by
@@ -67,6 +72,7 @@ import hashlib
 import json
 import time
 
+from tachyon import exception
 from tachyon.graph import baremetal
 from tachyon.graph import common
 from tachyon.graph import compute
@@ -278,6 +284,25 @@ def _decide(change, old, tie, tomb, keys=None):
     return True, retake, None
 
 
+def _apply_states(tx, graph, updates, counts, keys):
+    """State-only changes of instances (``update``: only a ``state``).
+
+    :raises: InvalidParameter for an update setting another field.
+    """
+    states = []
+    for change in updates:
+        extra = sorted(set(change.fields) - {'state'})
+        if extra or 'state' not in change.fields:
+            raise exception.InvalidParameter(
+                field=extra[0] if extra else 'state',
+                reason='an instance update sets its state, and only it')
+        states.append(instances.StateChange(
+            uuid=change.key, state=change.fields['state'],
+            at=change.timestamp,
+            key=keys(change) if change.timestamp is not None else None))
+    counts.add(instances.write_states(tx, graph, states))
+
+
 def _apply_instances(tx, graph, upserts, placements, counts, keys):
     """Instances: the winners, then the placements they lack.
 
@@ -299,20 +324,10 @@ def _apply_instances(tx, graph, upserts, placements, counts, keys):
     settled = set()
     for change in upserts:
         old = stored.get(change.key)
-        if change.action == ch.UPDATE:
-            if old is None:
-                # Only the fields of an instance the graph has.
-                counts.skipped += 1
-                continue
-            record = dataclasses.replace(old, updated_at=change.timestamp,
-                                         **change.fields)
-        else:
-            record = _merge(change.record, old, change.keep,
-                            change.timestamp)
-            if (old is not None and ch.KEEP_NODE in change.keep
-                    and not record.node_uuid and not record.node_name):
-                record = dataclasses.replace(record,
-                                             node_uuid=old.node_uuid)
+        record = _merge(change.record, old, change.keep, change.timestamp)
+        if (old is not None and ch.KEEP_NODE in change.keep
+                and not record.node_uuid and not record.node_name):
+            record = dataclasses.replace(record, node_uuid=old.node_uuid)
         applies, again, placed_at = _decide(change, old, ties.get(
             change.key), tombs.get(change.key), keys)
         records.append(record)
@@ -474,6 +489,8 @@ def _apply_deletes(tx, deletes, counts):
         else:
             raise ValueError('cannot delete a %s by notification'
                              % change.kind)
+    # A state newer than its instance's delete stays pending.
+    instances.keep_newer_states(tx, bulk[ch.INSTANCE])
     deleted = (_remove_all(tx, instances.INSTANCE, bulk[ch.INSTANCE])
                + _remove_all(tx, storage.VOLUME, bulk[ch.VOLUME]))
     if deleted:
@@ -535,9 +552,12 @@ def _apply(tx, graph, changes, placements=(), keys=None):
     if pool_updates:
         _apply_pool_updates(tx, graph, pool_updates, counts)
 
-    upserts = take(ch.INSTANCE, ch.UPSERT) + take(ch.INSTANCE, ch.UPDATE)
+    upserts = take(ch.INSTANCE, ch.UPSERT)
     if upserts:
         _apply_instances(tx, graph, upserts, placements, counts, keys)
+    states = take(ch.INSTANCE, ch.UPDATE)
+    if states:
+        _apply_states(tx, graph, states, counts, keys)
     volumes = take(ch.VOLUME, ch.UPSERT)
     if volumes:
         _apply_volumes(tx, graph, volumes, counts)
@@ -629,11 +649,6 @@ def _order(change):
             change.action == ch.DELETE)
 
 
-def _rank(change):
-    """Sort key of the changes of one entity: the greatest wins."""
-    return _order(change) + (tie_key(change),)
-
-
 def _beats(change, other, keys):
     """Whether ``change`` wins over ``other`` (one entity; see winners)."""
     mine, theirs = _order(change), _order(other)
@@ -663,51 +678,18 @@ def winners(changes, keys=None):
                                            key=lambda item: item[0])]
 
 
-def fold_instance_updates(changes):
-    """Instance ``update`` changes applied to an upsert of the same batch.
-
-    An update sets fields of an instance the graph has; in a batch that
-    also upserts the instance (its create.end and a compute_task error
-    together), the update must not win alone and be skipped as unknown:
-    the newest upsert takes the fields of every newer update, at the
-    newest update's time.
-    """
-    base = {}
-    for change in changes:
-        if (change.kind == ch.INSTANCE and change.action == ch.UPSERT
-                and change.record is not None):
-            best = base.get(change.key)
-            if best is None or _rank(change) > _rank(best):
-                base[change.key] = change
-    newer = {}
-    for change in changes:
-        if (change.kind == ch.INSTANCE and change.action == ch.UPDATE
-                and change.key in base
-                and _rank(change) > _rank(base[change.key])):
-            newer.setdefault(change.key, []).append(change)
-    if not newer:
-        return changes
-    folded = {}
-    for key, updates in newer.items():
-        updates.sort(key=_rank)
-        fields = {}
-        for update in updates:
-            fields.update(update.fields)
-        last = updates[-1]
-        folded[key] = dataclasses.replace(
-            base[key], timestamp=last.timestamp,
-            record=dataclasses.replace(base[key].record, **fields),
-            event_type=last.event_type, message_id=last.message_id)
-    return [folded[c.key] if c.kind == ch.INSTANCE and c.key in folded
-            and c.action == ch.UPDATE else c for c in changes]
+def _state_only(change):
+    """Whether ``change`` is a state-only change of an instance."""
+    return change.kind == ch.INSTANCE and change.action == ch.UPDATE
 
 
 def apply_changes(graph, changes):
     """Apply notification changes in one transaction.
 
     Only the change of each entity the convergence rule picks is applied
-    (:func:`winners`, after :func:`fold_instance_updates`; see the module
-    doc).
+    (:func:`winners`; an instance's state-only changes are picked apart
+    from its whole ones, the state being a register of its own: see the
+    module doc).
 
     :returns: :class:`~tachyon.graph.common.SyncCounts` of the writes.
     :raises: :class:`~tachyon.exception.GraphUnavailable` when Neo4j
@@ -719,7 +701,8 @@ def apply_changes(graph, changes):
     placements = [c for c in changes
                   if c.kind == ch.INSTANCE and _places(c)]
     keys = TieKeys()
-    changes = winners(fold_instance_updates(changes), keys)
+    changes = (winners([c for c in changes if not _state_only(c)], keys)
+               + winners([c for c in changes if _state_only(c)], keys))
     if not changes:
         return common.SyncCounts()
     return graph.write(_apply, graph, changes, placements, keys)

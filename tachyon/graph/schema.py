@@ -39,15 +39,16 @@ import time
 from tachyon import exception
 
 #: The schema version this code reads and writes.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: Schema version -> the oldest code schema version that can run on a
-#: graph at that version. Versions 2 and 3 only added indexes and
+#: graph at that version. Versions 2 to 4 only added indexes and
 #: constraints: code of version 1 runs on them.
 MIN_CODE_VERSION = {
     1: 1,
     2: 1,
     3: 1,
+    4: 1,
 }
 
 # Labels, so the rest of the graph layer and the docs name them one way.
@@ -62,6 +63,7 @@ AGGREGATE = 'Aggregate'
 FLAVOR = 'Flavor'
 EXTRA_SPEC = 'ExtraSpec'
 TOMBSTONE = 'Tombstone'
+PENDING_STATE = 'PendingState'
 SIMULATION_SESSION = 'SimulationSession'
 SPECULATIVE_DELTA = 'SpeculativeDelta'
 GLOBAL_STATE = 'GlobalState'
@@ -173,11 +175,24 @@ _V3_STATEMENTS = [
      'FOR (a:WatcherAction) REQUIRE a.uuid IS UNIQUE'),
 ]
 
+# Version 4: the state a notification set on an instance the graph does
+# not have (yet), found by its kind and uuid, purged by its date
+# (tachyon.graph.tombstones).
+_V4_STATEMENTS = [
+    ('pending_state_key',
+     'CREATE CONSTRAINT pending_state_key IF NOT EXISTS '
+     'FOR (p:PendingState) REQUIRE (p.kind, p.uuid) IS UNIQUE'),
+    ('pending_state_at',
+     'CREATE INDEX pending_state_at IF NOT EXISTS '
+     'FOR (p:PendingState) ON (p.state_at)'),
+]
+
 #: version -> the statements that bring the schema from version - 1 to it.
 UPGRADES = {
     1: _V1_STATEMENTS,
     2: _V2_STATEMENTS,
     3: _V3_STATEMENTS,
+    4: _V4_STATEMENTS,
 }
 
 #: Every constraint and index name the current schema has.

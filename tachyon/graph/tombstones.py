@@ -19,6 +19,13 @@ upsert whose ``updated_at`` is not newer than the tombstone's
 removes the older ones. Tombstones are book-keeping, not part of the
 cluster model: writing or purging one does not move the global
 generation.
+
+A *pending state* (``(:PendingState {kind, uuid, state, state_at,
+state_key})``, :mod:`tachyon.graph.compute.instances`) is the other
+piece of book-keeping of late notifications: the state a notification set
+on an instance the graph does not have (yet), kept for the whole payload
+that creates it. It is no instance (nothing reads it as one) and lives as
+long as a tombstone: :func:`purge_tombstones` removes it too.
 """
 
 import time
@@ -61,6 +68,13 @@ DELETE t
 RETURN count(*) AS purged
 """
 
+PURGE_PENDING_STATES = """
+MATCH (p:PendingState)
+WHERE p.state_at < $older_than
+DELETE p
+RETURN count(*) AS purged
+"""
+
 
 def record_tombstones(tx, kind, uuids, deleted_at=None):
     """Leave (or move forward) the tombstones of ``uuids`` inside ``tx``."""
@@ -100,15 +114,17 @@ def blocks(deleted_at, updated_at):
 
 
 def _purge(tx, older_than):
-    return tx.run(PURGE_TOMBSTONES, older_than=float(older_than)).single()[
-        'purged']
+    return sum(tx.run(query, older_than=float(older_than)).single()['purged']
+               for query in (PURGE_TOMBSTONES, PURGE_PENDING_STATES))
 
 
 def purge_tombstones(graph, older_than):
     """Delete tombstones whose ``deleted_at`` is before ``older_than``.
 
+    Pending states dated before ``older_than`` go too.
+
     :param older_than: epoch seconds; e.g. ``time.time() -
         CONF.notifications.tombstone_lifetime``.
-    :returns: how many were purged.
+    :returns: how many were purged (tombstones and pending states).
     """
     return graph.write(_purge, older_than)

@@ -122,7 +122,8 @@ BUMP = {PROVIDER: _bump_statement('rp', PROVIDER),
 
 # What a full sync that began at $before and listed $keep no longer
 # finds. A placeholder provider it did not list goes too: the APIs name
-# the real provider with its own uuid.
+# the real provider with its own uuid. An instance whose state a
+# notification dated since (tachyon.graph.compute.instances) stays.
 PRUNE_CANDIDATES = {
     PROVIDER: """
 MATCH (rp:ResourceProvider {kind: $kind})
@@ -135,6 +136,7 @@ RETURN rp.uuid AS uuid
 MATCH (c:Consumer {type: $kind})
 WHERE NOT c.uuid IN $keep
   AND (c.updated_at IS NULL OR c.updated_at < $before)
+  AND (c.state_at IS NULL OR c.state_at < $before)
 RETURN c.uuid AS uuid
 """,
 }

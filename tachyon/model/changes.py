@@ -31,9 +31,12 @@ Actions:
     without ``'node'`` in ``keep`` puts the instance on no node.
 ``update``
     ``fields`` are set on the existing entity named by ``key`` (a compute
-    node's hostname, a pool's name, an instance's uuid: it stays on its
-    node); a missing entity is created from ``record`` first when one is
-    given, and otherwise the change is skipped.
+    node's hostname, a pool's name); a missing entity is created from
+    ``record`` first when one is given, and otherwise the change is
+    skipped. An instance's ``update`` (named by its uuid) sets its
+    ``state`` and no other field: the instance keeps its node and the
+    rest; for an instance the graph does not have the state is kept
+    pending until a whole payload creates it.
 ``delete``
     The entity goes; a tombstone dated ``timestamp`` stops older changes
     from bringing it back.

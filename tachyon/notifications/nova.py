@@ -71,9 +71,10 @@ Instance events beyond Watcher's list (:data:`INSTANCE_MOVES`,
   state it set, the host it is on) and are applied as updates;
 * ``compute_task.build_instances.error``, ``.migrate_server.error`` and
   ``.rebuild_server.error`` (the conductor's ``ComputeTaskPayload``: an
-  ``instance_uuid``, a ``state``, no host) set the state of an instance
-  the graph has, which stays where it is; an instance the graph does not
-  have is not created.
+  ``instance_uuid``, a ``state``, no host) set the state of the
+  instance, which stays where it is; an instance the graph does not
+  have is not created, its state is kept for the whole payload that
+  creates it (see :mod:`tachyon.graph.events`).
 
 Fields Nova's payloads do not carry (``watcher_exclude``, ``pinned_az``,
 the flavor's name when absent) keep their stored values. A compute node
@@ -131,8 +132,7 @@ INSTANCE_ERRORS = (
     'instance.rebuild.error',
     'instance.reboot.error',
 )
-#: The conductor's failures (ComputeTaskPayload): the state only, of an
-#: instance the graph has.
+#: The conductor's failures (ComputeTaskPayload): the state only.
 COMPUTE_TASK_ERRORS = (
     'compute_task.build_instances.error',
     'compute_task.migrate_server.error',
@@ -289,7 +289,7 @@ class NovaHandler(base.NotificationHandler):
                             uuid, record=record, keep=keep)]
 
     def _compute_task_error(self, notification, data):
-        """compute_task.*.error: the state of a known instance."""
+        """compute_task.*.error: the instance's state, nothing else."""
         uuid = data.uuid('instance_uuid')
         state = data.string('state')
         return [self.change(notification, changes.INSTANCE, changes.UPDATE,

@@ -36,6 +36,9 @@ def _import(tx, graph, node_rows, instance_rows, replace):
                                  _FOREVER)
             counts.deleted += upsert.delete(tx, entity, stale, now,
                                             bump=False)
+        # The instances a notification's state was kept for are not in
+        # the model either.
+        compute_instances.drop_pending_states(tx, _FOREVER)
     if counts.changed:
         common.bump_global_generation(tx)
     return counts

@@ -21,9 +21,27 @@ project, zone and flavor takes a light update (properties and amounts
 only); the others a full write. Every write bumps the generation of the
 nodes whose usage changed.
 
+An instance's **state** has a date of its own (``state_at`` and
+``state_key``, beside the ``updated_at`` and ``tie_key`` of the whole
+record): state-only changes (:func:`write_states`, a conductor's
+``compute_task.*.error``) move it and nothing else. A whole record sets
+its other fields when it is newer than ``updated_at`` and its state only
+when it is newer than the state's date too (:func:`state_wins`);
+otherwise the stored state stays, with its date. ``state_at`` null: the
+state dates from ``updated_at``. A state-only change of an instance the
+graph does not have is kept as a *pending state* (``(:PendingState
+{kind, uuid, state, state_at, state_key})``, never read as an
+instance): the write that creates the instance takes it when it is the
+newer, and deletes it. A delete older than an instance's state leaves
+that state pending; one at least as new drops it. Full syncs drop the
+pending states older than the sync.
+
 ``write_*`` and ``remove_*`` run inside the caller's transaction; the
 ``upsert_*``, ``delete_*`` and ``prune_*`` functions run their own.
 """
+
+import collections
+import time
 
 from oslo_log import log as logging
 
@@ -40,27 +58,36 @@ _COL = upsert.column_refs('c', compute_rows.INSTANCE_COLUMNS,
 # The columns a row of the write statements has after the record's: the
 # stamp of a notification (tachyon.graph.events) written with the
 # instance, in the same statement: its tie key (null: keep the stored
-# one), whether to date its node and that date.
+# one), whether to date its node and that date; then the date of its
+# state (null: its updated_at) and the state's tie key.
 _STAMP_AT = len(compute_rows.INSTANCE_COLUMNS)
 _COL['stamp_set'] = (
     ',\n    c.tie_key = coalesce(row[%(k)d], c.tie_key),\n'
     '    c.placed_at = CASE WHEN row[%(p)d] THEN row[%(d)d]'
-    ' ELSE c.placed_at END') % {'k': _STAMP_AT, 'p': _STAMP_AT + 1,
-                                'd': _STAMP_AT + 2}
+    ' ELSE c.placed_at END,\n'
+    '    c.state_at = row[%(sa)d],\n'
+    '    c.state_key = row[%(sk)d]') % {
+        'k': _STAMP_AT, 'p': _STAMP_AT + 1, 'd': _STAMP_AT + 2,
+        'sa': _STAMP_AT + 3, 'sk': _STAMP_AT + 4}
 #: The stamp of a row no notification stamps: everything kept.
 NO_STAMP = (None, False, None)
+#: The state columns of a row whose own state stands, dated by its time.
+OWN_STATE = (None, None)
 
-# What the graph holds of the instances that exist or were deleted; the
-# others are new. Rows: [uuid, node_uuid, node_name]. (No lock: the write
-# statements repeat the staleness guard.)
+# What the graph holds of the instances that exist, were deleted or
+# have a pending state; the others are new. Rows: [uuid, node_uuid,
+# node_name]. (No lock: the write statements repeat the staleness
+# guard.)
 CLASSIFY_INSTANCES = """
 UNWIND $rows AS row
 OPTIONAL MATCH (c:Consumer {uuid: row[0]})
 USING INDEX c:Consumer(uuid)
 OPTIONAL MATCH (t:Tombstone {kind: 'instance', uuid: row[0]})
 USING INDEX t:Tombstone(kind, uuid)
-WITH row, c, t
-WHERE c IS NOT NULL OR t IS NOT NULL
+OPTIONAL MATCH (p:PendingState {kind: 'instance', uuid: row[0]})
+USING INDEX p:PendingState(kind, uuid)
+WITH row, c, t, p
+WHERE c IS NOT NULL OR t IS NOT NULL OR p IS NOT NULL
 OPTIONAL MATCH (c)-[:CONSUMES {resource_class: 'VCPU'}]->(cur:Inventory)
 OPTIONAL MATCH (by_uuid:ResourceProvider {uuid: row[1]})
 USING INDEX by_uuid:ResourceProvider(uuid)
@@ -82,7 +109,11 @@ RETURN row[0] AS uuid, c IS NOT NULL AS exists, c.type AS kind,
        COUNT { MATCH (cur)<-[:HAS_INVENTORY]-(rp:ResourceProvider)
                MATCH (rp)-[:HAS_INVENTORY]->(i:Inventory)
                WHERE i.resource_class IN ['VCPU', 'MEMORY_MB', 'DISK_GB']
-               RETURN i } AS inventories
+               RETURN i } AS inventories,
+       c.tie_key AS tie_key, c.state AS state, c.state_at AS state_at,
+       c.state_key AS state_key, p IS NOT NULL AS pending,
+       p.state AS pending_state, p.state_at AS pending_at,
+       p.state_key AS pending_key
 """
 
 # The fast path for new instances (most of an import or a first sync):
@@ -284,18 +315,101 @@ WHERE c.type = 'instance' AND c.updated_at = row.updated_at
 SET c.tie_key = row.tie_key
 """
 
-# A stamped row equal to the stored instance: its time moves (as
-# upsert.TOUCH) and it takes the stamp. Rows: [uuid, updated_at, tie_key,
-# set placed_at, placed_at].
+# A row equal to the stored instance whose stamp or state date is to be
+# written: its time moves (as upsert.TOUCH; a row without one keeps it)
+# and it takes the stamp and the state date. Rows: [uuid, updated_at,
+# tie_key, set placed_at, placed_at, state_at, state_key].
 STAMP_TOUCH = """
 UNWIND $rows AS row
 MATCH (c:Consumer {uuid: row[0]})
 USING INDEX c:Consumer(uuid)
 WHERE c.type = 'instance'
-  AND (c.updated_at IS NULL OR c.updated_at <= row[1])
-SET c.updated_at = row[1],
+  AND (row[1] IS NULL OR c.updated_at IS NULL OR c.updated_at <= row[1])
+SET c.updated_at = coalesce(row[1], c.updated_at),
     c.tie_key = coalesce(row[2], c.tie_key),
-    c.placed_at = CASE WHEN row[3] THEN row[4] ELSE c.placed_at END
+    c.placed_at = CASE WHEN row[3] THEN row[4] ELSE c.placed_at END,
+    c.state_at = row[5],
+    c.state_key = row[6]
+"""
+
+# The state registers of instances, their pending states and tombstones,
+# for state-only changes ($uuids).
+GET_STATES = """
+UNWIND $uuids AS uuid
+OPTIONAL MATCH (c:Consumer {uuid: uuid})
+USING INDEX c:Consumer(uuid)
+WHERE c.type = 'instance'
+OPTIONAL MATCH (p:PendingState {kind: $kind, uuid: uuid})
+USING INDEX p:PendingState(kind, uuid)
+OPTIONAL MATCH (t:Tombstone {kind: $kind, uuid: uuid})
+USING INDEX t:Tombstone(kind, uuid)
+OPTIONAL MATCH (c)-[:CONSUMES {resource_class: 'VCPU'}]->(cur:Inventory)
+RETURN uuid, c IS NOT NULL AS exists, c.record AS record,
+       c.state AS state, c.fingerprint AS fingerprint,
+       c.updated_at AS updated_at, c.tie_key AS tie_key,
+       c.state_at AS state_at, c.state_key AS state_key,
+       cur.provider_uuid AS current_node, p IS NOT NULL AS pending,
+       p.state AS pending_state, p.state_at AS pending_at,
+       p.state_key AS pending_key, t.deleted_at AS deleted_at
+"""
+
+# A state-only change of stored instances ($rows: {uuid, state, record,
+# fingerprint, was, state_at, state_key, changed}): the state, in its
+# property and its record, and its date; nothing else. ``was`` is the
+# fingerprint the change was decided against.
+SET_STATES = """
+UNWIND $rows AS row
+MATCH (c:Consumer {uuid: row.uuid})
+USING INDEX c:Consumer(uuid)
+WHERE c.type = 'instance' AND c.fingerprint = row.was
+SET c.state = row.state,
+    c.record = row.record,
+    c.fingerprint = row.fingerprint,
+    c.state_at = row.state_at,
+    c.state_key = row.state_key,
+    c.generation = c.generation + CASE WHEN row.changed THEN 1 ELSE 0 END
+"""
+
+# Keep (or replace) the pending states of instances the graph does not
+# have ($rows: {uuid, state, state_at, state_key}).
+SET_PENDING_STATES = """
+UNWIND $rows AS row
+MERGE (p:PendingState {kind: $kind, uuid: row.uuid})
+SET p.state = row.state,
+    p.state_at = row.state_at,
+    p.state_key = row.state_key
+"""
+
+DELETE_PENDING_STATES = """
+UNWIND $uuids AS uuid
+MATCH (p:PendingState {kind: $kind, uuid: uuid})
+USING INDEX p:PendingState(kind, uuid)
+DELETE p
+"""
+
+# The pending states dated before a full sync ($before).
+DROP_PENDING_STATES = """
+MATCH (p:PendingState {kind: $kind})
+WHERE p.state_at < $before
+DELETE p
+"""
+
+# What the deletes of instances decide against ($rows: [uuid,
+# deleted_at]): their state registers and pending states.
+STATES_AT_DELETE = """
+UNWIND $rows AS row
+OPTIONAL MATCH (c:Consumer {uuid: row[0]})
+USING INDEX c:Consumer(uuid)
+WHERE c.type = 'instance'
+OPTIONAL MATCH (p:PendingState {kind: $kind, uuid: row[0]})
+USING INDEX p:PendingState(kind, uuid)
+WITH row, c, p
+WHERE c IS NOT NULL OR p IS NOT NULL
+RETURN row[0] AS uuid, row[1] AS deleted_at, c IS NOT NULL AS exists,
+       c.state AS state, c.updated_at AS updated_at, c.tie_key AS tie_key,
+       c.state_at AS state_at, c.state_key AS state_key,
+       p IS NOT NULL AS pending, p.state AS pending_state,
+       p.state_at AS pending_at, p.state_key AS pending_key
 """
 
 # What a batch of notifications decides against, in one read: per uuid
@@ -321,6 +435,89 @@ INSTANCE = upsert.Entity(kind=compute_rows.TYPE,
                          tombstone_kind=tombstones.KIND_INSTANCE,
                          label=upsert.CONSUMER, write=WRITE_INSTANCES,
                          delete=DELETE_INSTANCES)
+
+
+# The uuids a delete decides against per statement.
+_CHUNK = 1000
+
+#: A state-only change of an instance (:func:`write_states`): its uuid,
+#: the state, the change's time and tie key.
+StateChange = collections.namedtuple('StateChange', 'uuid state at key')
+
+
+def state_wins(at, key, stored_at, stored_key):
+    """Whether a state at ``at`` (tie key ``key``) beats a stored one.
+
+    The newer wins; at the same time the greater tie key (a key beats
+    none; without keys the stored state stays). A change without a
+    time, or a stored state without one, applies unconditionally.
+    """
+    if at is None or stored_at is None:
+        return True
+    if at != stored_at:
+        return at > stored_at
+    return key is not None and (stored_key is None or key > stored_key)
+
+
+def _dated_apart(seen):
+    """Whether a stored instance's state has a date of its own.
+
+    It has when ``state_at`` is set and not older than ``updated_at``: a
+    whole write newer than the state sets both (an older ``state_at``
+    was left by a writer that does not know it, an engine of the
+    previous release during an upgrade: ``updated_at`` dates the state).
+    """
+    return seen['state_at'] is not None and (
+        seen['updated_at'] is None or seen['state_at'] >= seen['updated_at'])
+
+
+def _stored_state(seen):
+    """(state, at, key) of the state ``seen`` holds, or None.
+
+    The instance's (``state_at`` and ``state_key``, or its
+    ``updated_at`` and tie key when they date it), else the pending
+    state of an instance the graph lacks.
+    """
+    if not seen:
+        return None
+    if seen['exists']:
+        if _dated_apart(seen):
+            return seen['state'], seen['state_at'], seen['state_key']
+        return seen['state'], seen['updated_at'], seen['tie_key']
+    if seen['pending']:
+        return (seen['pending_state'], seen['pending_at'],
+                seen['pending_key'])
+    return None
+
+
+def _with_state(seen, row, key):
+    """``row`` in the state it leaves, and that state's date columns.
+
+    The row's own state when it beats the stored (or pending) one
+    (:data:`OWN_STATE`: dated by the row's time); the stored one, with
+    its date, otherwise. ``key`` is the tie key of the row's change.
+    """
+    stored = _stored_state(seen)
+    if stored is None or state_wins(row['updated_at'], key, stored[1],
+                                    stored[2]):
+        return row, OWN_STATE
+    state, at, state_key = stored
+    if (seen['exists'] and not _dated_apart(seen)
+            and row['updated_at'] == seen['updated_at']):
+        # The row keeps the instance's time (a move): so does its state.
+        columns = OWN_STATE
+    else:
+        columns = (at, state_key)
+    if state != row['props']['state']:
+        row = compute_rows.restated_row(row, state)
+    return row, columns
+
+
+def _key(stamps, row):
+    """The tie key of the change ``row`` comes from (None: none)."""
+    if row['updated_at'] is None:
+        return None
+    return (stamps.get(row['uuid']) or (None,))[0]
 
 
 def _listed(value, empty):
@@ -353,19 +550,22 @@ def _stamp(stamps, row):
 
 
 def _resolved(tx, rows, providers, stamps):
-    """Write columns of ``rows``, each with the node it names resolved."""
+    """Write columns of ``rows``, each with the node it names resolved.
+
+    ``rows`` are (row, its state columns) pairs.
+    """
     if not rows:
         return []
-    params = [[r['uuid'], r['node_uuid'], r['node_name']] for r in rows]
+    params = [[r['uuid'], r['node_uuid'], r['node_name']] for r, _s in rows]
     state = {r['uuid']: r for r in common.dicts(
         tx.run(CLASSIFY_INSTANCES, rows=params))}
     columns = []
-    for row in rows:
+    for row, state_columns in rows:
         seen = state.get(row['uuid']) or {}
         target = seen.get('target')
         providers.update((seen.get('current_node'), target))
         columns.append(compute_rows.instance_columns(row, target)
-                       + list(_stamp(stamps, row)))
+                       + list(_stamp(stamps, row)) + list(state_columns))
     return columns
 
 
@@ -402,6 +602,11 @@ def write_instance_rows(tx, graph, rows, bump=True, retake=(),
     the change (None: the stored one stays) and the date of the node
     (None: the stored one stays). A row without ``updated_at`` takes no
     stamp.
+
+    A row's state applies only when it beats the stored state
+    (:func:`state_wins`, with the stamp's tie key), or the pending state
+    of the instance it creates; otherwise that state stays, with its
+    date. The pending states of the instances created are deleted.
     :returns: :class:`~tachyon.graph.common.SyncCounts`.
     """
     retake = frozenset(retake)
@@ -409,7 +614,8 @@ def write_instance_rows(tx, graph, rows, bump=True, retake=(),
     plan = upsert.Plan(INSTANCE)
     write, update, new, touched = [], [], [], []
     providers = set()
-    applied = []
+    applied, consumed = [], []
+    prepared = {}
     for batch in upsert.batches(graph, rows):
         params = [[r['uuid'], r['node_uuid'], r['node_name']] for r in batch]
         state = {r['uuid']: r for r in common.dicts(
@@ -419,33 +625,40 @@ def write_instance_rows(tx, graph, rows, bump=True, retake=(),
             sort = plan.sort(seen, row['uuid'], row['updated_at'])
             if sort is None and _retaken(plan, seen, row, retake):
                 sort = upsert.NEWER
-            if sort == upsert.NEW:
-                new.append(compute_rows.instance_columns(row)
-                           + list(_stamp(stamps, row)))
+            if sort not in (upsert.NEW, upsert.NEWER):
                 continue
-            if sort != upsert.NEWER:
+            row, state_columns = _with_state(seen, row, _key(stamps, row))
+            if sort == upsert.NEW:
+                prepared[row['uuid']] = (row, state_columns)
+                if seen is not None and seen['pending']:
+                    consumed.append(row['uuid'])
+                new.append(compute_rows.instance_columns(row)
+                           + list(_stamp(stamps, row))
+                           + list(state_columns))
                 continue
             applied.append(row['uuid'])
             target = seen['target']
             stamp = _stamp(stamps, row)
             if (seen['current_node'] == target
                     and seen['fingerprint'] == row['props']['fingerprint']):
-                if stamp == NO_STAMP:
+                if stamp == NO_STAMP and state_columns == (
+                        seen['state_at'], seen['state_key']):
                     plan.same(row['uuid'], row['updated_at'])
                 else:
-                    # Counted unchanged; the touch carries the stamp.
+                    # Counted unchanged; the touch carries the stamp and
+                    # the state's date.
                     plan.same(row['uuid'], None)
                     touched.append([row['uuid'], row['updated_at']]
-                                   + list(stamp))
+                                   + list(stamp) + list(state_columns))
                 continue
-            columns = compute_rows.instance_columns(row, target) + list(stamp)
+            columns = (compute_rows.instance_columns(row, target)
+                       + list(stamp) + list(state_columns))
             (update if _stays(seen, row, target) else write).append(columns)
             plan.changed()
             # The usage of both nodes may have changed.
             providers.update((seen['current_node'], target))
 
     uuid_index = compute_rows.INSTANCE_COLUMNS.index('uuid')
-    by_uuid = {row['uuid']: row for row in rows}
     for batch in upsert.batches(graph, new):
         done = {}
         for result in tx.run(CREATE_INSTANCES, rows=batch):
@@ -455,12 +668,15 @@ def write_instance_rows(tx, graph, rows, bump=True, retake=(),
         # the node the row names (resolved again: a row of the fast path
         # carries no target, and a write without one would drop the
         # instance's CONSUMES edges).
-        late = [by_uuid[row[uuid_index]] for row in batch
+        late = [prepared[row[uuid_index]] for row in batch
                 if row[uuid_index] not in done]
-        for row in late:
+        for row, _state in late:
             LOG.debug('Instance %s appeared meanwhile; updating it',
                       row['uuid'])
         write.extend(_resolved(tx, late, providers, stamps))
+    for batch in upsert.batches(graph, consumed):
+        tx.run(DELETE_PENDING_STATES, uuids=batch,
+               kind=tombstones.KIND_INSTANCE).consume()
     old_projects, old_azs, old_flavors = set(), set(), set()
     for batch in upsert.batches(graph, write):
         for result in tx.run(WRITE_INSTANCES, rows=batch):
@@ -490,6 +706,117 @@ def write_instances(tx, graph, instances, bump=True, retake=(),
     return write_instance_rows(
         tx, graph, [compute_rows.instance_row(i) for i in instances], bump,
         retake, placed_by_caller, stamps)
+
+
+def write_states(tx, graph, changes, bump=True):
+    """Set the state of instances, and nothing else, inside ``tx``.
+
+    ``changes`` are :class:`StateChange` (one per uuid: the caller picks
+    each instance's own). One that beats the instance's state
+    (:func:`state_wins`) sets it and dates it; the instance keeps its
+    other fields, its node, its ``updated_at`` and tie key. One about an
+    instance the graph does not have is kept as its pending state when
+    it is newer than the instance's tombstone (a delete at the same time
+    wins) and beats the pending state already kept; without a time, it
+    is skipped. With ``bump`` the global generation moves when a state
+    changed.
+
+    :returns: :class:`~tachyon.graph.common.SyncCounts`: ``updated``
+        (a new state), ``unchanged`` (the same state, its date moved),
+        ``skipped`` (older, or kept pending: the model does not change).
+    """
+    counts = common.SyncCounts()
+    by_uuid = {change.uuid: change for change in changes}
+    rows, pending, providers = [], [], set()
+    for batch in upsert.batches(graph, sorted(by_uuid)):
+        for seen in common.dicts(tx.run(GET_STATES, uuids=batch,
+                                        kind=tombstones.KIND_INSTANCE)):
+            change = by_uuid[seen['uuid']]
+            stored = _stored_state(seen)
+            if not seen['exists']:
+                if (change.at is None
+                        or tombstones.blocks(seen['deleted_at'], change.at)
+                        or (stored is not None and not state_wins(
+                            change.at, change.key, stored[1], stored[2]))):
+                    counts.skipped += 1
+                    continue
+                pending.append({'uuid': change.uuid, 'state': change.state,
+                                'state_at': change.at,
+                                'state_key': change.key})
+                counts.skipped += 1
+                continue
+            if not state_wins(change.at, change.key, stored[1], stored[2]):
+                counts.skipped += 1
+                continue
+            record, fingerprint = compute_rows.restated_record(
+                seen['record'], change.state)
+            changed = change.state != seen['state']
+            if change.at is None:
+                if not changed:
+                    counts.unchanged += 1
+                    continue
+                # Undated: the state's date stays.
+                at, key = seen['state_at'], seen['state_key']
+            else:
+                at, key = change.at, change.key
+            rows.append({'uuid': change.uuid, 'state': change.state,
+                         'record': record, 'fingerprint': fingerprint,
+                         'was': seen['fingerprint'], 'state_at': at,
+                         'state_key': key, 'changed': changed})
+            if changed:
+                counts.updated += 1
+                providers.add(seen['current_node'])
+            else:
+                counts.unchanged += 1
+    for batch in upsert.batches(graph, rows):
+        tx.run(SET_STATES, rows=batch).consume()
+    for batch in upsert.batches(graph, pending):
+        tx.run(SET_PENDING_STATES, rows=batch,
+               kind=tombstones.KIND_INSTANCE).consume()
+    upsert.bump_providers(tx, providers)
+    if bump and counts.updated:
+        common.bump_global_generation(tx)
+    return counts
+
+
+def keep_newer_states(tx, times):
+    """Before instances are deleted: what of their states outlives it.
+
+    ``times`` is {uuid: deleted_at}. An instance whose state is newer
+    than its delete (a state-only change after the delete, handled
+    before it) leaves that state pending, for the instance that may come
+    back; a pending state not newer than the delete (at the same time
+    the delete wins) is dropped. Call it inside the transaction of the
+    deletes, before them.
+    """
+    if not times:
+        return
+    params = [[uuid, float(at)] for uuid, at in sorted(times.items())]
+    keep, drop = [], []
+    for start in range(0, len(params), _CHUNK):
+        for seen in common.dicts(tx.run(
+                STATES_AT_DELETE, rows=params[start:start
+                                              + _CHUNK],
+                kind=tombstones.KIND_INSTANCE)):
+            state, at, key = _stored_state(seen)
+            if at is not None and at > seen['deleted_at']:
+                if seen['exists']:
+                    keep.append({'uuid': seen['uuid'], 'state': state,
+                                 'state_at': at, 'state_key': key})
+            elif seen['pending']:
+                drop.append(seen['uuid'])
+    if keep:
+        tx.run(SET_PENDING_STATES, rows=keep,
+               kind=tombstones.KIND_INSTANCE).consume()
+    if drop:
+        tx.run(DELETE_PENDING_STATES, uuids=drop,
+               kind=tombstones.KIND_INSTANCE).consume()
+
+
+def drop_pending_states(tx, before):
+    """Delete the pending states dated before ``before`` (a full sync)."""
+    tx.run(DROP_PENDING_STATES, kind=tombstones.KIND_INSTANCE,
+           before=float(before)).consume()
 
 
 def notification_state(tx, uuids):
@@ -564,7 +891,17 @@ def upsert_instances(graph, instances):
 
 
 def remove_instances(tx, uuids, deleted_at, bump=True):
-    """Delete instances inside ``tx``; :returns: how many."""
+    """Delete instances inside ``tx``; :returns: how many.
+
+    A state newer than ``deleted_at`` (default now) stays pending
+    (:func:`keep_newer_states`).
+    """
+    uuids = sorted(set(uuids))
+    if not uuids:
+        return 0
+    deleted_at = float(deleted_at if deleted_at is not None
+                       else time.time())
+    keep_newer_states(tx, dict.fromkeys(uuids, deleted_at))
     return upsert.delete(tx, INSTANCE, uuids, deleted_at, bump)
 
 
@@ -577,17 +914,30 @@ def delete_instances(graph, uuids, deleted_at=None):
 
     Leaves a tombstone per uuid (``deleted_at``, default now), even for
     an instance the graph does not know yet, so that an older create
-    arriving late cannot bring it back. :returns: how many were deleted.
+    arriving late cannot bring it back; a state newer than the delete
+    stays pending (:func:`keep_newer_states`). :returns: how many were
+    deleted.
     """
-    return upsert.delete_records(graph, INSTANCE, uuids, deleted_at)
+    uuids = sorted(set(uuids))
+    if not uuids:
+        return 0
+    if deleted_at is None:
+        deleted_at = time.time()
+    return graph.write(remove_instances, uuids, float(deleted_at))
+
+
+def _prune(tx, keep_uuids, before):
+    deleted = upsert.prune(tx, INSTANCE, keep_uuids, before, before)
+    drop_pending_states(tx, before)
+    return deleted
 
 
 def prune_instances(graph, keep_uuids, before):
     """Delete instances a full sync no longer lists.
 
     Those not in ``keep_uuids`` and last updated before ``before`` (the
-    start of the sync); their tombstones are dated ``before``.
-    :returns: how many were deleted.
+    start of the sync), their state too; their tombstones are dated
+    ``before``. The pending states dated before ``before`` go too (the
+    sync wrote the instances it lists). :returns: how many were deleted.
     """
-    return graph.write(upsert.prune, INSTANCE, keep_uuids, before,
-                       float(before))
+    return graph.write(_prune, keep_uuids, float(before))

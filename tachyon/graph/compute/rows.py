@@ -304,11 +304,9 @@ def instance_row(inst):
     }
     record = dict(props, metadata=inst.metadata or {},
                   flavor_extra_specs=specs)
-    props['record'] = json.dumps(
-        {name: record[name] for name in INSTANCE_RECORD_FIELDS},
-        sort_keys=True, separators=(',', ':'), default=str)
-    props['fingerprint'] = hashlib.sha1(
-        props['record'].encode('utf-8')).hexdigest()
+    props['record'] = _record_text(
+        {name: record[name] for name in INSTANCE_RECORD_FIELDS})
+    props['fingerprint'] = _digest(props['record'])
     return {
         'uuid': inst.uuid,
         'updated_at': (float(inst.updated_at)
@@ -321,6 +319,36 @@ def instance_row(inst):
                         for k, v in sorted(specs.items())],
         'props': props,
     }
+
+
+def _record_text(record):
+    return json.dumps(record, sort_keys=True, separators=(',', ':'),
+                      default=str)
+
+
+def _digest(text):
+    return hashlib.sha1(text.encode('utf-8')).hexdigest()
+
+
+def restated_record(record, state):
+    """An instance's stored ``record`` (JSON) with ``state`` in it.
+
+    :returns: (the record's JSON, its fingerprint), as
+        :func:`instance_row` writes them.
+    """
+    values = json.loads(record) if record else {}
+    values['state'] = state
+    text = _record_text(values)
+    return text, _digest(text)
+
+
+def restated_row(row, state):
+    """A copy of an instance row (:func:`instance_row`) in ``state``."""
+    props = dict(row['props'])
+    props['state'] = state
+    props['record'], props['fingerprint'] = restated_record(
+        props['record'], state)
+    return dict(row, props=props)
 
 
 def instance_columns(row, target=None):

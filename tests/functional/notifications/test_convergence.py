@@ -40,6 +40,7 @@ from oslo_messaging.notify import messaging as notify_messaging
 
 from tachyon import exception
 from tachyon.graph import compute
+from tachyon.graph import events as graph_events
 from tachyon.model import records
 from tachyon.notifications import base as notification_base
 from tachyon.notifications import listener
@@ -372,8 +373,8 @@ class TestConvergenceProperty(ConvergenceCase):
         self.processor = listener.Processor(self.conf, self.graph,
                                             self.handlers)
 
-    def deliver(self, stream, batches):
-        """Hand the stream over in batches of the given sizes."""
+    def notes(self, stream):
+        """The stream as the listener's endpoints hand it over."""
         notes = []
         for event in stream:
             msg = event.message()
@@ -382,6 +383,11 @@ class TestConvergenceProperty(ConvergenceCase):
                 {'message_id': msg['message_id'],
                  'timestamp': msg['timestamp']},
                 event.note.priority))
+        return notes
+
+    def deliver(self, stream, batches):
+        """Hand the stream over in batches of the given sizes."""
+        notes = self.notes(stream)
         start = 0
         sizes = iter(batches)
         while start < len(notes):
@@ -462,10 +468,8 @@ class TestConvergenceProperty(ConvergenceCase):
 
     def test_state_only_change_keeps_the_placement(self):
         # compute_task.*.error names no host: the instance stays on its
-        # node with the state the conductor set. In one batch it applies
-        # to the instance the batch creates, in any order. (Alone and
-        # before the instance is known, it is skipped: the documented
-        # exception to the rule, doc/source/notifications.rst.)
+        # node with the state the conductor set, in any order: before the
+        # instance is known its state is kept for the create.
         life = Life(0, 1795000000.0, host=2)
         life.create()
         life.add([nova.compute_task_error('migrate_server', life.srv,
@@ -479,72 +483,158 @@ class TestConvergenceProperty(ConvergenceCase):
                              'newest first, one batch')
         self.assertSameGraph(expected, self.run_stream(life.events, [3]),
                              'in order, one batch')
+        self.assertSameGraph(expected, self.run_stream(life.events[::-1]),
+                             'newest first, one by one')
+
+
+def _whole(event):
+    """Whether an event carries the whole instance (not compute_task)."""
+    return not event.note.event_type.startswith('compute_task.')
 
 
 class TestComputeTaskErrorsInEveryOrder(ConvergenceCase):
     """compute_task.*.error among the instance's own events, every order.
 
-    The rule (doc/source/notifications.rst): the state-only change takes
-    part in the instance's register as a whole payload does: the newest
-    event wins, at the same time the greater tie key; it never moves the
-    instance (its node follows the newest event naming one). What a
-    conductor failure looks like with ``notify_on_state_change`` set: an
-    update of the task (the migration starts), the conductor's failure
-    with the instance.update it sends at the same moment (the state it
-    set), and a later failure of another task at the same time as
-    another state-only change.
+    The rule (doc/source/notifications.rst): an instance's state is dated
+    apart from the rest of it. For the state the newest of the instance's
+    whole payloads and state-only changes wins, at the same time the
+    greater tie key; for the other fields the newest whole payload; the
+    state-only change never moves the instance (its node follows the
+    newest event naming one). A state-only change of an instance the
+    graph does not have yet is kept, out of the model, for the whole
+    payload that creates it.
+
+    The events: the server's create.end; the end of a resize to another
+    host and flavor (resize_confirm.end, from the source); a conductor
+    failure (migrate_server) with the instance.update it sends at the
+    same moment (what Nova sends with ``notify_on_state_change`` set);
+    a later failure of another task at the same time as another
+    state-only change. Every order of the six, the state-only changes
+    first included (the instance still unknown) and the whole payloads
+    after the newer state-only changes, one by one and in one batch.
+
+    Each order is the life of a server of its own, all on one graph: the
+    n-th events of every order are handed over together (each server
+    still gets one notification per transaction), and so are all the
+    events of an order in the batched run. The tie keys are digests of
+    the payloads, whose uuids differ: each server's in-order stream
+    (handed over the same way, on a fresh graph) says what it must end
+    as.
     """
 
     def setUp(self):
         super().setUp()
         self.processor = listener.Processor(self.conf, self.graph,
                                             self.handlers)
+        self.handler, = self.handlers
 
+    notes = TestConvergenceProperty.notes
     deliver = TestConvergenceProperty.deliver
-    run_stream = TestConvergenceProperty.run_stream
 
-    def events(self):
-        srv = nova_objects.server('task-errors', host=NODES[1],
+    def life(self, index):
+        """The six events of server ``index``, in order of time."""
+        srv = nova_objects.server('task-errors-%d' % index, host=NODES[1],
                                   flavor=FLAVORS[0], node=NODES[1])
-        at = 1795000000.0
-        created = [Event(nova.instance('instance.create.end', srv), at,
-                         _message_id(srv.uuid, 0), srv.uuid)]
-        error = dataclasses.replace(srv, state='error')
+        resized = dataclasses.replace(srv, host=NODES[2], node=NODES[2],
+                                      flavor=FLAVORS[1])
+        error = dataclasses.replace(resized, state='error')
+        at = 1795000000.0 + index
         notes = [
-            (nova.compute_task_error('migrate_server', srv, 'error'),
+            (nova.instance('instance.create.end', srv), at),
+            (nova.instance('instance.resize_confirm.end', resized,
+                           host=NODES[1]), at + 1),
+            (nova.compute_task_error('migrate_server', resized, 'error'),
              at + 2),
             (nova.instance_update(error), at + 2),
-            (nova.compute_task_error('rebuild_server', srv, 'stopped'),
+            (nova.compute_task_error('rebuild_server', resized, 'stopped'),
              at + 3),
-            (nova.compute_task_error('migrate_server', srv, 'active'),
+            (nova.compute_task_error('migrate_server', resized, 'active'),
              at + 3),
         ]
-        others = [Event(note, when, _message_id(srv.uuid, index + 1),
-                        srv.uuid) for index, (note, when) in enumerate(notes)]
-        return srv, created, others
+        return srv, [Event(note, when, _message_id(srv.uuid, i), srv.uuid)
+                     for i, (note, when) in enumerate(notes)]
 
-    def finals(self, batches=()):
-        srv, created, others = self.events()
-        finals = {}
-        for order in itertools.permutations(range(len(others))):
-            stream = created + [others[i] for i in order]
-            got = self.run_stream(stream, batches)
-            key = repr(sorted(got['instances'].items()))
-            finals.setdefault(key, (got, []))[1].append(order)
-        return srv, finals
+    def pending(self):
+        return {r['uuid'] for r in self.graph.run_autocommit(
+            'MATCH (p:PendingState) RETURN p.uuid AS uuid')}
 
-    def test_every_order_ends_as_the_newest_event_says(self):
-        # 24 orders, one by one and in one batch, each on a fresh graph.
-        self.useFixture(fixtures.Timeout(900, gentle=True))
-        srv, one_by_one = self.finals()
-        self.assertEqual(1, len(one_by_one), [o[:3] for _g, o in
-                                              one_by_one.values()])
-        got = next(iter(one_by_one.values()))[0]
-        # At +3 two state-only changes tie: the greater tie key wins,
-        # whichever comes first; the instance stays on its node.
-        state, host = got['instances'][srv.uuid][:2]
-        self.assertIn(state, ('stopped', 'active'))
-        self.assertEqual(NODES[1], host)
-        self.assertEqual(_node_uuid(NODES[1]), got['instances'][srv.uuid][7])
-        _srv, batched = self.finals(batches=[5])
-        self.assertEqual(set(one_by_one), set(batched))
+    def fresh(self):
+        try:
+            self.neo4j.wipe()
+        except exception.GraphUnavailable:
+            self.neo4j.wipe()
+        self.make_nodes()
+
+    def one_by_one(self, streams, check=None):
+        """The n-th event of every stream together, n = 0, 1, ..."""
+        self.fresh()
+        for n in range(len(streams[0])):
+            self.deliver([stream[n] for stream in streams],
+                         [len(streams)])
+            if check:
+                check(n)
+        return self.fingerprint()
+
+    def batched(self, streams, per_batch=50):
+        """Each stream in one batch (``per_batch`` streams a batch)."""
+        self.fresh()
+        for start in range(0, len(streams), per_batch):
+            group = [e for stream in streams[start:start + per_batch]
+                     for e in stream]
+            self.deliver(group, [len(group)])
+        return self.fingerprint()
+
+    def assertSameInstances(self, expected, got, what):
+        diff = ['%s: expected %r, got %r' % (uuid, expected['instances'].get(
+            uuid), got['instances'].get(uuid)) for uuid in sorted(
+                set(expected['instances']) | set(got['instances']))
+            if expected['instances'].get(uuid) != got['instances'].get(uuid)]
+        if diff:
+            self.fail('%s: %d of %d servers differ:\n%s' % (
+                what, len(diff), len(expected['instances']),
+                '\n'.join(diff[:10])))
+        self.assertSameGraph(expected, got, what)
+
+    def test_every_order_ends_as_the_in_order_stream(self):
+        self.useFixture(fixtures.Timeout(1800, gentle=True))
+        orders = list(itertools.permutations(range(6)))
+        lives = [self.life(i) for i in range(len(orders))]
+        in_order = [events for _srv, events in lives]
+        expected = self.one_by_one(in_order)
+        self.assertEqual(len(orders), len(expected['instances']))
+        for srv, events in lives:
+            # The +3 tie between two state-only changes: the greater tie
+            # key wins; the rest is the resize's (the newest whole
+            # payload, the instance.update at +2).
+            tied = [change for event in events[4:]
+                    for change in self.handler.parse(
+                        self.notes([event])[0])]
+            state = max(tied, key=graph_events.tie_key).fields['state']
+            self.assertEqual(
+                (state, NODES[2], FLAVORS[1].name, FLAVORS[1].vcpus,
+                 FLAVORS[1].memory_mb),
+                expected['instances'][srv.uuid][:5])
+            self.assertEqual(_node_uuid(NODES[2]),
+                             expected['instances'][srv.uuid][7])
+        self.assertEqual(set(), self.pending())
+
+        permuted = [[events[i] for i in order]
+                    for order, (_srv, events) in zip(orders, lives)]
+
+        def check(n):
+            # A server is in the model once a whole payload of it came;
+            # before that its state-only changes are kept out of it.
+            seen = [stream[:n + 1] for stream in permuted]
+            visible = {s[0].entity for s in seen if any(map(_whole, s))}
+            self.assertEqual(visible, set(compute.get_all_instances(
+                self.graph)), n)
+            self.assertEqual({s[0].entity for s in seen
+                              if not any(map(_whole, s))}, self.pending(), n)
+            model = compute.get_compute_model(self.graph)
+            self.assertEqual(visible, {i.uuid for i in model['instances']})
+        self.assertSameInstances(expected, self.one_by_one(permuted, check),
+                                 'one by one')
+        self.assertEqual(set(), self.pending())
+        self.assertSameInstances(expected, self.batched(permuted),
+                                 'in one batch')
+        self.assertEqual(set(), self.pending())

@@ -144,3 +144,30 @@ class TestNewer(base.TestCase):
         self.assertEqual(-1, upsert.newer(5.0, 4.0))
         self.assertEqual(0, upsert.newer(5.0, 5.0))
         self.assertEqual(1, upsert.newer(5.0, 6.0))
+
+
+class TestRestated(base.TestCase):
+    """An instance's record in another state, as the writes store it."""
+
+    def instance(self, **kw):
+        return records.Instance(
+            uuid='i1', name='vm', state='active', vcpus=2, memory=512,
+            disk=None, metadata={'k': [1, 2]}, flavor_name='m1',
+            flavor_extra_specs={'hw:cpu': 'dedicated'}, **kw)
+
+    def test_row_in_another_state_is_that_record_s_row(self):
+        row = rows.instance_row(self.instance())
+        again = rows.restated_row(row, 'error')
+        want = rows.instance_row(self.instance().__class__(
+            **dict(self.instance().__dict__, state='error')))
+        self.assertEqual(want, again)
+        self.assertNotEqual(row['props']['fingerprint'],
+                            again['props']['fingerprint'])
+        # The row it came from is left as it was.
+        self.assertEqual('active', row['props']['state'])
+
+    def test_record_in_its_own_state_is_unchanged(self):
+        row = rows.instance_row(self.instance())
+        self.assertEqual(
+            (row['props']['record'], row['props']['fingerprint']),
+            rows.restated_record(row['props']['record'], 'active'))
