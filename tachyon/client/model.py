@@ -51,6 +51,7 @@ from tachyon.client import elements
 from tachyon.common import gc_pause
 from tachyon import exception
 from tachyon.model import records
+from tachyon.rpc import packing
 
 
 def _inventory(node, rc):
@@ -123,6 +124,45 @@ def _instances(names, rows):
         yield build(cls, fields)
 
 
+def _column(table, name):
+    """A packed table's column as :func:`elements.build_columns` reads it.
+
+    A dictionary-encoded column stays a (values, positions) pair; a
+    missing one is all None.
+    """
+    try:
+        column = table['columns'][table['fields'].index(name)]
+    except ValueError:
+        return [None] * table['count']
+    if packing.is_encoded(column):
+        return column['values'], column['index']
+    return column
+
+
+def _created_column(column):
+    """The ``created`` column, each string parsed as :func:`parse_created`.
+    """
+    if isinstance(column, tuple):
+        values, positions = column
+        return [v and parse_created(v) or None for v in values], positions
+    return [v and parse_created(v) or None for v in column]
+
+
+def packed_instances(table):
+    """Watcher's Instances of a packed (1.7) instance table, in row order.
+
+    The same elements :func:`_instances` makes of the rows: a null value
+    is a field not given, ``watcher_unset`` lists fields left unset.
+    """
+    count = table['count']
+    columns = {name: _column(table, name) for name in INSTANCE_FIELDS}
+    columns['created'] = _created_column(_column(table, 'created'))
+    unset = packing.column(table, 'watcher_unset')
+    if not any(unset or ()):
+        unset = None
+    return elements.build_columns(elements.Instance, columns, count, unset)
+
+
 def instance_element(inst):
     """Watcher's Instance of a snapshot's instance dict."""
     names = list(inst)
@@ -163,19 +203,27 @@ class TachyonClusterModel(model_root.ModelRoot):
                     generation=snapshot.get('generation'), **kwargs)
         nodes = {node['uuid']: compute_node_element(node)
                  for node in snapshot['nodes']}
-        mapping = snapshot.get('mapping') or {}
         instances = snapshot['instances']
-        if isinstance(instances, dict):
-            # The 1.2 columns form, read without a dict per instance.
-            instances = list(_instances(instances['fields'],
-                                        instances['rows']))
+        if isinstance(instances, dict) and 'columns' in instances:
+            # The 1.7 packed form: its mapping is a column beside it.
+            uuids = packing.column(instances, 'uuid') or []
+            placed = packing.unpack_column(snapshot['mapping'])
+            instances = packed_instances(instances)
+            edges = [(uuid, node) for uuid, node in zip(uuids, placed)
+                     if node in nodes]
         else:
-            instances = [instance_element(inst) for inst in instances]
-        edges = []
-        for obj in instances:
-            node = nodes.get(mapping.get(obj.uuid))
-            if node is not None:
-                edges.append((obj.uuid, node.uuid))
+            mapping = snapshot.get('mapping') or {}
+            if isinstance(instances, dict):
+                # The 1.2 columns form, read without a dict per instance.
+                instances = list(_instances(instances['fields'],
+                                            instances['rows']))
+            else:
+                instances = [instance_element(inst) for inst in instances]
+            edges = []
+            for obj in instances:
+                node = nodes.get(mapping.get(obj.uuid))
+                if node is not None:
+                    edges.append((obj.uuid, node.uuid))
         # What ModelRoot's add_node, add_instance and map_instance make of
         # them, in that order, in bulk (the used-resources cache they keep
         # up to date fills lazily: it is empty yet).
@@ -198,7 +246,7 @@ class TachyonClusterModel(model_root.ModelRoot):
         with gc_pause.paused():
             snapshot = client.get_compute_snapshot(scope=scope,
                                                    session_id=session_id,
-                                                   columns=True)
+                                                   columns=True, packed=True)
             return cls.from_snapshot(
                 snapshot, client=None if detached else client,
                 session_id=None if detached else session_id, **kwargs)

@@ -52,6 +52,12 @@ MessagingTimeout.
 * **1.6** -- ``list_reservations`` and ``get_reservation``: the capacity
   pending Watcher action plans hold, and the destinations a real change
   filled after the audit planned onto them (the conflict report).
+* **1.7** -- ``get_compute_snapshot(packed=True)``: the instances as a
+  packed table (:mod:`tachyon.rpc.packing`: one column per field, each
+  distinct value of a repeated column sent once) and the mapping as one
+  column beside them; a third of the 1.2 bytes.
+  :meth:`EngineAPI.get_compute_snapshot` asks for it when the caller
+  reads it (``packed``) and the cap allows, else falls back to 1.2.
 
 The target names its exchange (``[engine]/exchange``) on both sides: a
 client inside another service (watcher-decision-engine, whose default
@@ -78,7 +84,7 @@ from tachyon import rpc
 LOG = logging.getLogger(__name__)
 
 #: The newest version this client knows.
-RPC_API_VERSION = '1.6'
+RPC_API_VERSION = '1.7'
 
 #: Calls that write nothing: safe to send again when an answer is lost.
 READS = frozenset([
@@ -100,6 +106,15 @@ DEFAULT_RETRIES = 2
 #: another service); they are [engine]'s defaults.
 DEFAULT_TOPIC = 'tachyon-engine'
 DEFAULT_EXCHANGE = 'tachyon'
+
+
+def snapshot_form(snapshot):
+    """The form of a compute snapshot's instances: 'dicts' (1.0),
+    'columns' (1.2) or 'packed' (1.7)."""
+    instances = snapshot['instances']
+    if not isinstance(instances, dict):
+        return 'dicts'
+    return 'packed' if 'columns' in instances else 'columns'
 
 
 class EngineAPI(object):
@@ -225,13 +240,23 @@ class EngineAPI(object):
             check_capacity=check_capacity)
 
     def get_compute_snapshot(self, scope=None, session_id=None,
-                             columns=False):
+                             columns=False, packed=False):
         """The compute model in one call; see the engine's docstring.
 
-        With ``columns``, ``instances`` may come as the 1.2 columns
-        ``{'fields', 'rows'}`` (when the version cap allows it) instead of
-        a list of dicts; the caller must read both.
+        ``nodes`` always comes as a list of dicts. With ``columns``,
+        ``instances`` may come as the 1.2 columns ``{'fields', 'rows'}``
+        (when the version cap allows it) instead of a list of dicts; with
+        ``packed``, as the 1.7 packed table (with ``mapping`` as a packed
+        column, see :mod:`tachyon.rpc.packing`) when the cap allows it,
+        else as with ``columns``. The caller must read every form it may
+        get: :func:`snapshot_form` names it.
         """
+        if packed and self.can_send_version('1.7'):
+            snapshot = self._call('get_compute_snapshot', version='1.7',
+                                  scope=scope, session_id=session_id,
+                                  packed=True, timeout=self.snapshot_timeout)
+            snapshot['nodes'] = rpc.table_to_dicts(snapshot['nodes'])
+            return snapshot
         if not self.can_send_version('1.2'):
             return self._call('get_compute_snapshot', scope=scope,
                               session_id=session_id,
@@ -240,7 +265,7 @@ class EngineAPI(object):
                               scope=scope, session_id=session_id,
                               columns=True, timeout=self.snapshot_timeout)
         snapshot['nodes'] = rpc.table_to_dicts(snapshot['nodes'])
-        if not columns:
+        if not (columns or packed):
             snapshot['instances'] = rpc.table_to_dicts(
                 snapshot['instances'])
         return snapshot
