@@ -42,6 +42,7 @@ from concurrent import futures
 import contextlib
 import copy
 import datetime
+import itertools
 
 import networkx as nx
 from oslo_context import context as oslo_context
@@ -169,6 +170,57 @@ def instance_element(inst):
     return next(_instances(names, [[inst[name] for name in names]]))
 
 
+def _plain_dicts(graph):
+    """Whether ``graph`` keeps NetworkX's own dict-of-dicts, empty."""
+    cls = type(graph)
+    return (not graph._node and not graph._succ and not graph._pred
+            and all(getattr(cls, factory) is dict for factory in (
+                'node_dict_factory', 'node_attr_dict_factory',
+                'adjlist_outer_dict_factory', 'adjlist_inner_dict_factory',
+                'edge_attr_dict_factory')))
+
+
+def fill_graph(graph, elements, edges):
+    """``add_nodes_from`` then ``add_edges_from`` of an empty DiGraph.
+
+    ``elements`` become nodes keyed by their uuid with ``{'attr': obj}``
+    (what ModelRoot's add_node and add_instance make), ``edges`` (pairs of
+    uuids, both among the nodes) edges without data, what map_instance
+    makes. For a graph made with NetworkX's plain dicts (ModelRoot's), its
+    dicts are filled directly: the same dicts, in the same order, as the
+    two calls make, without their checks and cache resets per item (half
+    the time of loading a 100,000-instance model). Any other graph gets
+    the two calls.
+    """
+    if not _plain_dicts(graph):
+        nx.DiGraph.add_nodes_from(
+            graph, ((obj.uuid, {'attr': obj}) for obj in elements))
+        nx.DiGraph.add_edges_from(graph, edges)
+        return
+    node, succ, pred = graph._node, graph._succ, graph._pred
+    for obj in elements:
+        uuid = obj.uuid
+        if uuid is None:
+            raise ValueError('None cannot be a node')
+        node[uuid] = {'attr': obj}
+    # A node given twice kept its first place and its last element, as
+    # add_nodes_from's update leaves it.
+    succ.update(zip(node, map(dict, itertools.repeat(()))))
+    pred.update(zip(node, map(dict, itertools.repeat(()))))
+    rest = []
+    for u, v in edges:
+        ahead = succ.get(u)
+        if ahead is None or v not in succ:
+            rest.append((u, v))
+            continue
+        data = ahead.get(v)
+        if data is None:
+            data = ahead[v] = {}
+        pred[v][u] = data
+    if rest:
+        nx.DiGraph.add_edges_from(graph, rest)
+
+
 class TachyonClusterModel(model_root.ModelRoot):
     """A Watcher ModelRoot whose changes go to tachyon-engine."""
 
@@ -227,10 +279,7 @@ class TachyonClusterModel(model_root.ModelRoot):
         # What ModelRoot's add_node, add_instance and map_instance make of
         # them, in that order, in bulk (the used-resources cache they keep
         # up to date fills lazily: it is empty yet).
-        for objs in (nodes.values(), instances):
-            nx.DiGraph.add_nodes_from(
-                model, ((obj.uuid, {'attr': obj}) for obj in objs))
-        nx.DiGraph.add_edges_from(model, edges)
+        fill_graph(model, itertools.chain(nodes.values(), instances), edges)
         return model
 
     @classmethod

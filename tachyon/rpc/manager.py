@@ -98,7 +98,8 @@ def _packed_instances(model):
     uuids = [item.uuid for item in items]
     table = packing.pack_records(items, names, extra=[
         ('watcher_unset', [sorted(unset[uuid]) if unset.get(uuid) else []
-                           for uuid in uuids])] if items else ())
+                           for uuid in uuids])] if items else (),
+        plain=('uuid', 'name'))
     return {'instances': table,
             'mapping': packing.pack_column(list(map(mapping.get, uuids)))}
 

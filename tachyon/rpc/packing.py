@@ -26,46 +26,49 @@ rows' bytes, and JSON encodes and decodes small integers faster than the
 strings they stand for. A reader can also work on each distinct value once
 (coerce it, parse it) instead of once per row.
 
-Only columns whose values are all ``str``, all ``int`` or all ``bool``
-(``None`` among any of them), or all lists of strings, are encoded:
-values of one exact type are equal only when they are the same value, so
-the encoding never merges ``1`` with ``True`` or ``1.0`` (floats, whose
-``0.0`` equals ``-0.0``, stay plain). Lists come back as one new list per
-row. A column goes plain when encoding would not shrink it (more than
-half its values distinct).
+Only columns of strings (``None`` among them) and of lists of strings are
+encoded: numbers and flags are about as short as the positions that would
+stand for them, and a string is equal only to a string, so the encoding
+never merges values JSON tells apart (``1``, ``true`` and ``1.0`` are
+equal keys of a Python dict). Lists come back as one new list per row. A
+column goes plain when encoding would not shrink it (more than half its
+values distinct), and the caller may name columns it knows distinct.
 
 Nothing here talks to the transport: the tables are plain JSON data.
 """
 
 import operator
 
-_SCALARS = (frozenset([str]), frozenset([int]), frozenset([bool]),
-            frozenset())
-
-
-def _encodable(values):
-    kinds = set(map(type, values))
-    kinds.discard(type(None))
-    if frozenset(kinds) in _SCALARS:
-        return 'scalar'
-    if kinds == {list} and all(type(item) is str for value in values
-                               if value is not None for item in value):
-        return 'list'
-    return None
+_STRINGS = frozenset([str, type(None)])
 
 
 def pack_column(values):
-    """One column (a list of values): dictionary-encoded or as it is."""
-    kind = _encodable(values)
-    if kind is None:
-        return values
-    keys = values if kind == 'scalar' else [
-        None if value is None else tuple(value) for value in values]
-    distinct = dict.fromkeys(keys)
-    if len(distinct) * 2 > len(keys):
+    """One column (a list of values): dictionary-encoded or as it is.
+
+    Only columns of strings (None among them) and of lists of strings are
+    encoded: numbers and flags are as short as their positions would be.
+    """
+    first = next((value for value in values if value is not None), None)
+    if type(first) is str:
+        distinct = dict.fromkeys(values)
+        # A string equals only a string: one type among the distinct
+        # values is one type among all of them.
+        if (len(distinct) * 2 > len(values)
+                or not _STRINGS.issuperset(map(type, distinct))):
+            return values
+        keys = values
+    elif type(first) is list:
+        if not all(value is None or (type(value) is list and all(
+                type(item) is str for item in value)) for value in values):
+            return values
+        keys = [None if value is None else tuple(value) for value in values]
+        distinct = dict.fromkeys(keys)
+        if len(distinct) * 2 > len(values):
+            return values
+    else:
         return values
     position = {key: index for index, key in enumerate(distinct)}
-    return {'values': [key if kind == 'scalar' or key is None else list(key)
+    return {'values': [key if type(key) is not tuple else list(key)
                        for key in distinct],
             'index': list(map(position.__getitem__, keys))}
 
@@ -87,8 +90,12 @@ def unpack_column(column):
     return rows
 
 
-def pack(fields, columns):
+def pack(fields, columns, plain=()):
     """A packed table of ``columns`` (lists of equal length) named ``fields``.
+
+    The fields named in ``plain`` are not even tried (the caller knows
+    their values distinct: uuids, names). The lists become the table's
+    plain columns: not to be changed after.
     """
     fields = list(fields)
     if len(fields) != len(columns):
@@ -98,21 +105,22 @@ def pack(fields, columns):
     if any(len(column) != count for column in columns):
         raise ValueError('columns of unequal lengths')
     return {'fields': fields, 'count': count,
-            'columns': [pack_column(list(column)) for column in columns]}
+            'columns': [column if name in plain else pack_column(column)
+                        for name, column in zip(fields, columns)]}
 
 
-def pack_records(items, names, extra=()):
+def pack_records(items, names, extra=(), plain=()):
     """A packed table of records: one column per attribute in ``names``.
 
     ``extra`` adds ``(name, values)`` columns computed by the caller (one
-    value per item, in order).
+    value per item, in order); ``plain`` as for :func:`pack`.
     """
-    columns = [list(map(operator.attrgetter(name), items)) for name in names]
     names = list(names)
+    columns = [list(map(operator.attrgetter(name), items)) for name in names]
     for name, values in extra:
         names.append(name)
         columns.append(list(values))
-    return pack(names, columns)
+    return pack(names, columns, plain=plain)
 
 
 def column(table, name):
