@@ -52,6 +52,7 @@ from tachyon.client import elements
 from tachyon.common import gc_pause
 from tachyon import exception
 from tachyon.model import records
+from tachyon.rpc import api as rpcapi
 from tachyon.rpc import packing
 
 
@@ -141,8 +142,7 @@ def _column(table, name):
 
 
 def _created_column(column):
-    """The ``created`` column, each string parsed as :func:`parse_created`.
-    """
+    """The ``created`` column, each string as :func:`parse_created` reads."""
     if isinstance(column, tuple):
         values, positions = column
         return [v and parse_created(v) or None for v in values], positions
@@ -256,7 +256,8 @@ class TachyonClusterModel(model_root.ModelRoot):
         nodes = {node['uuid']: compute_node_element(node)
                  for node in snapshot['nodes']}
         instances = snapshot['instances']
-        if isinstance(instances, dict) and 'columns' in instances:
+        form = rpcapi.snapshot_form(snapshot)
+        if form == 'packed':
             # The 1.7 packed form: its mapping is a column beside it.
             uuids = packing.column(instances, 'uuid') or []
             placed = packing.unpack_column(snapshot['mapping'])
@@ -265,7 +266,7 @@ class TachyonClusterModel(model_root.ModelRoot):
                      if node in nodes]
         else:
             mapping = snapshot.get('mapping') or {}
-            if isinstance(instances, dict):
+            if form == 'columns':
                 # The 1.2 columns form, read without a dict per instance.
                 instances = list(_instances(instances['fields'],
                                             instances['rows']))

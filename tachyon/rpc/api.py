@@ -109,8 +109,10 @@ DEFAULT_EXCHANGE = 'tachyon'
 
 
 def snapshot_form(snapshot):
-    """The form of a compute snapshot's instances: 'dicts' (1.0),
-    'columns' (1.2) or 'packed' (1.7)."""
+    """The form of a compute snapshot's instances.
+
+    'dicts' (1.0), 'columns' (1.2) or 'packed' (1.7).
+    """
     instances = snapshot['instances']
     if not isinstance(instances, dict):
         return 'dicts'
