@@ -288,6 +288,9 @@ def _build_columns(cls, plan, columns, count, unset):
         return value
 
     names, stored = [], []
+    # Rows where a column's field is not given (None, or named unset):
+    # their change sets list it with the defaults, as build adds them.
+    not_given = {}
     for name, column in columns.items():
         setter = setters[name]
         if isinstance(column, tuple):
@@ -305,6 +308,10 @@ def _build_columns(cls, plan, columns, count, unset):
                 out = [absent(name, obj) if values[p] is None else
                        _stored(setter, values[p], obj, name)
                        for obj, p in zip(objs, positions)]
+            if None in values:
+                none = values.index(None)
+                not_given[name] = {row for row, p in enumerate(positions)
+                                   if p == none}
         else:
             _attrname, field, kept, test = setter
             if test is None:
@@ -317,8 +324,12 @@ def _build_columns(cls, plan, columns, count, unset):
                        absent(name, obj) if value is None else
                        field.coerce(obj, name, value)
                        for obj, value in zip(objs, column)]
+            if None in column:
+                not_given[name] = {row for row, value in enumerate(column)
+                                   if value is None}
         names.append(name)
         stored.append(out)
+    given = list(names)
     for name, _attrname, field, value in defaults:
         if name in columns:
             continue
@@ -332,13 +343,26 @@ def _build_columns(cls, plan, columns, count, unset):
         position = {name: index for index, name in enumerate(names)}
         for index, gone in enumerate(unset):
             for name in gone or ():
-                if name in position:
+                if name in columns:
                     stored[position[name]][index] = absent(name, objs[index])
+                    not_given.setdefault(name, set()).add(index)
+    # The change set of each object, its names added in build's order:
+    # those given, then the defaults (a set's order of iteration, which
+    # obj_to_primitive lists and Watcher's equality compares, follows
+    # the order of insertion).
+    default_order = [name for name, _a, _f, _v in defaults]
+    everyone = given + [name for name in default_order
+                        if name not in columns]
+    changed = [everyone] * count
+    for row in set().union(*not_given.values()) if not_given else ():
+        missing = {name for name, rows in not_given.items() if row in rows}
+        changed[row] = ([name for name in given if name not in missing]
+                        + [name for name in default_order
+                           if name in missing or name not in columns])
     keys = [setters[name][0] for name in names]
     attrnames = list(keys)
-    everything = frozenset(names)
     keys += ['_changed_fields', '_context']
-    stored += [[set(everything) for _ in range(count)], [None] * count]
+    stored += [list(map(set, changed)), [None] * count]
     for obj, row in zip(objs, zip(*stored)):
         obj.__dict__.update(zip(keys, row))
     for out, name, attrname in zip(stored, names, attrnames):

@@ -50,7 +50,10 @@ def pack_column(values):
     """
     first = next((value for value in values if value is not None), None)
     if type(first) is str:
-        distinct = dict.fromkeys(values)
+        try:
+            distinct = dict.fromkeys(values)
+        except TypeError:  # a list or dict among the strings
+            return values
         # A string equals only a string: one type among the distinct
         # values is one type among all of them.
         if (len(distinct) * 2 > len(values)
