@@ -43,9 +43,12 @@ with something that is not one) goes to Watcher's comparison.
 object Watcher's constructor makes, with each value coerced by its
 field, but a value the field would keep as it is (a ``str`` for a string
 field, a non-negative ``int`` for a non-negative integer field ...) is
-stored without the call.
+stored without the call. :func:`build_columns` builds many at once from
+columns, coercing each distinct value of a dictionary-encoded column
+once (for 100,000 instances: a fifth of the time of one build each).
 """
 
+import datetime
 import re
 
 from oslo_versionedobjects import base as ovo_base
@@ -217,6 +220,158 @@ def build(cls, values):
             stored[attrname] = value
             changed.add(name)
     return obj
+
+
+#: Types whose values may be shared by several elements: no strategy can
+#: change one in place.
+_IMMUTABLE = frozenset([str, int, float, bool, type(None),
+                        datetime.datetime])
+
+#: A field left unset (the key not given, no default).
+_ABSENT = object()
+
+
+def _rows(columns, count, unset):
+    """The values dict of each row, as :func:`build_columns` reads them."""
+    plain = {name: (column if not isinstance(column, tuple) else
+                    list(map(column[0].__getitem__, column[1])))
+             for name, column in columns.items()}
+    for index in range(count):
+        values = {name: column[index] for name, column in plain.items()
+                  if column[index] is not None}
+        for name in (unset[index] if unset is not None else ()) or ():
+            values.pop(name, None)
+        yield values
+
+
+def build_columns(cls, columns, count, unset=None):
+    """``[build(cls, values) for each row]``, built column by column.
+
+    ``columns`` maps field names to columns of ``count`` values each:
+    a list, or a ``(distinct values, positions)`` pair (row ``i`` has
+    ``values[positions[i]]``). A None value is a field not given (its
+    default applies, as when ``build`` is not given the key), and so are
+    the names in ``unset[i]`` for row ``i``. Each distinct value of a pair
+    is coerced once, and shared by its rows when immutable; anything a
+    field would refuse, or a value that is not a field of ``cls``, takes
+    :func:`build` row by row (and so raises the field's own error).
+    """
+    plan = _PLANS.get(cls)
+    if plan is None or any(name not in plan[0] for name in columns):
+        return [build(cls, values) for values in _rows(columns, count, unset)]
+    try:
+        return _build_columns(cls, plan, columns, count, unset)
+    except Exception:
+        return [build(cls, values) for values in _rows(columns, count, unset)]
+
+
+def _stored(setter, value, obj, name):
+    """What build stores of a given ``value``."""
+    attrname, field, kept, test = setter
+    if type(value) is not kept or (test is not None and not test(value)):
+        value = field.coerce(obj, name, value)
+    return value
+
+
+def _build_columns(cls, plan, columns, count, unset):
+    setters, defaults = plan
+    objs = [cls.__new__(cls) for _ in range(count)]
+    # A default that wants its object (_MISSING) is coerced per object.
+    default_of = {name: value for name, _attrname, _field, value in defaults}
+    default_field = {name: field for name, _attrname, field, _v in defaults}
+
+    def absent(name, obj):
+        value = default_of.get(name, _ABSENT)
+        if value is _MISSING:
+            value = default_field[name].coerce(obj, name,
+                                               default_field[name].default)
+        return value
+
+    names, stored = [], []
+    # Rows where a column's field is not given (None, or named unset):
+    # their change sets list it with the defaults, as build adds them.
+    not_given = {}
+    for name, column in columns.items():
+        setter = setters[name]
+        if isinstance(column, tuple):
+            values, positions = column
+            shared, per_row = [], False
+            for value in values:
+                value = (absent(name, None) if value is None
+                         else _stored(setter, value, None, name))
+                if value is _MISSING or type(value) not in _IMMUTABLE:
+                    per_row = True
+                shared.append(value)
+            if not per_row:
+                out = list(map(shared.__getitem__, positions))
+            else:
+                out = [absent(name, obj) if values[p] is None else
+                       _stored(setter, values[p], obj, name)
+                       for obj, p in zip(objs, positions)]
+            if None in values:
+                none = values.index(None)
+                not_given[name] = {row for row, p in enumerate(positions)
+                                   if p == none}
+        else:
+            _attrname, field, kept, test = setter
+            if test is None:
+                out = [value if type(value) is kept else
+                       absent(name, obj) if value is None else
+                       field.coerce(obj, name, value)
+                       for obj, value in zip(objs, column)]
+            else:
+                out = [value if type(value) is kept and test(value) else
+                       absent(name, obj) if value is None else
+                       field.coerce(obj, name, value)
+                       for obj, value in zip(objs, column)]
+            if None in column:
+                not_given[name] = {row for row, value in enumerate(column)
+                                   if value is None}
+        names.append(name)
+        stored.append(out)
+    given = list(names)
+    for name, _attrname, field, value in defaults:
+        if name in columns:
+            continue
+        if value is _MISSING:
+            out = [field.coerce(obj, name, field.default) for obj in objs]
+        else:
+            out = [value] * count
+        names.append(name)
+        stored.append(out)
+    if unset is not None:
+        position = {name: index for index, name in enumerate(names)}
+        for index, gone in enumerate(unset):
+            for name in gone or ():
+                if name in columns:
+                    stored[position[name]][index] = absent(name, objs[index])
+                    not_given.setdefault(name, set()).add(index)
+    # The change set of each object, its names added in build's order:
+    # those given, then the defaults (a set's order of iteration, which
+    # obj_to_primitive lists and Watcher's equality compares, follows
+    # the order of insertion).
+    default_order = [name for name, _a, _f, _v in defaults]
+    everyone = given + [name for name in default_order
+                        if name not in columns]
+    changed = [everyone] * count
+    for row in set().union(*not_given.values()) if not_given else ():
+        missing = {name for name, rows in not_given.items() if row in rows}
+        changed[row] = ([name for name in given if name not in missing]
+                        + [name for name in default_order
+                           if name in missing or name not in columns])
+    keys = [setters[name][0] for name in names]
+    attrnames = list(keys)
+    keys += ['_changed_fields', '_context']
+    stored += [list(map(set, changed)), [None] * count]
+    for obj, row in zip(objs, zip(*stored)):
+        obj.__dict__.update(zip(keys, row))
+    for out, name, attrname in zip(stored, names, attrnames):
+        if _ABSENT in out:
+            for obj, value in zip(objs, out):
+                if value is _ABSENT:
+                    del obj.__dict__[attrname]
+                    obj._changed_fields.discard(name)
+    return objs
 
 
 ComputeNode = _tachyon_element(element.ComputeNode)

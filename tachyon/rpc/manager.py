@@ -54,6 +54,7 @@ from tachyon.graph import reservations
 from tachyon.graph import storage
 from tachyon.model import records
 from tachyon.rpc import api
+from tachyon.rpc import packing
 from tachyon.rpc import schema
 from tachyon.simulation import manager as sim_manager
 from tachyon.simulation import audit_scope
@@ -84,6 +85,26 @@ def _table(items, unset, nested=()):
         row.append(sorted(unset.get(item.uuid) or ()))
         rows.append(row)
     return {'fields': list(names) + ['watcher_unset'], 'rows': rows}
+
+
+def _packed_instances(model):
+    """The instances of a compute model and its mapping, packed (1.8).
+
+    The instances' columns are those of :func:`_table` (the fields, then
+    ``watcher_unset``); ``mapping`` is a column of node uuids (None:
+    unmapped), one per instance row.
+    """
+    items = model['instances']
+    unset = model.get('watcher_unset') or {}
+    mapping = model['mapping']
+    names = records.field_names(items[0]) if items else ()
+    uuids = [item.uuid for item in items]
+    table = packing.pack_records(items, names, extra=[
+        ('watcher_unset', [sorted(unset[uuid]) if unset.get(uuid) else []
+                           for uuid in uuids])] if items else (),
+        plain=('uuid', 'name'))
+    return {'instances': table,
+            'mapping': packing.pack_column(list(map(mapping.get, uuids)))}
 
 
 def _expected(error):
@@ -252,7 +273,7 @@ class EngineManager(object):
             check_capacity=check_capacity)}
 
     def get_compute_snapshot(self, ctxt, scope=None, session_id=None,
-                             columns=False):
+                             columns=False, packed=False):
         """The whole (scoped) compute model in one answer.
 
         ``nodes`` and ``instances`` are lists of dicts, ``mapping`` maps
@@ -260,18 +281,25 @@ class EngineManager(object):
         applied (placements and amounts). With ``columns`` (1.2), each of
         ``nodes`` and ``instances`` is ``{'fields': [names], 'rows':
         [[values]]}`` instead: the same data at half the size, the keys
-        not repeated for every record.
+        not repeated for every record. With ``packed`` (1.8), ``nodes``
+        is that table, ``instances`` a packed table
+        (:mod:`tachyon.rpc.packing`: columns, each distinct value sent
+        once) and ``mapping`` one packed column aligned with the
+        instances' rows: each one's node uuid, or None when unmapped.
         """
         # Some 400,000 acyclic containers for 20,000 instances.
         with gc_pause.paused():
-            return self._compute_snapshot(scope, session_id, columns)
+            return self._compute_snapshot(scope, session_id, columns, packed)
 
-    def _compute_snapshot(self, scope, session_id, columns):
+    def _compute_snapshot(self, scope, session_id, columns, packed=False):
         model = self.sessions.get_compute_model(session_id)
         model = audit_scope.apply_scope(model, scope or {})
         nodes = _table(model['nodes'],
                        model.get('watcher_unset_nodes') or {},
                        nested=('inventories',))
+        if packed:
+            return dict(_packed_instances(model), nodes=nodes,
+                        generation=model['generation'])
         instances = _table(model['instances'],
                            model.get('watcher_unset') or {})
         if not columns:

@@ -19,14 +19,15 @@
 For each generated cloud (WIPES the Neo4j of TACHYON_NEO4J_URI, imports
 it, starts a real tachyon-engine on TACHYON_TRANSPORT_URL) it times
 ``get_compute_snapshot`` over RPC and ``TachyonClusterModel.from_snapshot``
-of its answer, as ``TachyonClusterModel.load`` makes them (columns form,
-cyclic GC held off), p50 and max over ``--calls`` calls, with the CPU seconds
-the engine process and the Neo4j process spent per snapshot (the machine
-is shared: CPU seconds do not depend on the load). Baselines measured in
-the same run: Watcher's own ``ModelRoot.from_xml`` of the same cloud, and
-the first cloud's figures (the growth ratio). The 5,000 / 100,000 import
-is one transaction of about 1.5 GB: run Neo4j with TACHYON_NEO4J_HEAP=4g.
-Target: the 5,000 / 100,000 snapshot (call + build) under 3 s.
+of its answer, as ``TachyonClusterModel.load`` makes them (the 1.8 packed
+form, cyclic GC held off), p50 and max over ``--calls`` calls, with the
+CPU seconds the engine process and the Neo4j process spent per snapshot
+(the machine is shared: CPU seconds depend less on the load). Baselines
+measured in the same run: Watcher's own ``ModelRoot.from_xml`` of the
+same cloud, and the first cloud's figures (the growth ratio). The
+5,000 / 100,000 import is one transaction of about 1.5 GB: run Neo4j
+with TACHYON_NEO4J_HEAP=4g. Target: the 5,000 / 100,000 snapshot (call
++ build) under 3 s.
 """
 
 import argparse
@@ -110,11 +111,12 @@ def run(n_nodes, n_instances, calls):
             e0, n0 = _cpu(engine), _cpu([neo4j] if neo4j else [])
             c0 = time.process_time()
             start = time.perf_counter()
-            # As TachyonClusterModel.load makes it (the 1.2 columns
+            # As TachyonClusterModel.load makes it (the 1.8 packed
             # form, the collector held off), with the call and the build
             # timed apart.
             with gc_pause.paused():
-                snap = client.get_compute_snapshot(columns=True)
+                snap = client.get_compute_snapshot(columns=True,
+                                                   packed=True)
                 mid = time.perf_counter()
                 c1 = time.process_time()
                 e1, n1 = _cpu(engine), _cpu([neo4j] if neo4j else [])

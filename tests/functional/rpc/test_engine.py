@@ -260,6 +260,60 @@ class TestEngineRPC(EngineTestCase):
                                 'get_compute_snapshot', columns='yes')
         self.assertEqual('columns', exc.kwargs['field'])
 
+    def test_packed_snapshot_holds_the_data_of_1_2(self):
+        # 1.8's packed table unpacks to 1.2's rows, its mapping column to
+        # 1.2's mapping: scoped, excluded, and as a session sees it.
+        from tachyon.client import model as client_model
+        from tachyon.rpc import packing
+        capped = api.EngineAPI(self.conf, topic=self.topic,
+                               version_cap='1.6', timeout=30)
+        self.addCleanup(capped.transport.cleanup)
+        snap = capped.get_compute_snapshot(columns=True)
+        inst, src = next(iter(sorted(snap['mapping'].items())))
+        dest = next(n['uuid'] for n in snap['nodes'] if n['uuid'] != src)
+        sid = self.client.create_session()['id']
+        self.client.migrate_instance(inst, src, dest, session_id=sid,
+                                     check_capacity=False)
+        host = snap['nodes'][0]['hostname']
+        for scope, session_id in ((None, None),
+                                  ({'compute_nodes': [host],
+                                    'exclude_instances': [inst]}, None),
+                                  (None, sid)):
+            old = capped.get_compute_snapshot(scope=scope,
+                                              session_id=session_id,
+                                              columns=True, packed=True)
+            new = self.client.get_compute_snapshot(scope=scope,
+                                                   session_id=session_id,
+                                                   columns=True, packed=True)
+            self.assertEqual('columns', api.snapshot_form(old))
+            self.assertEqual('packed', api.snapshot_form(new))
+            self.assertEqual(old['nodes'], new['nodes'])
+            self.assertEqual(old['generation'], new['generation'])
+            self.assertEqual(old['instances'],
+                             packing.to_table(new['instances']))
+            uuids = packing.column(new['instances'], 'uuid') or []
+            self.assertEqual(old['mapping'], {
+                uuid: node for uuid, node in zip(
+                    uuids, packing.unpack_column(new['mapping']))
+                if node is not None})
+            self.assertTrue(uuids)
+            # And the same Watcher model of either.
+            by_rows = client_model.TachyonClusterModel.from_snapshot(old)
+            by_columns = client_model.TachyonClusterModel.from_snapshot(new)
+            self.assertEqual(
+                [(u, d['attr'].obj_to_primitive()) for u, d in
+                 by_rows.nodes(data=True)],
+                [(u, d['attr'].obj_to_primitive()) for u, d in
+                 by_columns.nodes(data=True)])
+            self.assertEqual(list(by_rows.edges), list(by_columns.edges))
+        self.assertEqual(dest, dict(zip(
+            packing.column(new['instances'], 'uuid'),
+            packing.unpack_column(new['mapping'])))[inst])
+        cctxt = self.client.client.prepare(version='1.8')
+        exc = self.assertRaises(exception.InvalidParameter, cctxt.call, {},
+                                'get_compute_snapshot', packed='yes')
+        self.assertEqual('packed', exc.kwargs['field'])
+
     def test_sigterm_finishes_in_flight_work(self):
         snap = self.client.get_compute_snapshot()
         inst, src = next(iter(sorted(snap['mapping'].items())))

@@ -190,7 +190,8 @@ ARGS = {
     'get_compute_snapshot': {
         'scope': ('scope', {'compute_nodes': ['@host']}, 'n'),
         'session_id': ('session_view', '@active', 'n'),
-        'columns': ('flag', True, '')},
+        'columns': ('flag', True, ''),
+        'packed': ('flag', True, '')},
     'get_storage_node': {'host': ('ident', '@storage_host', 're')},
     'get_pool': {'name': ('ident', '@pool', 're')},
     'get_volume': {'uuid': ('ident', '@volume', 're')},

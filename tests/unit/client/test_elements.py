@@ -431,3 +431,177 @@ class TestSnapshotElements(base.TestCase):
         self.assertFalse(b.obj_attr_is_set('host'))
         self.assertEqual(['i1'], [i.uuid for i in by_rows.get_node_instances(
             by_rows.get_node_by_uuid('n1'))])
+
+
+def _columns_of(rows, names, encode):
+    """Rows of values as build_columns' columns: lists or pairs."""
+    columns = {}
+    for name in names:
+        column = [row.get(name) for row in rows]
+        if name in encode:
+            distinct = []
+            for value in column:
+                if value not in distinct:
+                    distinct.append(value)
+            column = (distinct, [distinct.index(v) for v in column])
+        columns[name] = column
+    return columns
+
+
+@st.composite
+def _tables(draw):
+    ours, watchers = draw(st.sampled_from(TestElements.CLASSES))
+    names = draw(st.lists(st.sampled_from(sorted(watchers.fields)),
+                          unique=True))
+    # Few distinct values per field, as a snapshot's repeated columns.
+    pools = {name: draw(st.lists(_VALUES, min_size=1, max_size=3))
+             for name in names}
+    count = draw(st.integers(0, 6))
+    rows = [{name: draw(st.sampled_from(pools[name])) for name in names}
+            for _ in range(count)]
+    unset = [draw(st.lists(st.sampled_from(sorted(watchers.fields)),
+                           max_size=2)) for _ in range(count)]
+    encode = draw(st.sets(st.sampled_from(names))) if names else set()
+    return ours, names, rows, unset, encode
+
+
+def _row_values(row, gone):
+    values = {name: value for name, value in row.items()
+              if value is not None}
+    for name in gone:
+        values.pop(name, None)
+    return values
+
+
+def _state(obj):
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        return ({k: (type(v), v) for k, v in vars(obj).items()},
+                obj.obj_to_primitive())
+
+
+class TestBuildColumns(base.TestCase):
+
+    @hypothesis.settings(max_examples=400, deadline=None)
+    @hypothesis.given(_tables())
+    def test_columns_build_what_build_makes_of_each_row(self, drawn):
+        ours, names, rows, unset, encode = drawn
+        columns = _columns_of(rows, names, encode)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            try:
+                expected = [elements.build(ours, _row_values(row, gone))
+                            for row, gone in zip(rows, unset)]
+            except Exception as exc:
+                self.assertRaises(type(exc), elements.build_columns,
+                                  ours, columns, len(rows), unset)
+                return
+            built = elements.build_columns(ours, columns, len(rows), unset)
+        self.assertEqual([_state(obj) for obj in expected],
+                         [_state(obj) for obj in built])
+        self.assertEqual([type(obj) for obj in expected],
+                         [type(obj) for obj in built])
+
+    def test_distinct_values_are_coerced_once(self):
+        coerce = element.Instance.fields['vcpus'].coerce
+        calls = []
+
+        def counting(obj, attr, value):
+            calls.append(value)
+            return coerce(obj, attr, value)
+        states = (['active', 'stopped'], [0, 1, 0, 0, 1])
+        with mock.patch.object(element.Instance.fields['vcpus'], 'coerce',
+                               side_effect=counting):
+            objs = elements.build_columns(
+                elements.Instance,
+                {'uuid': ['i%d' % i for i in range(5)],
+                 'vcpus': (['2', '4'], [0, 1, 0, 0, 1]),
+                 'state': states}, 5)
+        self.assertEqual(['2', '4'], calls)
+        self.assertEqual([2, 4, 2, 2, 4], [o.vcpus for o in objs])
+        self.assertIs(objs[0].state, objs[2].state)
+
+    def test_mutable_values_are_not_shared(self):
+        objs = elements.build_columns(
+            elements.Instance,
+            {'uuid': ['i1', 'i2'],
+             'metadata': (['{"a": 1}'], [0, 0])}, 2)
+        self.assertEqual({'a': 1}, objs[0].metadata)
+        self.assertIsNot(objs[0].metadata, objs[1].metadata)
+
+
+class TestFillGraph(base.TestCase):
+
+    def _elements(self):
+        nodes = [elements.build(elements.ComputeNode, dict(NODE, uuid=u))
+                 for u in ('n2', 'n1')]
+        insts = [elements.build(elements.Instance, dict(INSTANCE, uuid=u))
+                 for u in ('i3', 'i1', 'i2', 'i1')]
+        return nodes + insts, [('i3', 'n1'), ('i1', 'n2'), ('i2', 'n1'),
+                               ('i1', 'n2')]
+
+    def test_the_graph_add_nodes_from_and_add_edges_from_make(self):
+        objs, edges = self._elements()
+        expected = client_model.TachyonClusterModel()
+        import networkx as nx
+        nx.DiGraph.add_nodes_from(
+            expected, ((obj.uuid, {'attr': obj}) for obj in objs))
+        nx.DiGraph.add_edges_from(expected, edges)
+        ours = client_model.TachyonClusterModel()
+        client_model.fill_graph(ours, iter(objs), edges)
+        for name in ('_node', '_succ', '_pred'):
+            mine, theirs = getattr(ours, name), getattr(expected, name)
+            self.assertEqual(list(theirs.items()), list(mine.items()), name)
+            for key in theirs:
+                self.assertEqual(list(theirs[key]), list(mine[key]))
+        self.assertIs(ours._node['i1']['attr'], objs[-1])
+        for u, v in edges:
+            self.assertIs(ours._succ[u][v], ours._pred[v][u])
+        self.assertEqual(list(expected.edges), list(ours.edges))
+        self.assertEqual(
+            ['i3', 'i2'],
+            [i.uuid for i in ours.get_node_instances(
+                ours.get_node_by_uuid('n1'))])
+
+    def test_a_graph_not_empty_gets_the_networkx_calls(self):
+        objs, edges = self._elements()
+        ours = client_model.TachyonClusterModel()
+        ours.add_node(objs[0])
+        with mock.patch('networkx.DiGraph.add_nodes_from') as nodes, \
+                mock.patch('networkx.DiGraph.add_edges_from') as added:
+            client_model.fill_graph(ours, objs[1:], edges)
+        self.assertEqual(1, nodes.call_count)
+        added.assert_called_once_with(ours, edges)
+
+
+def _packed(snapshot):
+    """A 1.2 snapshot as the engine packs it at 1.8."""
+    from tachyon.rpc import packing
+    table = snapshot['instances']
+    columns = [list(c) for c in zip(*table['rows'])] or [
+        [] for _ in table['fields']]
+    packed = packing.pack(table['fields'], columns, plain=('uuid',))
+    uuids = packing.column(packed, 'uuid') or []
+    return dict(snapshot, instances=packed, mapping=packing.pack_column(
+        [snapshot['mapping'].get(u) for u in uuids]))
+
+
+class TestPackedSnapshot(base.TestCase):
+
+    @hypothesis.settings(max_examples=60, deadline=None)
+    @hypothesis.given(watcher_models.clusters())
+    def test_packed_and_columns_give_the_same_model(self, watchers):
+        import json
+        snapshot = _snapshot(watchers)
+        by_rows = client_model.TachyonClusterModel.from_snapshot(snapshot)
+        packed = json.loads(json.dumps(_packed(snapshot)))
+        by_columns = client_model.TachyonClusterModel.from_snapshot(packed)
+        self.assertEqual(_shape(by_rows), _shape(by_columns))
+
+    def test_snapshot_forms(self):
+        from tachyon.rpc import api
+        snapshot = _snapshot(model_root.ModelRoot())
+        self.assertEqual('columns', api.snapshot_form(snapshot))
+        self.assertEqual('packed', api.snapshot_form(_packed(snapshot)))
+        self.assertEqual('dicts', api.snapshot_form(
+            dict(snapshot, instances=[])))

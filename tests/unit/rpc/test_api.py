@@ -42,6 +42,30 @@ class TestVersionCap(base.TestCase):
         self.assertIn('rpc_version_cap', str(exc))
         self.assertEqual([], sent)
 
+    def test_packed_snapshot_falls_back_to_1_2_below_1_8(self):
+        for cap, version, kwargs in (('1.8', '1.8', {'packed': True}),
+                                     ('1.6', '1.2', {'columns': True}),
+                                     ('1.1', '1.0', {})):
+            client = api.EngineAPI(self.conf, transport=self.transport,
+                                   version_cap=cap)
+            calls = []
+
+            def call(method, version='1.0', **kw):
+                calls.append((method, version, kw))
+                return {'nodes': {'fields': ['uuid'], 'rows': [['n1']]},
+                        'instances': [], 'mapping': {}}
+            client._call = call
+            snapshot = client.get_compute_snapshot(columns=True, packed=True)
+            self.assertEqual([{'uuid': 'n1'}] if version != '1.0'
+                             else {'fields': ['uuid'], 'rows': [['n1']]},
+                             snapshot['nodes'])
+            (method, sent, kw), = calls
+            self.assertEqual(('get_compute_snapshot', version),
+                             (method, sent), cap)
+            for name, value in kwargs.items():
+                self.assertEqual(value, kw[name])
+            self.assertNotIn('packed', kw if version != '1.8' else {})
+
     def test_default_cap_is_the_newest_version(self):
         client = api.EngineAPI(self.conf, transport=self.transport)
         self.assertTrue(client.can_send_version(api.RPC_API_VERSION))
