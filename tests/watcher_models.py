@@ -157,7 +157,9 @@ def _node(draw, uuid, index):
              'status': draw(st.sampled_from(['enabled', 'disabled'])),
              'state': draw(st.sampled_from(['up', 'down']))}
     if draw(st.booleans()):
-        attrs['disabled_reason'] = draw(_TEXT)
+        # Watcher's XML writes a reason of None as 'None': that text
+        # cannot stand for itself.
+        attrs['disabled_reason'] = draw(_TEXT.filter(lambda t: t != 'None'))
     for total, reserved, ratio in (('vcpus', 'vcpu_reserved', 'vcpu_ratio'),
                                    ('memory', 'memory_mb_reserved',
                                     'memory_ratio'),
