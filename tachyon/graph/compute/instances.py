@@ -77,17 +77,18 @@ OWN_STATE = (None, None)
 # What the graph holds of the instances that exist, were deleted or
 # have a pending state; the others are new. Rows: [uuid, node_uuid,
 # node_name]. (No lock: the write statements repeat the staleness
-# guard.)
+# guard.) A variable bound before a pattern comprehension is bound in
+# it too: the comprehensions' variables are named apart from the rest.
 CLASSIFY_INSTANCES = """
 UNWIND $rows AS row
 OPTIONAL MATCH (c:Consumer {uuid: row[0]})
 USING INDEX c:Consumer(uuid)
 OPTIONAL MATCH (t:Tombstone {kind: 'instance', uuid: row[0]})
 USING INDEX t:Tombstone(kind, uuid)
-OPTIONAL MATCH (p:PendingState {kind: 'instance', uuid: row[0]})
-USING INDEX p:PendingState(kind, uuid)
-WITH row, c, t, p
-WHERE c IS NOT NULL OR t IS NOT NULL OR p IS NOT NULL
+OPTIONAL MATCH (ps:PendingState {kind: 'instance', uuid: row[0]})
+USING INDEX ps:PendingState(kind, uuid)
+WITH row, c, t, ps
+WHERE c IS NOT NULL OR t IS NOT NULL OR ps IS NOT NULL
 OPTIONAL MATCH (c)-[:CONSUMES {resource_class: 'VCPU'}]->(cur:Inventory)
 OPTIONAL MATCH (by_uuid:ResourceProvider {uuid: row[1]})
 USING INDEX by_uuid:ResourceProvider(uuid)
@@ -111,9 +112,9 @@ RETURN row[0] AS uuid, c IS NOT NULL AS exists, c.type AS kind,
                WHERE i.resource_class IN ['VCPU', 'MEMORY_MB', 'DISK_GB']
                RETURN i } AS inventories,
        c.tie_key AS tie_key, c.state AS state, c.state_at AS state_at,
-       c.state_key AS state_key, p IS NOT NULL AS pending,
-       p.state AS pending_state, p.state_at AS pending_at,
-       p.state_key AS pending_key
+       c.state_key AS state_key, ps IS NOT NULL AS pending,
+       ps.state AS pending_state, ps.state_at AS pending_at,
+       ps.state_key AS pending_key
 """
 
 # The fast path for new instances (most of an import or a first sync):

@@ -87,6 +87,13 @@ class StampsCase(tc.ComputeTestCase):
             self.graph.write = write
         return seen
 
+    @staticmethod
+    def names(seen):
+        """The names of the instance statements among ``seen``."""
+        return {name for name, value in vars(graph_instances).items()
+                if name.isupper() and isinstance(value, str)
+                and value in seen}
+
 
 class TestInstanceStamps(StampsCase):
 
@@ -107,6 +114,29 @@ class TestInstanceStamps(StampsCase):
             self.assertNotIn(statement, seen)
         self.assertEqual(1, seen.count(
             graph_instances.GET_NOTIFICATION_STATE))
+
+    def test_new_state_of_an_owned_instance_takes_the_light_update(self):
+        # An instance with a project, a zone and a flavor that keeps
+        # them and its node: only its properties and amounts change, in
+        # UPDATE_INSTANCES. (The classification once read every project
+        # as none, so that every update took WRITE_INSTANCES.)
+        owned = dict(project_id='p-1', pinned_az='az-1',
+                     flavor_name='m1.small')
+        self.apply([self.change(100.0, state='active', **owned)])
+        ran = self.names(self.apply([self.change(200.0, state='stopped',
+                                                 **owned)]))
+        self.assertIn('UPDATE_INSTANCES', ran)
+        self.assertNotIn('WRITE_INSTANCES', ran)
+        stored = compute.get_instance_by_uuid(self.graph, tc.I1)
+        self.assertEqual(('stopped', 'p-1', 'az-1', tc.N1),
+                         (stored.state, stored.project_id,
+                          stored.pinned_az, stored.node_uuid))
+        # A new project is a write of the edges.
+        ran = self.names(self.apply([self.change(
+            300.0, state='stopped', **dict(owned, project_id='p-2'))]))
+        self.assertIn('WRITE_INSTANCES', ran)
+        self.assertEqual('p-2', compute.get_instance_by_uuid(
+            self.graph, tc.I1).project_id)
 
     def test_newer_equal_record_moves_time_and_stamp(self):
         self.apply([self.change(100.0, state='active')])
