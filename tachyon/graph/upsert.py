@@ -66,7 +66,13 @@ NEWER = 'newer'
 # What the graph holds of each uuid. (No lock is taken here: locking
 # thousands of entities ahead of the writes makes Neo4j crawl. The write
 # statements repeat the staleness guard instead.)
-CLASSIFY = {
+CLASSIFY_KEYS = {
+    PROVIDER: ('uuid', 'exists', 'kind', 'updated_at', 'placeholder',
+               'fingerprint', 'name', 'deleted_at'),
+    CONSUMER: ('uuid', 'exists', 'kind', 'updated_at', 'fingerprint',
+               'deleted_at'),
+}
+_CLASSIFY_ROWS = {
     PROVIDER: """
 UNWIND $uuids AS uuid
 OPTIONAL MATCH (rp:ResourceProvider {uuid: uuid})
@@ -89,6 +95,8 @@ RETURN uuid, c IS NOT NULL AS exists, c.type AS kind,
        t.deleted_at AS deleted_at
 """,
 }
+CLASSIFY = {label: common.collected(query, CLASSIFY_KEYS[label])
+            for label, query in _CLASSIFY_ROWS.items()}
 
 # Each of $rows ({uuid, ...} maps) or of $uuids, by its uuid.
 _EACH = {
@@ -321,9 +329,9 @@ def stored(tx, entity, uuids):
     and ``deleted_at`` (of a tombstone); a provider's also ``name`` and
     ``placeholder``.
     """
-    return {r['uuid']: r for r in tx.run(
-        CLASSIFY[entity.label], uuids=list(uuids),
-        tombstone_kind=entity.tombstone_kind)}
+    return {r['uuid']: r for r in common.collected_dicts(
+        tx, CLASSIFY[entity.label], CLASSIFY_KEYS[entity.label],
+        uuids=list(uuids), tombstone_kind=entity.tombstone_kind)}
 
 
 class Plan:

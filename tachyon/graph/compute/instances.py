@@ -79,7 +79,12 @@ OWN_STATE = (None, None)
 # node_name]. (No lock: the write statements repeat the staleness
 # guard.) A variable bound before a pattern comprehension is bound in
 # it too: the comprehensions' variables are named apart from the rest.
-CLASSIFY_INSTANCES = """
+CLASSIFY_KEYS = ('uuid', 'exists', 'kind', 'updated_at', 'fingerprint',
+                 'deleted_at', 'current_node', 'target', 'projects', 'azs',
+                 'flavors', 'consumes', 'inventories', 'tie_key', 'state',
+                 'state_at', 'state_key', 'pending', 'pending_state',
+                 'pending_at', 'pending_key')
+CLASSIFY_INSTANCES = common.collected("""
 UNWIND $rows AS row
 OPTIONAL MATCH (c:Consumer {uuid: row[0]})
 USING INDEX c:Consumer(uuid)
@@ -115,7 +120,7 @@ RETURN row[0] AS uuid, c IS NOT NULL AS exists, c.type AS kind,
        c.state_key AS state_key, ps IS NOT NULL AS pending,
        ps.state AS pending_state, ps.state_at AS pending_at,
        ps.state_key AS pending_key
-"""
+""", CLASSIFY_KEYS)
 
 # The fast path for new instances (most of an import or a first sync):
 # the node is resolved here (by uuid, else by name), nothing to detach,
@@ -416,7 +421,9 @@ RETURN row[0] AS uuid, row[1] AS deleted_at, c IS NOT NULL AS exists,
 # What a batch of notifications decides against, in one read: per uuid
 # with an instance or a tombstone, the instance as GET_INSTANCES reads it
 # (null: none), its tie key and node date, and the tombstone's time.
-GET_NOTIFICATION_STATE = """
+NOTIFICATION_STATE_KEYS = ('uuid', 'c', 'node_uuid', 'node_name',
+                           'tie_key', 'placed_at', 'deleted_at')
+GET_NOTIFICATION_STATE = common.collected("""
 UNWIND $uuids AS uuid
 OPTIONAL MATCH (c:Consumer {uuid: uuid})
 USING INDEX c:Consumer(uuid)
@@ -430,7 +437,7 @@ OPTIONAL MATCH (c)-[:CONSUMES {resource_class: 'VCPU'}]->(:Inventory)
 RETURN uuid, CASE WHEN c IS NULL THEN NULL ELSE %s END AS c,
        rp.uuid AS node_uuid, rp.name AS node_name, c.tie_key AS tie_key,
        c.placed_at AS placed_at, t.deleted_at AS deleted_at
-""" % compute_reads.INSTANCE_VALUES
+""" % compute_reads.INSTANCE_VALUES, NOTIFICATION_STATE_KEYS)
 
 INSTANCE = upsert.Entity(kind=compute_rows.TYPE,
                          tombstone_kind=tombstones.KIND_INSTANCE,
@@ -558,8 +565,8 @@ def _resolved(tx, rows, providers, stamps):
     if not rows:
         return []
     params = [[r['uuid'], r['node_uuid'], r['node_name']] for r, _s in rows]
-    state = {r['uuid']: r for r in common.dicts(
-        tx.run(CLASSIFY_INSTANCES, rows=params))}
+    state = {r['uuid']: r for r in common.collected_dicts(
+        tx, CLASSIFY_INSTANCES, CLASSIFY_KEYS, rows=params)}
     columns = []
     for row, state_columns in rows:
         seen = state.get(row['uuid']) or {}
@@ -619,8 +626,8 @@ def write_instance_rows(tx, graph, rows, bump=True, retake=(),
     prepared = {}
     for batch in upsert.batches(graph, rows):
         params = [[r['uuid'], r['node_uuid'], r['node_name']] for r in batch]
-        state = {r['uuid']: r for r in common.dicts(
-            tx.run(CLASSIFY_INSTANCES, rows=params))}
+        state = {r['uuid']: r for r in common.collected_dicts(
+            tx, CLASSIFY_INSTANCES, CLASSIFY_KEYS, rows=params)}
         for row in batch:
             seen = state.get(row['uuid'])
             sort = plan.sort(seen, row['uuid'], row['updated_at'])
@@ -834,8 +841,9 @@ def notification_state(tx, uuids):
     if not uuids:
         return stored, ties, tombs
     at = compute_rows.INSTANCE_PROPS.index('updated_at')
-    for r in tx.run(GET_NOTIFICATION_STATE, uuids=uuids,
-                    kind=tombstones.KIND_INSTANCE):
+    for r in common.collected_dicts(tx, GET_NOTIFICATION_STATE,
+                                    NOTIFICATION_STATE_KEYS, uuids=uuids,
+                                    kind=tombstones.KIND_INSTANCE):
         uuid = r['uuid']
         if r['deleted_at'] is not None:
             tombs[uuid] = r['deleted_at']
