@@ -84,11 +84,16 @@ opts = [
                min=1,
                help='Threads that handle notifications in each worker.'),
     cfg.IntOpt('batch_size',
-               default=0,
+               default=100,
                min=0,
                help='When above zero, notifications are consumed in batches '
                     'of up to this many (oslo.messaging batch listener) and '
-                    'written to Neo4j as one UNWIND batch per kind.'),
+                    'written to Neo4j in one transaction, as one UNWIND '
+                    'batch per kind; a batch waits at most batch_timeout '
+                    'seconds to fill up. 0 writes each notification in a '
+                    'transaction of its own, as soon as it arrives: on two '
+                    'cores that takes about 140 notifications per second, '
+                    'against about 1,800 in batches of 100.'),
     cfg.FloatOpt('batch_timeout',
                  default=1.0,
                  min=0.0,

@@ -326,8 +326,11 @@ def direct(conf, graph, stream, args, round_no):
         changes.extend(processor.route(note).parse(note))
     meter = CpuMeter()
     started = time.perf_counter()
-    for at in range(0, len(changes), args.batch_size):
-        graph_events.apply_changes(graph, changes[at:at + args.batch_size])
+    # Batch size 0 (the listener's one-at-a-time mode): a transaction
+    # per change.
+    step = args.batch_size or 1
+    for at in range(0, len(changes), step):
+        graph_events.apply_changes(graph, changes[at:at + step])
     elapsed = time.perf_counter() - started
     return stream.total / elapsed, meter.stop()
 
