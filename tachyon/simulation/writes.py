@@ -255,16 +255,25 @@ def _describe(delta):
         delta['destination_uuid'] or 'no node')
 
 
-def _merge(tx, session_id, max_deltas, now):
+def _merge(tx, session_id, max_deltas, now, request_id=None):
     # Locks ancestor first, then fork, as forking and reverting take them.
-    parent_id = sessions.load_session(tx, session_id).get('parent_id')
+    fork = sessions.load_session(tx, session_id)
+    parent_id = fork.get('parent_id')
     if not parent_id:
+        # A root that has ended or lapsed is refused as such first.
+        virtual.require_active(fork, now)
         raise exception.InvalidState(
             kind='Simulation session', ident=session_id, state='a root',
             reason='only a fork can be merged; commit a root session')
     parent = sessions.load_session(tx, parent_id, lock=True)
-    virtual.require_active(parent, now)
     session = sessions.load_session(tx, session_id, lock=True)
+    kept = sessions.merge_outcome(session, request_id)
+    if kept is not None:
+        # The same merge sent again (its answer was lost): the locks,
+        # taken above, order it after the first attempt, whose answer it
+        # is, whatever the fork and its parent are now.
+        return dict(kept, replayed=True)
+    virtual.require_active(parent, now)
     virtual.require_active(session, now)
     sessions.refuse_live_forks(tx, session, 'merged', now)
     own = sessions.own_deltas(tx, session_id)
@@ -296,18 +305,29 @@ def _merge(tx, session_id, max_deltas, now):
     if rows:
         sessions.insert_deltas(tx, parent_id, rows, now)
     sessions.end_session(tx, session_id, sessions.MERGED, now)
-    return {'session_id': parent_id, 'merged': session_id,
-            'sequences': [row['sequence'] for row in rows]}
+    result = {'session_id': parent_id, 'merged': session_id,
+              'sequences': [row['sequence'] for row in rows]}
+    if request_id is not None:
+        sessions.keep_merge_outcome(tx, session_id, request_id, result)
+    return result
 
 
-def merge_session(graph, session_id, max_deltas=10000):
+def merge_session(graph, session_id, max_deltas=10000, request_id=None):
     """Apply a fork's deltas to its parent, in order, all or none.
 
     Each is checked against the parent's virtual state as it is now (the
     parent may have moved on since the fork) and recorded there after the
     parent's own; the fork ends ``merged``. One transaction.
 
+    ``request_id``: the caller's id of this merge. Its result is kept on
+    the fork under it, in the merge's transaction: the same merge sent
+    again (its answer was lost) applies nothing and answers that result,
+    with ``replayed`` true, even once the fork has ended merged. A
+    refused merge keeps nothing (the fork stays active, nothing was
+    applied): sent again, it is checked afresh.
+
     :raises: MergeConflict naming the first delta that does not fit;
         InvalidState for a root or a fork with live forks of its own.
     """
-    return graph.write(_merge, session_id, max_deltas, time.time())
+    return graph.write(_merge, session_id, max_deltas, time.time(),
+                       request_id)
