@@ -344,11 +344,11 @@ class EngineAPI(object):
     def get_ironic_node(self, uuid):
         return self._call('get_ironic_node', uuid=uuid)
 
-    def _session_call(self, method, version, **kwargs):
+    def _session_call(self, method, version='1.0', **kwargs):
         """A session's life call: retried under one request id (1.9).
 
-        Capped below 1.9, it is sent as before, at ``version``, without
-        a request id, and once.
+        Capped below 1.9, it is sent as before, at ``version`` (the one
+        that added it), without a request id, and once.
         """
         if not self.can_send_version(IDEMPOTENT_SESSIONS_VERSION):
             return self._call(method, version=version, **kwargs)
@@ -357,7 +357,7 @@ class EngineAPI(object):
 
     def create_session(self, ttl=None, audit_uuid=None):
         """A new session; sent again, the same one (1.9), not a second."""
-        return self._session_call('create_session', '1.0', ttl=ttl,
+        return self._session_call('create_session', ttl=ttl,
                                   audit_uuid=audit_uuid)
 
     def get_session(self, session_id):
@@ -406,8 +406,7 @@ class EngineAPI(object):
 
     def rollback_session(self, session_id):
         """Roll back; sent again (1.9), the first answer, not InvalidState."""
-        return self._session_call('rollback_session', '1.0',
-                                  session_id=session_id)
+        return self._session_call('rollback_session', session_id=session_id)
 
     def expire_session(self, session_id):
         return self._call('expire_session', session_id=session_id)
@@ -426,7 +425,7 @@ class EngineAPI(object):
 
     def close_session(self, session_id):
         """Close; sent again (1.9), the first answer, not InvalidState."""
-        return self._session_call('close_session', '1.3',
+        return self._session_call('close_session', version='1.3',
                                   session_id=session_id)
 
     def get_session_deltas(self, session_id):
@@ -437,17 +436,17 @@ class EngineAPI(object):
 
     def fork_session(self, session_id, ttl=None):
         """A fork; sent again, the same one (1.9), not a second."""
-        return self._session_call('fork_session', '1.5',
+        return self._session_call('fork_session', version='1.5',
                                   session_id=session_id, ttl=ttl)
 
     def merge_session(self, session_id):
         """Merge; sent again (1.9), the first result, applied once."""
-        return self._session_call('merge_session', '1.5',
+        return self._session_call('merge_session', version='1.5',
                                   session_id=session_id)
 
     def revert_session(self, session_id):
         """Revert; sent again (1.9), the first answer, not InvalidState."""
-        return self._session_call('revert_session', '1.5',
+        return self._session_call('revert_session', version='1.5',
                                   session_id=session_id)
 
     # 1.6 ----------------------------------------------------------------
