@@ -42,8 +42,9 @@ creates none: :func:`create_session`, :func:`fork_session`);
 ``end_request_id`` that of the close, rollback or revert that ended it
 (with ``end_descendants``, the forks a rollback ended with it: the same
 call sent again answers as the first time, :func:`ended`);
-``merge_request_id`` and ``merge_outcome`` those of the merge that
-applied a fork to its parent (:func:`merge_outcome`). Deltas are indexed
+``merge_request_id`` and ``merge_outcome`` the id and the answer (its
+result, or the MergeConflict that refused it) of a merge of the fork
+into its parent (:func:`merge_outcome`). Deltas are indexed
 by
 consumer, source and destination, so the deltas touching one node are an
 indexed lookup whose cost grows with those deltas, not with the graph.
@@ -225,8 +226,9 @@ SET s.end_request_id = $request_id, s.end_descendants = $descendants
 RETURN s {.*} AS session
 """
 
-# The answer of the merge that applied a fork, kept on the fork under
-# the caller's request id (RPC API 1.9), in the merge's transaction.
+# The answer of a merge, kept on the fork under the caller's request id
+# (RPC API 1.9): its result, in the merge's transaction, or its
+# MergeConflict, while the fork stays active.
 KEEP_MERGE_OUTCOME = """
 MATCH (s:SimulationSession {id: $id})
 SET s.merge_request_id = $request_id, s.merge_outcome = $outcome
@@ -633,8 +635,8 @@ def commit_outcome(session, request_id):
 def merge_outcome(session, request_id):
     """What a fork (loaded) kept of the merge sent as ``request_id``.
 
-    :returns: the answer of the merge that applied it under that request
-        id (:func:`keep_merge_outcome`), or None.
+    :returns: the answer of the merge sent under that request id
+        (:func:`keep_merge_outcome`): its result or its refusal, or None.
     """
     if request_id is None or session.get('merge_request_id') != request_id:
         return None

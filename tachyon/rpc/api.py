@@ -70,9 +70,10 @@ Versions, as Nova's and Ironic's RPC APIs keep them:
   sessions) and answers that session. A close, rollback or revert
   keeps it on the session it ends: sent again, it answers as the first
   time (the session; for a rollback or revert, the forks that ended
-  with it) instead of InvalidState. A merge keeps its result on the
+  with it) instead of InvalidState. A merge keeps its answer on the
   fork, as a commit does: sent again, it applies nothing and gets the
-  first result. A refused call keeps nothing and is checked afresh.
+  first result, or the same MergeConflict. Any other refusal keeps
+  nothing: the call sent again is checked afresh.
   :class:`EngineAPI` sends one with each of these calls when the cap
   allows, and then retries them; capped below 1.9, it sends them as
   before (no request id, at their own versions) and once.

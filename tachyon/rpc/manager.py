@@ -447,9 +447,9 @@ class EngineManager(object):
     def merge_session(self, ctxt, session_id, request_id=None):
         """(1.5) A fork's deltas applied to its parent, all or none.
 
-        ``request_id`` (1.9): the caller's id of the merge; its result is
-        kept on the fork, and the same merge sent again applies nothing
-        and gets it.
+        ``request_id`` (1.9): the caller's id of the merge; its answer
+        (the result, or MergeConflict) is kept on the fork, and the same
+        merge sent again applies nothing and gets it.
         """
         self._ending(session_id, request_id)
         return self.sessions.merge_session(session_id,

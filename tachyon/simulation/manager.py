@@ -276,7 +276,7 @@ class SessionManager(object):
     def merge_session(self, session_id, request_id=None):
         """Apply a fork's deltas to its parent, all or none.
 
-        ``request_id``: the caller's id of the merge; its result is kept
+        ``request_id``: the caller's id of the merge; its answer is kept
         on the fork, and the same merge sent again answers it.
         """
         session_id = self._session_id(session_id)

@@ -59,6 +59,12 @@ LOG = logging.getLogger(__name__)
 KEPT_REFUSALS = {cls.__name__: cls
                  for cls in (exception.Conflict, exception.InvalidState)}
 
+#: The refusal a merge keeps under its request id (RPC API 1.9): a delta
+#: of the fork does not fit its parent as it is now; the fork stays
+#: active. The others (live forks, too many deltas, an ended fork or
+#: parent) are checked afresh when the merge is sent again.
+MERGE_REFUSALS = {exception.MergeConflict.__name__: exception.MergeConflict}
+
 
 def _record(tx, session_id, specs, max_deltas, now, request_id=None):
     session = sessions.load_session(tx, session_id, lock=True)
@@ -162,45 +168,47 @@ def _commit(tx, session_id, now, request_id=None):
     return {'result': result}
 
 
-def _keep_refusal(tx, session_id, request_id, refusal, now):
+def _keep_refusal(tx, session_id, request_id, refusal, now,
+                  keep='keep_commit_outcome'):
     session = sessions.load_session(tx, session_id, lock=True)
-    # Not on a session that has ended: a commit sent again under this id
-    # may have ended it (its result is kept), and an ended or expired
-    # session refuses every commit alike.
+    # Not on a session that has ended: a commit (or merge) sent again
+    # under this id may have ended it (its result is kept), and an ended
+    # or expired session refuses every commit alike.
     if session['status'] == sessions.ACTIVE and session['expires_at'] > now:
-        sessions.keep_commit_outcome(tx, session_id, request_id, refusal)
+        getattr(sessions, keep)(tx, session_id, request_id, refusal)
 
 
-def refusal_outcome(exc):
+def refusal_outcome(exc, refusals=KEPT_REFUSALS):
     """A commit's refusal as kept (JSON-safe); None: one not kept."""
-    if KEPT_REFUSALS.get(type(exc).__name__) is not type(exc):
+    if refusals.get(type(exc).__name__) is not type(exc):
         return None
     return {'error': type(exc).__name__, 'kwargs': dict(exc.kwargs)}
 
 
-def outcome_answer(outcome):
+def outcome_answer(outcome, refusals=KEPT_REFUSALS):
     """The answer a kept outcome stands for: a result, or raised again.
 
     :raises: the kept refusal, the same class with the same keyword
         arguments (so the same message).
     """
     if 'error' in outcome:
-        raise KEPT_REFUSALS[outcome['error']](**outcome['kwargs'])
+        raise refusals[outcome['error']](**outcome['kwargs'])
     return outcome['result']
 
 
-def _keep(graph, session_id, request_id, exc):
-    refusal = refusal_outcome(exc)
+def _keep(graph, session_id, request_id, exc, refusals=KEPT_REFUSALS,
+          keep='keep_commit_outcome', what='commit'):
+    refusal = refusal_outcome(exc, refusals)
     if refusal is None:
         return
     try:
         graph.write(_keep_refusal, session_id, request_id, refusal,
-                    time.time())
+                    time.time(), keep)
     except exception.TachyonException as error:
-        # The refusal stands; a commit sent again is checked afresh.
-        LOG.warning('Simulation session %s: the refusal of commit request '
-                    '%s could not be kept (%s)', session_id, request_id,
-                    error)
+        # The refusal stands; a call sent again is checked afresh.
+        LOG.warning('Simulation session %s: the refusal of %s request '
+                    '%s could not be kept (%s)', session_id, what,
+                    request_id, error)
 
 
 def commit_session(graph, session_id, request_id=None):
@@ -308,8 +316,9 @@ def _merge(tx, session_id, max_deltas, now, request_id=None):
     result = {'session_id': parent_id, 'merged': session_id,
               'sequences': [row['sequence'] for row in rows]}
     if request_id is not None:
-        sessions.keep_merge_outcome(tx, session_id, request_id, result)
-    return result
+        sessions.keep_merge_outcome(tx, session_id, request_id,
+                                    {'result': result})
+    return {'result': result}
 
 
 def merge_session(graph, session_id, max_deltas=10000, request_id=None):
@@ -319,15 +328,30 @@ def merge_session(graph, session_id, max_deltas=10000, request_id=None):
     parent may have moved on since the fork) and recorded there after the
     parent's own; the fork ends ``merged``. One transaction.
 
-    ``request_id``: the caller's id of this merge. Its result is kept on
-    the fork under it, in the merge's transaction: the same merge sent
-    again (its answer was lost) applies nothing and answers that result,
-    with ``replayed`` true, even once the fork has ended merged. A
-    refused merge keeps nothing (the fork stays active, nothing was
-    applied): sent again, it is checked afresh.
+    ``request_id``: the caller's id of this merge. Its answer is kept on
+    the fork under it, as a commit's on its session: its result in the
+    merge's transaction, a MergeConflict in a transaction right after
+    while the fork stays active. The same merge sent again (its answer
+    was lost) applies nothing and gets that answer -- the result, with
+    ``replayed`` true, even once the fork has ended merged; the same
+    MergeConflict, even if its deltas would fit the parent now. Another
+    refusal keeps nothing: sent again, the merge is checked afresh.
 
     :raises: MergeConflict naming the first delta that does not fit;
         InvalidState for a root or a fork with live forks of its own.
     """
-    return graph.write(_merge, session_id, max_deltas, time.time(),
-                       request_id)
+    try:
+        outcome = graph.write(_merge, session_id, max_deltas, time.time(),
+                              request_id)
+    except exception.MergeConflict as exc:
+        if request_id is not None:
+            _keep(graph, session_id, request_id, exc, MERGE_REFUSALS,
+                  'keep_merge_outcome', 'merge')
+        raise
+    replayed = outcome.pop('replayed', False)
+    if replayed and 'error' in outcome:
+        LOG.info('Simulation session %s: merge request %s was sent again; '
+                 'answered as the first time (%s), nothing written',
+                 session_id, request_id, outcome['error'])
+    answer = outcome_answer(outcome, MERGE_REFUSALS)
+    return dict(answer, replayed=True) if replayed else answer

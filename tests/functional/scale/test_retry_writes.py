@@ -339,7 +339,7 @@ class TestSessionCallsOfAKilledEngine(KilledTestCase):
         self.assertEqual({'session_id': sid, 'merged': fork,
                           'sequences': [0]}, answer)
         self.assertEqual(1, len(self.client.get_session_deltas(sid)))
-        self.assertEqual(answer, self.client.get_session(
+        self.assertEqual({'result': answer}, self.client.get_session(
             fork)['merge_outcome'])
         self.assertReplayed('merge', fork)
 

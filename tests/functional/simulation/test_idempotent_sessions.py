@@ -311,7 +311,7 @@ class TestMergeSentAgain(IdempotentSessionsTestCase):
                           for d in self.manager.get_deltas(self.root)])
         fork = self.manager.get_session(self.fork)
         self.assertEqual('merged', fork['status'])
-        self.assertEqual(('merge-1', first),
+        self.assertEqual(('merge-1', {'result': first}),
                          (fork['merge_request_id'], fork['merge_outcome']))
 
     def test_another_merge_of_a_merged_fork_is_refused(self):
@@ -329,12 +329,39 @@ class TestMergeSentAgain(IdempotentSessionsTestCase):
         self.assertEqual(first, self.manager.merge_session(
             self.fork, request_id='merge-1'))
 
-    def test_a_refused_merge_keeps_nothing(self):
-        self.manager.fork_session(self.fork)
+    def test_a_merge_refused_for_live_forks_keeps_nothing(self):
+        grandchild = self.manager.fork_session(self.fork)['id']
         self.assertRaises(exception.InvalidState, self.manager.merge_session,
                           self.fork, request_id='merge-1')
         self.assertNotIn('merge_outcome',
                          self.manager.get_session(self.fork))
+        # Sent again once the fork's fork is gone: checked afresh.
+        self.manager.revert_session(grandchild)
+        self.assertEqual([0], self.manager.merge_session(
+            self.fork, request_id='merge-1')['sequences'])
+
+    def test_a_merge_conflict_sent_again_is_the_same_conflict(self):
+        # The parent moves I1 away after the fork: the fork's move of I1
+        # from N1 no longer fits.
+        self.manager.migrate_instance(self.root, I1, N1, N3)
+        first = self.assertRaises(exception.MergeConflict,
+                                  self.manager.merge_session, self.fork,
+                                  request_id='merge-1')
+        fork = self.manager.get_session(self.fork)
+        self.assertEqual(('active', 'MergeConflict'),
+                         (fork['status'], fork['merge_outcome']['error']))
+        # The parent's move is undone before the retry: a merge would fit
+        # now, but the retry is the first request's and gets its answer.
+        self.manager.migrate_instance(self.root, I1, N3, N1)
+        again = self.assertRaises(exception.MergeConflict,
+                                  self.manager.merge_session, self.fork,
+                                  request_id='merge-1')
+        self.assertEqual(first.kwargs, again.kwargs)
+        self.assertEqual(str(first), str(again))
+        self.assertEqual(2, len(self.manager.get_deltas(self.root)))
+        # A new request is a new merge.
+        self.assertEqual([2], self.manager.merge_session(
+            self.fork, request_id='merge-2')['sequences'])
 
     def test_a_root_is_refused_as_an_ended_or_lapsed_session(self):
         lapsed = self.manager.create_session(ttl=1)['id']

@@ -160,9 +160,10 @@ class TestEnd(base.TestCase):
 class TestMergeOutcome(base.TestCase):
 
     def test_the_outcome_is_read_back_for_its_request_only(self):
-        fork = sessions._session({'id': 'f', 'merge_request_id': 'req-1',
-                                  'merge_outcome': '{"sequences": [3]}'})
-        self.assertEqual({'sequences': [3]},
+        fork = sessions._session({
+            'id': 'f', 'merge_request_id': 'req-1',
+            'merge_outcome': '{"result": {"sequences": [3]}}'})
+        self.assertEqual({'result': {'sequences': [3]}},
                          sessions.merge_outcome(fork, 'req-1'))
         self.assertIsNone(sessions.merge_outcome(fork, 'req-2'))
         self.assertIsNone(sessions.merge_outcome(fork, None))
