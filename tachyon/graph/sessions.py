@@ -44,10 +44,11 @@ creates none: :func:`create_session`, :func:`fork_session`);
 call sent again answers as the first time, :func:`ended`);
 ``merge_request_id`` and ``merge_outcome`` the id and the answer (its
 result, or the MergeConflict that refused it) of a merge of the fork
-into its parent (:func:`merge_outcome`). Deltas are indexed
-by
-consumer, source and destination, so the deltas touching one node are an
-indexed lookup whose cost grows with those deltas, not with the graph.
+into its parent (:func:`merge_outcome`).
+
+Deltas are indexed by consumer, source and destination, so the deltas
+touching one node are an indexed lookup whose cost grows with those
+deltas, not with the graph.
 
 A fork (:func:`fork_session`) is a session with a ``parent_id``: it
 keeps its ancestors' ids, root first, in ``ancestor_ids`` and, in

@@ -35,7 +35,9 @@ sent again -- its answer was lost, the engine died or froze -- takes
 the session's lock as the first did, so it runs after it, and gets the
 kept answer without checking or applying anything: the global graph
 changes once, and the caller gets the first attempt's answer, whichever
-engine serves each attempt and in whichever order.
+engine serves each attempt and in whichever order. A merge sent with one
+(RPC API 1.9) keeps its answer on the fork the same way: its result, or
+a MergeConflict (:func:`merge_session`).
 """
 
 import time
