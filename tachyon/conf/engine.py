@@ -94,7 +94,11 @@ opts = [
                     'record_deltas (RPC API 1.5), a session\'s '
                     'migrate_instance and commit_session (1.7; a commit '
                     'sent again gets the first attempt\'s result or '
-                    'refusal). Each retry is logged as a warning. 0: never '
+                    'refusal), create_session, fork_session, '
+                    'close_session, rollback_session, revert_session and '
+                    'merge_session (1.9; sent again, they answer the '
+                    'session the first attempt created, or its first '
+                    'ending). Each retry is logged as a warning. 0: never '
                     'retry.'),
 ]
 

@@ -39,16 +39,17 @@ import time
 from tachyon import exception
 
 #: The schema version this code reads and writes.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: Schema version -> the oldest code schema version that can run on a
-#: graph at that version. Versions 2 to 4 only added indexes and
+#: graph at that version. Versions 2 to 5 only added indexes and
 #: constraints: code of version 1 runs on them.
 MIN_CODE_VERSION = {
     1: 1,
     2: 1,
     3: 1,
     4: 1,
+    5: 1,
 }
 
 # Labels, so the rest of the graph layer and the docs name them one way.
@@ -187,12 +188,23 @@ _V4_STATEMENTS = [
      'FOR (p:PendingState) ON (p.state_at)'),
 ]
 
+# Version 5: a session created or forked under a caller's request id
+# (RPC API 1.9) is looked up by it, under the GlobalState lock, each time
+# a session is created or forked: an index lookup, not a scan of every
+# session the retention keeps.
+_V5_STATEMENTS = [
+    ('session_create_request_id',
+     'CREATE INDEX session_create_request_id IF NOT EXISTS '
+     'FOR (s:SimulationSession) ON (s.create_request_id)'),
+]
+
 #: version -> the statements that bring the schema from version - 1 to it.
 UPGRADES = {
     1: _V1_STATEMENTS,
     2: _V2_STATEMENTS,
     3: _V3_STATEMENTS,
     4: _V4_STATEMENTS,
+    5: _V5_STATEMENTS,
 }
 
 #: Every constraint and index name the current schema has.

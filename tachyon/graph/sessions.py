@@ -18,7 +18,8 @@ Shape::
                          expires_at, audit_uuid, next_sequence,
                          delta_count, finished_at, parent_id, depth,
                          ancestor_ids, ancestor_upto, commit_request_id,
-                         commit_outcome})
+                         commit_outcome, create_request_id, end_request_id,
+                         end_descendants, merge_request_id, merge_outcome})
       -[:HAS_DELTA]->(:SpeculativeDelta {session_id, sequence, type,
                                          consumer_uuid, source_uuid,
                                          destination_uuid, resources,
@@ -32,9 +33,22 @@ amount; the loaders here hand them back decoded, as ``commit_outcome``
 (the answer a commit sent under ``commit_request_id`` got, kept for the
 same commit sent again: :func:`keep_commit_outcome`). A delta's
 ``request_id`` is that of the call that recorded it
-(:func:`batch_sequences`). Deltas are indexed by
-consumer, source and destination, so the deltas touching one node are an
-indexed lookup whose cost grows with those deltas, not with the graph.
+(:func:`batch_sequences`).
+
+The other request ids (RPC API 1.9) make a session's life calls safe to
+send again: ``create_request_id`` is the id of the call that created the
+session or the fork (the same id sent again answers this session and
+creates none: :func:`create_session`, :func:`fork_session`);
+``end_request_id`` that of the close, rollback or revert that ended it
+(with ``end_descendants``, the forks a rollback ended with it: the same
+call sent again answers as the first time, :func:`ended`);
+``merge_request_id`` and ``merge_outcome`` the id and the answer (its
+result, or the MergeConflict that refused it) of a merge of the fork
+into its parent (:func:`merge_outcome`).
+
+Deltas are indexed by consumer, source and destination, so the deltas
+touching one node are an indexed lookup whose cost grows with those
+deltas, not with the graph.
 
 A fork (:func:`fork_session`) is a session with a ``parent_id``: it
 keeps its ancestors' ids, root first, in ``ancestor_ids`` and, in
@@ -102,7 +116,11 @@ PLACEMENT_BATCH = 1000
 # create one, in one statement: the session is created only while fewer
 # than $max_active are active. Creations (and forks) are serialised on
 # the lock, and the count runs once it is held, so it sees every session
-# the creations before it made (read committed).
+# the creations before it made (read committed). So does the look-up of
+# the session an earlier attempt of the same call ($request_id, RPC API
+# 1.9) created: when there is one (`sent`), nothing is created and it is
+# the answer, whatever the count. `made` holds the session created, if
+# any; one row comes back either way.
 CREATE_SESSION = """
 MERGE (g:GlobalState {id: 'global'})
 ON CREATE SET g.generation = 0
@@ -110,16 +128,20 @@ SET g.lock__ = true REMOVE g.lock__
 WITH g, COUNT {
   MATCH (a:SimulationSession {status: 'active'})
   WHERE a.expires_at > $now
-} AS active
-CALL (g, active) {
-  WITH g, active WHERE active < $max_active
+} AS active, COLLECT {
+  MATCH (e:SimulationSession {create_request_id: $request_id})
+  RETURN e {.*}
+} AS sent
+CALL (g, active, sent) {
+  WITH g, active, sent WHERE sent = [] AND active < $max_active
   CREATE (s:SimulationSession {id: $id, status: 'active',
           base_generation: coalesce(g.generation, 0), created_at: $now,
           expires_at: $expires_at, audit_uuid: $audit_uuid,
-          next_sequence: 0, delta_count: 0})
-  RETURN s {.*} AS session
+          next_sequence: 0, delta_count: 0,
+          create_request_id: $request_id})
+  RETURN collect(s {.*}) AS made
 }
-RETURN session
+RETURN made, sent
 """
 
 # Take the write locks of the consumers, then of the providers, a commit
@@ -193,6 +215,24 @@ _DELTA = 'd {.*} AS delta'
 KEEP_COMMIT_OUTCOME = """
 MATCH (s:SimulationSession {id: $id})
 SET s.commit_request_id = $request_id, s.commit_outcome = $outcome
+"""
+
+# The request id of the close, rollback or revert that ended a session
+# (RPC API 1.9), with the forks a rollback ended with it (null: a
+# close), in the ending transaction: the same call sent again answers
+# from them (`ended`).
+KEEP_END = """
+MATCH (s:SimulationSession {id: $id})
+SET s.end_request_id = $request_id, s.end_descendants = $descendants
+RETURN s {.*} AS session
+"""
+
+# The answer of a merge, kept on the fork under the caller's request id
+# (RPC API 1.9): its result, in the merge's transaction, or its
+# MergeConflict, while the fork stays active.
+KEEP_MERGE_OUTCOME = """
+MATCH (s:SimulationSession {id: $id})
+SET s.merge_request_id = $request_id, s.merge_outcome = $outcome
 """
 
 # The sequence numbers of the batch a caller recorded under a request id.
@@ -378,7 +418,9 @@ RETURN c.id AS id ORDER BY c.id
 # fewer than $max_active sessions are active; the parent and the count
 # are returned either way, to say which refused. The fork sees each
 # ancestor's deltas as the parent does and the parent's own below its
-# next sequence.
+# next sequence. As in CREATE_SESSION, a fork an earlier attempt of the
+# same call made ($request_id) is found once the locks are held (`sent`)
+# and no other is made.
 FORK_SESSION = """
 MATCH (p:SimulationSession {id: $parent})
 SET p.lock__ = true REMOVE p.lock__
@@ -389,10 +431,13 @@ SET g.lock__ = true REMOVE g.lock__
 WITH g, p, coalesce(p.depth, 0) + 1 AS depth, COUNT {
   MATCH (a:SimulationSession {status: 'active'})
   WHERE a.expires_at > $now
-} AS active
-CALL (g, p, depth, active) {
-  WITH g, p, depth, active
-  WHERE p.status = 'active' AND p.expires_at > $now
+} AS active, COLLECT {
+  MATCH (e:SimulationSession {create_request_id: $request_id})
+  RETURN e {.*}
+} AS sent
+CALL (g, p, depth, active, sent) {
+  WITH g, p, depth, active, sent
+  WHERE sent = [] AND p.status = 'active' AND p.expires_at > $now
     AND depth <= $max_depth AND active < $max_active
   CREATE (s:SimulationSession {id: $id, status: 'active',
           base_generation: p.base_generation, created_at: $now,
@@ -401,10 +446,11 @@ CALL (g, p, depth, active) {
           audit_uuid: p.audit_uuid, next_sequence: 0, delta_count: 0,
           parent_id: p.id, depth: depth,
           ancestor_ids: coalesce(p.ancestor_ids, []) + [p.id],
-          ancestor_upto: coalesce(p.ancestor_upto, []) + [p.next_sequence]})
+          ancestor_upto: coalesce(p.ancestor_upto, []) + [p.next_sequence],
+          create_request_id: $request_id})
   RETURN collect(s {.*}) AS made
 }
-RETURN p {.*} AS parent, active, made
+RETURN p {.*} AS parent, active, made, sent
 """
 
 # End every active descendant of $id (its forks, theirs ...) as $status,
@@ -444,8 +490,9 @@ RETURN count(*) AS n
 def _session(row):
     session = dict(row)
     session.pop('lock__', None)
-    if session.get('commit_outcome') is not None:
-        session['commit_outcome'] = json.loads(session['commit_outcome'])
+    for name in ('commit_outcome', 'merge_outcome'):
+        if session.get(name) is not None:
+            session[name] = json.loads(session[name])
     return session
 
 
@@ -586,6 +633,32 @@ def commit_outcome(session, request_id):
     return session.get('commit_outcome')
 
 
+def merge_outcome(session, request_id):
+    """What a fork (loaded) kept of the merge sent as ``request_id``.
+
+    :returns: the answer of the merge sent under that request id
+        (:func:`keep_merge_outcome`): its result or its refusal, or None.
+    """
+    if request_id is None or session.get('merge_request_id') != request_id:
+        return None
+    return session.get('merge_outcome')
+
+
+def ended(session):
+    """The answer of the call that ended ``session`` (loaded), kept.
+
+    A close's answer is the session; a rollback's or a revert's has the
+    forks that ended with it too (``descendants``). Built from what
+    :data:`KEEP_END` stored, so the first answer and that of the same
+    call sent again are alike.
+    """
+    answer = dict(session)
+    descendants = answer.pop('end_descendants', None)
+    if descendants is not None:
+        answer['descendants'] = sorted(descendants)
+    return answer
+
+
 def current_state(tx, uuids):
     """Consumers or providers as the graph has them now.
 
@@ -635,6 +708,16 @@ def keep_commit_outcome(tx, session_id, request_id, outcome):
            outcome=json.dumps(outcome, sort_keys=True)).consume()
 
 
+def keep_merge_outcome(tx, session_id, request_id, outcome):
+    """Keep a merge's answer on its fork, under the caller's id.
+
+    ``outcome``: a JSON-safe dict (stored as JSON); :func:`merge_outcome`
+    reads it back.
+    """
+    tx.run(KEEP_MERGE_OUTCOME, id=session_id, request_id=request_id,
+           outcome=json.dumps(outcome, sort_keys=True)).consume()
+
+
 def store_commit(tx, session_id, placements, providers, now):
     """Write a commit's outcome and end the session committed.
 
@@ -672,19 +755,41 @@ def store_commit(tx, session_id, placements, providers, now):
 # Session lifecycle (units of work)
 # ---------------------------------------------------------------------------
 
-def _create(tx, session_id, ttl, audit_uuid, max_active, now):
+def _replayed(sent, parent_id, request_id):
+    """The session an earlier attempt of the same call created, if any.
+
+    :raises: InvalidParameter when ``request_id`` created something else
+        (a fork of another parent, or a root where a fork is asked).
+    """
+    if not sent:
+        return None
+    session = _session(sent[0])
+    if session.get('parent_id') != parent_id:
+        raise exception.InvalidParameter(
+            field='request_id', reason='%s already created session %s, '
+            'which is not %s' % (request_id, session['id'],
+                                 'a fork of %s' % parent_id if parent_id
+                                 else 'a root session'))
+    return dict(session, replayed=True)
+
+
+def _create(tx, session_id, ttl, audit_uuid, max_active, now,
+            request_id=None):
     row = tx.run(CREATE_SESSION, id=session_id, now=now,
                  expires_at=now + ttl, audit_uuid=audit_uuid,
-                 max_active=max_active).single()
-    if row is None:
+                 max_active=max_active, request_id=request_id).single()
+    replayed = _replayed(row['sent'], None, request_id)
+    if replayed is not None:
+        return replayed
+    if not row['made']:
         raise exception.LimitExceeded(
             limit='active simulation sessions', maximum=max_active,
             reason='expire or commit a session first')
-    return _session(row['session'])
+    return _session(row['made'][0])
 
 
 def create_session(graph, session_id, ttl, audit_uuid=None,
-                   max_active=100):
+                   max_active=100, request_id=None):
     """Create an active session based on the current global generation.
 
     The active sessions are counted and the session created in one
@@ -692,10 +797,16 @@ def create_session(graph, session_id, ttl, audit_uuid=None,
     creations are serialised and ``max_active`` holds whatever their
     number.
 
-    :raises: LimitExceeded when ``max_active`` sessions are active.
+    ``request_id``: the caller's id of this creation, stored on the
+    session. When a session already holds it (the same call sent again,
+    its answer lost), none is created: the answer is that session, as it
+    is now, with ``replayed`` true; it is not counted again.
+
+    :raises: LimitExceeded when ``max_active`` sessions are active;
+        InvalidParameter when ``request_id`` created a fork.
     """
     return graph.write(_create, session_id, float(ttl), audit_uuid,
-                       max_active, time.time())
+                       max_active, time.time(), request_id)
 
 
 def get_session(graph, session_id):
@@ -732,8 +843,15 @@ def end_session(tx, session_id, status, now):
 
 
 def _finish(tx, session_id, status, require_active, now,
-            keep_deltas=False):
+            keep_deltas=False, request_id=None):
     session = load_session(tx, session_id, lock=True)
+    if request_id is not None:
+        if session.get('end_request_id') == request_id:
+            # The same call sent again: the first attempt ended it.
+            return dict(ended(session), replayed=True)
+        # Checked here, under the lock, not where the RPC call enters.
+        if session['status'] == ACTIVE and session['expires_at'] <= now:
+            raise exception.SessionExpired(session_id=session_id)
     if require_active and session['status'] != ACTIVE:
         raise exception.InvalidState(
             kind='Simulation session', ident=session_id,
@@ -742,32 +860,47 @@ def _finish(tx, session_id, status, require_active, now,
         # A closed fork's reads need its ancestors' deltas: they must
         # not go first.
         refuse_live_forks(tx, session, 'closed', now)
-        return _session(tx.run(CLOSE_SESSION, id=session_id,
-                               status=status, now=now).single()['session'])
-    # Its forks cannot outlive it: they end with it, in this transaction.
-    ended = tx.run(FINISH_DESCENDANTS, id=session_id, status=status,
-                   now=now).single()['ids']
-    result = end_session(tx, session_id, status, now)
-    result['descendants'] = sorted(ended)
-    return result
+        result = _session(tx.run(CLOSE_SESSION, id=session_id,
+                                 status=status, now=now).single()['session'])
+        ended_ids = None
+    else:
+        # Its forks cannot outlive it: they end with it, in this
+        # transaction.
+        ended_ids = sorted(tx.run(FINISH_DESCENDANTS, id=session_id,
+                                  status=status, now=now).single()['ids'])
+        result = end_session(tx, session_id, status, now)
+        result['descendants'] = ended_ids
+    if request_id is None:
+        return result
+    return ended(_session(tx.run(
+        KEEP_END, id=session_id, request_id=request_id,
+        descendants=ended_ids).single()['session']))
 
 
-def close_session(graph, session_id):
+def close_session(graph, session_id, request_id=None):
     """End an active session unapplied, keeping its deltas to be read.
 
-    :raises: InvalidState while it has live forks.
+    ``request_id``: the caller's id of the close, kept on the session:
+    the same close sent again (its answer lost) answers as the first
+    time, with ``replayed`` true, instead of InvalidState.
+
+    :raises: InvalidState while it has live forks, or once it has ended
+        (under another request); with a ``request_id``, SessionExpired
+        past its TTL and NotFound.
     """
     return graph.write(_finish, session_id, CLOSED, True, time.time(),
-                       True)
+                       True, request_id)
 
 
-def rollback_session(graph, session_id):
+def rollback_session(graph, session_id, request_id=None):
     """Drop the session's deltas; the session ends rolled back.
 
     Its forks and theirs end rolled back with it (their ids are the
     answer's ``descendants``): reverting a fork is rolling it back.
+    ``request_id``: as :func:`close_session`'s.
     """
-    return graph.write(_finish, session_id, ROLLED_BACK, True, time.time())
+    return graph.write(_finish, session_id, ROLLED_BACK, True, time.time(),
+                       False, request_id)
 
 
 def expire_session(graph, session_id):
@@ -775,12 +908,16 @@ def expire_session(graph, session_id):
     return graph.write(_finish, session_id, EXPIRED, True, time.time())
 
 
-def _fork(tx, parent_id, session_id, ttl, max_depth, max_active, now):
+def _fork(tx, parent_id, session_id, ttl, max_depth, max_active, now,
+          request_id=None):
     row = tx.run(FORK_SESSION, parent=parent_id, id=session_id, now=now,
                  expires_at=now + ttl, max_depth=max_depth,
-                 max_active=max_active).single()
+                 max_active=max_active, request_id=request_id).single()
     if row is None:
         raise exception.NotFound(kind='simulation session', ident=parent_id)
+    replayed = _replayed(row['sent'], parent_id, request_id)
+    if replayed is not None:
+        return replayed
     if row['made']:
         return _session(row['made'][0])
     parent = _session(row['parent'])
@@ -801,18 +938,23 @@ def _fork(tx, parent_id, session_id, ttl, max_depth, max_active, now):
 
 
 def fork_session(graph, parent_id, session_id, ttl, max_depth,
-                 max_active=100):
+                 max_active=100, request_id=None):
     """A fork of an active session, in one transaction of O(1) writes.
 
     The fork sees the parent's deltas recorded so far (and what the
     parent sees of its own ancestors), never the parent's later ones. It
     expires no later than its parent. It counts as an active session.
 
+    ``request_id``: as :func:`create_session`'s: the fork an earlier
+    attempt of the same call made is the answer (``replayed`` true), and
+    no other is made.
+
     :raises: InvalidState (the parent has ended), LimitExceeded (deeper
-        than ``max_depth``, or ``max_active`` sessions active).
+        than ``max_depth``, or ``max_active`` sessions active),
+        InvalidParameter (``request_id`` created another session).
     """
     return graph.write(_fork, parent_id, session_id, float(ttl),
-                       max_depth, max_active, time.time())
+                       max_depth, max_active, time.time(), request_id)
 
 
 def _reap(tx, now, retention):

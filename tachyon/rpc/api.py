@@ -62,18 +62,33 @@ Versions, as Nova's and Ironic's RPC APIs keep them:
   column beside them; a third of the 1.2 bytes.
   :meth:`EngineAPI.get_compute_snapshot` asks for it when the caller
   reads it (``packed``) and the cap allows, else falls back to 1.2.
+* **1.9** -- ``request_id`` of ``create_session``, ``fork_session``,
+  ``close_session``, ``rollback_session``, ``revert_session`` and
+  ``merge_session``: the client's id of the call. A creation or fork
+  stores it on the session it makes; sent again under it, the call
+  makes nothing (and counts nothing against the limit of active
+  sessions) and answers that session. A close, rollback or revert
+  keeps it on the session it ends: sent again, it answers as the first
+  time (the session; for a rollback or revert, the forks that ended
+  with it) instead of InvalidState. A merge keeps its answer on the
+  fork, as a commit does: sent again, it applies nothing and gets the
+  first result, or the same MergeConflict. Any other refusal keeps
+  nothing: the call sent again is checked afresh.
+  :class:`EngineAPI` sends one with each of these calls when the cap
+  allows, and then retries them; capped below 1.9, it sends them as
+  before (no request id, at their own versions) and once.
 
 Retries: a call that safely runs twice (every read, and, with their
-request ids, ``record_deltas``, a session's ``migrate_instance`` and
-``commit_session``) is sent again, up to ``[engine]/rpc_retries`` times,
-when no answer comes within its timeout (the engine serving it died or
-froze: another engine on the topic, or the same one restarted, takes
-the next attempt). Every attempt carries the same request id. Each retry
-logs a warning naming the call. Other calls (session ends, session
-creation, a move in the global graph) are sent once, as are these
-calls to an engine older than the version that takes their request id
-(a client capped below it): their lost answer surfaces as
-MessagingTimeout.
+request ids, ``record_deltas``, a session's ``migrate_instance``,
+``commit_session`` and, from 1.9, the session's life calls above) is
+sent again, up to ``[engine]/rpc_retries`` times, when no answer comes
+within its timeout (the engine serving it died or froze: another engine
+on the topic, or the same one restarted, takes the next attempt). Every
+attempt carries the same request id. Each retry logs a warning naming
+the call. Other calls (``expire_session``, a move in the global graph)
+are sent once, as are the writes above to an engine older than the
+version that takes their request id (a client capped below it): their
+lost answer surfaces as MessagingTimeout.
 
 The target names its exchange (``[engine]/exchange``) on both sides: a
 client inside another service (watcher-decision-engine, whose default
@@ -100,13 +115,17 @@ from tachyon import rpc
 LOG = logging.getLogger(__name__)
 
 #: The newest version this client knows.
-RPC_API_VERSION = '1.8'
+RPC_API_VERSION = '1.9'
 
 #: The version whose session moves and commits take a ``request_id``.
 IDEMPOTENT_WRITES_VERSION = '1.7'
 
 #: The version whose compute snapshot can be packed.
 PACKED_SNAPSHOT_VERSION = '1.8'
+
+#: The version whose session creations, forks, ends and merges take a
+#: ``request_id``.
+IDEMPOTENT_SESSIONS_VERSION = '1.9'
 
 #: Calls that write nothing: safe to send again when an answer is lost.
 READS = frozenset([
@@ -326,8 +345,21 @@ class EngineAPI(object):
     def get_ironic_node(self, uuid):
         return self._call('get_ironic_node', uuid=uuid)
 
+    def _session_call(self, method, version='1.0', **kwargs):
+        """A session's life call: retried under one request id (1.9).
+
+        Capped below 1.9, it is sent as before, at ``version`` (the one
+        that added it), without a request id, and once.
+        """
+        if not self.can_send_version(IDEMPOTENT_SESSIONS_VERSION):
+            return self._call(method, version=version, **kwargs)
+        return self._call(method, version=IDEMPOTENT_SESSIONS_VERSION,
+                          retry=True, request_id=_request_id(), **kwargs)
+
     def create_session(self, ttl=None, audit_uuid=None):
-        return self._call('create_session', ttl=ttl, audit_uuid=audit_uuid)
+        """A new session; sent again, the same one (1.9), not a second."""
+        return self._session_call('create_session', ttl=ttl,
+                                  audit_uuid=audit_uuid)
 
     def get_session(self, session_id):
         return self._call('get_session', session_id=session_id)
@@ -374,7 +406,8 @@ class EngineAPI(object):
                           session_id=session_id, request_id=_request_id())
 
     def rollback_session(self, session_id):
-        return self._call('rollback_session', session_id=session_id)
+        """Roll back; sent again (1.9), the first answer, not InvalidState."""
+        return self._session_call('rollback_session', session_id=session_id)
 
     def expire_session(self, session_id):
         return self._call('expire_session', session_id=session_id)
@@ -392,8 +425,9 @@ class EngineAPI(object):
     # 1.3 ----------------------------------------------------------------
 
     def close_session(self, session_id):
-        return self._call('close_session', version='1.3',
-                          session_id=session_id)
+        """Close; sent again (1.9), the first answer, not InvalidState."""
+        return self._session_call('close_session', version='1.3',
+                                  session_id=session_id)
 
     def get_session_deltas(self, session_id):
         return self._call('get_session_deltas', version='1.3',
@@ -402,16 +436,19 @@ class EngineAPI(object):
     # 1.5 ----------------------------------------------------------------
 
     def fork_session(self, session_id, ttl=None):
-        return self._call('fork_session', version='1.5',
-                          session_id=session_id, ttl=ttl)
+        """A fork; sent again, the same one (1.9), not a second."""
+        return self._session_call('fork_session', version='1.5',
+                                  session_id=session_id, ttl=ttl)
 
     def merge_session(self, session_id):
-        return self._call('merge_session', version='1.5',
-                          session_id=session_id)
+        """Merge; sent again (1.9), the first result, applied once."""
+        return self._session_call('merge_session', version='1.5',
+                                  session_id=session_id)
 
     def revert_session(self, session_id):
-        return self._call('revert_session', version='1.5',
-                          session_id=session_id)
+        """Revert; sent again (1.9), the first answer, not InvalidState."""
+        return self._session_call('revert_session', version='1.5',
+                                  session_id=session_id)
 
     # 1.6 ----------------------------------------------------------------
 

@@ -20,8 +20,10 @@ rejected call gets InvalidParameter naming the argument (or NotFound,
 InvalidState, SessionExpired for a session) and reads and writes nothing.
 (A commit's session is checked by the commit itself, under the session's
 lock, so that a commit sent again under its request id gets its first
-answer: see :meth:`EngineManager.commit_session`.) The method then gets
-the checked values and dispatches: a graph call, or the session service
+answer: see :meth:`EngineManager.commit_session`; so is the session
+that a close, rollback, revert or merge sent with a request id ends,
+1.9.) The method then gets the checked values and dispatches: a graph
+call, or the session service
 (:class:`tachyon.simulation.manager.SessionManager`).
 A fault that is not a Tachyon error is logged with its traceback here
 and reaches the caller as InternalError, never as a bare Python error.
@@ -341,8 +343,17 @@ class EngineManager(object):
 
     # Sessions -----------------------------------------------------------
 
-    def create_session(self, ctxt, ttl=None, audit_uuid=None):
-        return self.sessions.create_session(ttl=ttl, audit_uuid=audit_uuid)
+    def create_session(self, ctxt, ttl=None, audit_uuid=None,
+                       request_id=None):
+        """A new active session.
+
+        ``request_id`` (1.9): the caller's id of the creation, stored on
+        the session. Sent again under it, the call creates nothing (and
+        counts nothing against [simulation]/max_active_sessions) and
+        answers the session the first attempt created.
+        """
+        return self.sessions.create_session(ttl=ttl, audit_uuid=audit_uuid,
+                                            request_id=request_id)
 
     def get_session(self, ctxt, session_id):
         return self.sessions.get_session(session_id)
@@ -387,31 +398,68 @@ class EngineManager(object):
         return self.sessions.commit_session(session_id,
                                             request_id=request_id)
 
-    def rollback_session(self, ctxt, session_id):
-        return self.sessions.rollback_session(session_id)
+    def _ending(self, session_id, request_id):
+        """Check the session an end call names, as the border would.
+
+        Sent without a request id, the session must be active within its
+        TTL (the refusals of an active_session argument); with one, the
+        call checks it itself, under the session's lock (1.9).
+        """
+        if request_id is None:
+            self.sessions.check_session(session_id)
+
+    def rollback_session(self, ctxt, session_id, request_id=None):
+        """End a session rolled back, its deltas and forks dropped.
+
+        ``request_id`` (1.9): the caller's id of the call, kept on the
+        session; the same call sent again answers as the first time
+        (the session and the forks that ended with it), not InvalidState.
+        """
+        self._ending(session_id, request_id)
+        return self.sessions.rollback_session(session_id,
+                                              request_id=request_id)
 
     def expire_session(self, ctxt, session_id):
         return self.sessions.expire_session(session_id)
 
-    def close_session(self, ctxt, session_id):
-        """(1.3) End an active session unapplied; its deltas are kept."""
-        return self.sessions.close_session(session_id)
+    def close_session(self, ctxt, session_id, request_id=None):
+        """(1.3) End an active session unapplied; its deltas are kept.
+
+        ``request_id`` (1.9): as rollback_session's.
+        """
+        self._ending(session_id, request_id)
+        return self.sessions.close_session(session_id,
+                                           request_id=request_id)
 
     def get_session_deltas(self, ctxt, session_id):
         """(1.3) The session's deltas, in order (any status)."""
         return self.sessions.get_deltas(session_id)
 
-    def fork_session(self, ctxt, session_id, ttl=None):
-        """(1.5) A fork of an active session."""
-        return self.sessions.fork_session(session_id, ttl=ttl)
+    def fork_session(self, ctxt, session_id, ttl=None, request_id=None):
+        """(1.5) A fork of an active session.
 
-    def merge_session(self, ctxt, session_id):
-        """(1.5) A fork's deltas applied to its parent, all or none."""
-        return self.sessions.merge_session(session_id)
+        ``request_id`` (1.9): as create_session's: sent again under it,
+        the call answers the fork the first attempt made.
+        """
+        return self.sessions.fork_session(session_id, ttl=ttl,
+                                          request_id=request_id)
 
-    def revert_session(self, ctxt, session_id):
-        """(1.5) Drop a fork and its own forks."""
-        return self.sessions.revert_session(session_id)
+    def merge_session(self, ctxt, session_id, request_id=None):
+        """(1.5) A fork's deltas applied to its parent, all or none.
+
+        ``request_id`` (1.9): the caller's id of the merge; its answer
+        (the result, or MergeConflict) is kept on the fork, and the same
+        merge sent again applies nothing and gets it.
+        """
+        self._ending(session_id, request_id)
+        return self.sessions.merge_session(session_id,
+                                           request_id=request_id)
+
+    def revert_session(self, ctxt, session_id, request_id=None):
+        """(1.5) Drop a fork and its own forks; ``request_id``: 1.9."""
+        self._ending(session_id, request_id)
+        return self.sessions.revert_session(session_id,
+                                            request_id=request_id)
 
     # Reservations (1.6) -------------------------------------------------
 

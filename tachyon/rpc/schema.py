@@ -29,7 +29,9 @@ where the call enters the engine:
 * a session id: then :func:`check_sessions` reads the session, which
   must exist and have a status the method takes (most take only an
   active session within its TTL). A commit's session is the exception
-  (:data:`SESSION_TO_COMMIT`): the commit checks it itself.
+  (:data:`SESSION_TO_COMMIT`): the commit checks it itself; so is the
+  session a close, rollback, revert or merge ends (:data:`SESSION_TO_END`,
+  checked by the call itself).
 
 Nothing is read or written before every argument passed, and the method
 receives the checked (cleaned) values.
@@ -117,6 +119,12 @@ ANY_SESSION = Kind('any_session', _plain(validation.check_uuid),
 #: it) or past its TTL; any other refusal is the one an active_session
 #: gets (NotFound, InvalidState, SessionExpired).
 SESSION_TO_COMMIT = Kind('session_to_commit', _plain(validation.check_uuid))
+#: The session a close, rollback, revert or merge names (1.9): a uuid,
+#: not read here. Sent with a ``request_id``, the call reads it in its
+#: own transaction, under the session's lock, so that the same call sent
+#: again answers as the first did though that ended the session; sent
+#: without, the endpoint checks it as an active_session first.
+SESSION_TO_END = Kind('session_to_end', _plain(validation.check_uuid))
 
 
 class Arg(object):
@@ -183,7 +191,9 @@ SCHEMAS = {
     'get_ironic_node': {'uuid': required(IDENT)},
     'get_storage_snapshot': {},
     'get_baremetal_snapshot': {},
-    'create_session': {'ttl': optional(TTL), 'audit_uuid': optional(UUID)},
+    'create_session': {'ttl': optional(TTL), 'audit_uuid': optional(UUID),
+                       # 1.9: the client's id of the creation (idempotent).
+                       'request_id': optional(IDENT)},
     'get_session': {'session_id': required(ANY_SESSION)},
     'list_sessions': {'status': optional(STATUS)},
     'record_deltas': {'session_id': required(ACTIVE_SESSION),
@@ -204,14 +214,21 @@ SCHEMAS = {
     'commit_session': {'session_id': required(SESSION_TO_COMMIT),
                        # 1.7: the client's id of the commit (idempotent).
                        'request_id': optional(IDENT)},
-    'rollback_session': {'session_id': required(ACTIVE_SESSION)},
+    # 1.9: request_id, the client's id of the call (idempotent), for
+    # each of the session's life calls below but expire_session.
+    'rollback_session': {'session_id': required(SESSION_TO_END),
+                         'request_id': optional(IDENT)},
     'expire_session': {'session_id': required(ACTIVE_SESSION)},
-    'close_session': {'session_id': required(ACTIVE_SESSION)},
+    'close_session': {'session_id': required(SESSION_TO_END),
+                      'request_id': optional(IDENT)},
     'get_session_deltas': {'session_id': required(ANY_SESSION)},
     'fork_session': {'session_id': required(ACTIVE_SESSION),
-                     'ttl': optional(TTL)},
-    'merge_session': {'session_id': required(ACTIVE_SESSION)},
-    'revert_session': {'session_id': required(ACTIVE_SESSION)},
+                     'ttl': optional(TTL),
+                     'request_id': optional(IDENT)},
+    'merge_session': {'session_id': required(SESSION_TO_END),
+                      'request_id': optional(IDENT)},
+    'revert_session': {'session_id': required(SESSION_TO_END),
+                       'request_id': optional(IDENT)},
     # 1.6
     'list_reservations': {'state': optional(RESERVATION_STATE)},
     'get_reservation': {'action_plan_uuid': required(UUID)},

@@ -82,16 +82,37 @@ class SessionManager(object):
             raise exception.SessionExpired(session_id=session_id)
         return session
 
-    def create_session(self, ttl=None, audit_uuid=None):
+    @staticmethod
+    def _replayed(answer, what, session_id, request_id):
+        """``answer`` without its replay flag; a replay is logged."""
+        if answer.pop('replayed', False):
+            LOG.info('Simulation session %s: %s request %s was sent again; '
+                     'answered as the first time, nothing written',
+                     session_id, what, request_id)
+            return True
+        return False
+
+    def create_session(self, ttl=None, audit_uuid=None, request_id=None):
+        """A new active session.
+
+        ``request_id``: the caller's id of this creation. Sent again under
+        it (its answer was lost), the call creates nothing and answers
+        the session the first attempt created.
+        """
         if ttl is None:
             ttl = self._opts.default_ttl
         validation.check_ttl(ttl, self._opts.max_ttl)
         validation.check_optional_ident('audit_uuid', audit_uuid)
+        request_id = validation.check_optional_ident('request_id',
+                                                     request_id)
         session = sessions.create_session(
             self.graph, uuidutils.generate_uuid(), ttl, audit_uuid,
-            max_active=self._opts.max_active_sessions)
-        LOG.info('Simulation session %s created (ttl %ss, audit %s)',
-                 session['id'], ttl, audit_uuid)
+            max_active=self._opts.max_active_sessions,
+            request_id=request_id)
+        if not self._replayed(session, 'creation', session['id'],
+                              request_id):
+            LOG.info('Simulation session %s created (ttl %ss, audit %s)',
+                     session['id'], ttl, audit_uuid)
         return session
 
     def get_session(self, session_id):
@@ -200,54 +221,87 @@ class SessionManager(object):
             self.graph, session_id,
             validation.check_optional_ident('request_id', request_id))
 
-    def rollback_session(self, session_id):
-        return sessions.rollback_session(self.graph,
-                                         self._session_id(session_id))
+    def rollback_session(self, session_id, request_id=None):
+        """Roll back a session and its forks.
 
-    def close_session(self, session_id):
-        result = sessions.close_session(self.graph,
-                                        self._session_id(session_id))
-        LOG.info('Simulation session %s closed (audit %s, %d deltas)',
-                 session_id, result.get('audit_uuid'),
-                 result.get('delta_count') or 0)
+        ``request_id``: the caller's id of the call; the same call sent
+        again answers as the first time (see sessions.rollback_session).
+        """
+        session_id = self._session_id(session_id)
+        request_id = validation.check_optional_ident('request_id',
+                                                     request_id)
+        result = sessions.rollback_session(self.graph, session_id,
+                                           request_id=request_id)
+        self._replayed(result, 'rollback', session_id, request_id)
+        return result
+
+    def close_session(self, session_id, request_id=None):
+        """End a session unapplied; ``request_id`` as a rollback's."""
+        session_id = self._session_id(session_id)
+        request_id = validation.check_optional_ident('request_id',
+                                                     request_id)
+        result = sessions.close_session(self.graph, session_id,
+                                        request_id=request_id)
+        if not self._replayed(result, 'close', session_id, request_id):
+            LOG.info('Simulation session %s closed (audit %s, %d deltas)',
+                     session_id, result.get('audit_uuid'),
+                     result.get('delta_count') or 0)
         return result
 
     def expire_session(self, session_id):
         return sessions.expire_session(self.graph,
                                        self._session_id(session_id))
 
-    def fork_session(self, session_id, ttl=None):
+    def fork_session(self, session_id, ttl=None, request_id=None):
         """A fork of an active session: it sees the parent's deltas so far.
 
         ``ttl`` (default [simulation]/default_ttl) is cut to the parent's
-        remaining time.
+        remaining time. ``request_id``: as :meth:`create_session`'s.
         """
         session_id = self._session_id(session_id)
         if ttl is None:
             ttl = self._opts.default_ttl
         validation.check_ttl(ttl, self._opts.max_ttl)
+        request_id = validation.check_optional_ident('request_id',
+                                                     request_id)
         session = sessions.fork_session(
             self.graph, session_id, uuidutils.generate_uuid(), ttl,
-            MAX_FORK_DEPTH, max_active=self._opts.max_active_sessions)
-        LOG.info('Simulation session %s forked from %s (depth %d)',
-                 session['id'], session_id, session['depth'])
+            MAX_FORK_DEPTH, max_active=self._opts.max_active_sessions,
+            request_id=request_id)
+        if not self._replayed(session, 'fork', session['id'], request_id):
+            LOG.info('Simulation session %s forked from %s (depth %d)',
+                     session['id'], session_id, session['depth'])
         return session
 
-    def merge_session(self, session_id):
-        """Apply a fork's deltas to its parent, all or none."""
+    def merge_session(self, session_id, request_id=None):
+        """Apply a fork's deltas to its parent, all or none.
+
+        ``request_id``: the caller's id of the merge; its answer is kept
+        on the fork, and the same merge sent again answers it.
+        """
+        session_id = self._session_id(session_id)
+        request_id = validation.check_optional_ident('request_id',
+                                                     request_id)
         result = writes.merge_session(
-            self.graph, self._session_id(session_id),
-            max_deltas=self._opts.max_deltas_per_session)
-        LOG.info('Simulation session %s merged into %s: %d deltas',
-                 session_id, result['session_id'], len(result['sequences']))
+            self.graph, session_id,
+            max_deltas=self._opts.max_deltas_per_session,
+            request_id=request_id)
+        if not self._replayed(result, 'merge', session_id, request_id):
+            LOG.info('Simulation session %s merged into %s: %d deltas',
+                     session_id, result['session_id'],
+                     len(result['sequences']))
         return result
 
-    def revert_session(self, session_id):
+    def revert_session(self, session_id, request_id=None):
         """Drop a fork and its own forks (a root: roll it back)."""
-        result = sessions.rollback_session(self.graph,
-                                           self._session_id(session_id))
-        LOG.info('Simulation session %s reverted (with %d forks)',
-                 session_id, len(result['descendants']))
+        session_id = self._session_id(session_id)
+        request_id = validation.check_optional_ident('request_id',
+                                                     request_id)
+        result = sessions.rollback_session(self.graph, session_id,
+                                           request_id=request_id)
+        if not self._replayed(result, 'revert', session_id, request_id):
+            LOG.info('Simulation session %s reverted (with %d forks)',
+                     session_id, len(result['descendants']))
         return result
 
     def reap(self):

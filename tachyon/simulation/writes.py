@@ -35,7 +35,9 @@ sent again -- its answer was lost, the engine died or froze -- takes
 the session's lock as the first did, so it runs after it, and gets the
 kept answer without checking or applying anything: the global graph
 changes once, and the caller gets the first attempt's answer, whichever
-engine serves each attempt and in whichever order.
+engine serves each attempt and in whichever order. A merge sent with one
+(RPC API 1.9) keeps its answer on the fork the same way: its result, or
+a MergeConflict (:func:`merge_session`).
 """
 
 import time
@@ -58,6 +60,12 @@ LOG = logging.getLogger(__name__)
 #: that ended, refuses every later commit the same way on its own.
 KEPT_REFUSALS = {cls.__name__: cls
                  for cls in (exception.Conflict, exception.InvalidState)}
+
+#: The refusal a merge keeps under its request id (RPC API 1.9): a delta
+#: of the fork does not fit its parent as it is now; the fork stays
+#: active. The others (live forks, too many deltas, an ended fork or
+#: parent) are checked afresh when the merge is sent again.
+MERGE_REFUSALS = {exception.MergeConflict.__name__: exception.MergeConflict}
 
 
 def _record(tx, session_id, specs, max_deltas, now, request_id=None):
@@ -162,45 +170,47 @@ def _commit(tx, session_id, now, request_id=None):
     return {'result': result}
 
 
-def _keep_refusal(tx, session_id, request_id, refusal, now):
+def _keep_refusal(tx, session_id, request_id, refusal, now,
+                  keep='keep_commit_outcome'):
     session = sessions.load_session(tx, session_id, lock=True)
-    # Not on a session that has ended: a commit sent again under this id
-    # may have ended it (its result is kept), and an ended or expired
-    # session refuses every commit alike.
+    # Not on a session that has ended: a commit (or merge) sent again
+    # under this id may have ended it (its result is kept), and an ended
+    # or expired session refuses every commit alike.
     if session['status'] == sessions.ACTIVE and session['expires_at'] > now:
-        sessions.keep_commit_outcome(tx, session_id, request_id, refusal)
+        getattr(sessions, keep)(tx, session_id, request_id, refusal)
 
 
-def refusal_outcome(exc):
+def refusal_outcome(exc, refusals=KEPT_REFUSALS):
     """A commit's refusal as kept (JSON-safe); None: one not kept."""
-    if KEPT_REFUSALS.get(type(exc).__name__) is not type(exc):
+    if refusals.get(type(exc).__name__) is not type(exc):
         return None
     return {'error': type(exc).__name__, 'kwargs': dict(exc.kwargs)}
 
 
-def outcome_answer(outcome):
+def outcome_answer(outcome, refusals=KEPT_REFUSALS):
     """The answer a kept outcome stands for: a result, or raised again.
 
     :raises: the kept refusal, the same class with the same keyword
         arguments (so the same message).
     """
     if 'error' in outcome:
-        raise KEPT_REFUSALS[outcome['error']](**outcome['kwargs'])
+        raise refusals[outcome['error']](**outcome['kwargs'])
     return outcome['result']
 
 
-def _keep(graph, session_id, request_id, exc):
-    refusal = refusal_outcome(exc)
+def _keep(graph, session_id, request_id, exc, refusals=KEPT_REFUSALS,
+          keep='keep_commit_outcome', what='commit'):
+    refusal = refusal_outcome(exc, refusals)
     if refusal is None:
         return
     try:
         graph.write(_keep_refusal, session_id, request_id, refusal,
-                    time.time())
+                    time.time(), keep)
     except exception.TachyonException as error:
-        # The refusal stands; a commit sent again is checked afresh.
-        LOG.warning('Simulation session %s: the refusal of commit request '
-                    '%s could not be kept (%s)', session_id, request_id,
-                    error)
+        # The refusal stands; a call sent again is checked afresh.
+        LOG.warning('Simulation session %s: the refusal of %s request '
+                    '%s could not be kept (%s)', session_id, what,
+                    request_id, error)
 
 
 def commit_session(graph, session_id, request_id=None):
@@ -255,16 +265,25 @@ def _describe(delta):
         delta['destination_uuid'] or 'no node')
 
 
-def _merge(tx, session_id, max_deltas, now):
+def _merge(tx, session_id, max_deltas, now, request_id=None):
     # Locks ancestor first, then fork, as forking and reverting take them.
-    parent_id = sessions.load_session(tx, session_id).get('parent_id')
+    fork = sessions.load_session(tx, session_id)
+    parent_id = fork.get('parent_id')
     if not parent_id:
+        # A root that has ended or lapsed is refused as such first.
+        virtual.require_active(fork, now)
         raise exception.InvalidState(
             kind='Simulation session', ident=session_id, state='a root',
             reason='only a fork can be merged; commit a root session')
     parent = sessions.load_session(tx, parent_id, lock=True)
-    virtual.require_active(parent, now)
     session = sessions.load_session(tx, session_id, lock=True)
+    kept = sessions.merge_outcome(session, request_id)
+    if kept is not None:
+        # The same merge sent again (its answer was lost): the locks,
+        # taken above, order it after the first attempt, whose answer it
+        # is, whatever the fork and its parent are now.
+        return dict(kept, replayed=True)
+    virtual.require_active(parent, now)
     virtual.require_active(session, now)
     sessions.refuse_live_forks(tx, session, 'merged', now)
     own = sessions.own_deltas(tx, session_id)
@@ -296,18 +315,45 @@ def _merge(tx, session_id, max_deltas, now):
     if rows:
         sessions.insert_deltas(tx, parent_id, rows, now)
     sessions.end_session(tx, session_id, sessions.MERGED, now)
-    return {'session_id': parent_id, 'merged': session_id,
-            'sequences': [row['sequence'] for row in rows]}
+    result = {'session_id': parent_id, 'merged': session_id,
+              'sequences': [row['sequence'] for row in rows]}
+    if request_id is not None:
+        sessions.keep_merge_outcome(tx, session_id, request_id,
+                                    {'result': result})
+    return {'result': result}
 
 
-def merge_session(graph, session_id, max_deltas=10000):
+def merge_session(graph, session_id, max_deltas=10000, request_id=None):
     """Apply a fork's deltas to its parent, in order, all or none.
 
     Each is checked against the parent's virtual state as it is now (the
     parent may have moved on since the fork) and recorded there after the
     parent's own; the fork ends ``merged``. One transaction.
 
+    ``request_id``: the caller's id of this merge. Its answer is kept on
+    the fork under it, as a commit's on its session: its result in the
+    merge's transaction, a MergeConflict in a transaction right after
+    while the fork stays active. The same merge sent again (its answer
+    was lost) applies nothing and gets that answer -- the result, with
+    ``replayed`` true, even once the fork has ended merged; the same
+    MergeConflict, even if its deltas would fit the parent now. Another
+    refusal keeps nothing: sent again, the merge is checked afresh.
+
     :raises: MergeConflict naming the first delta that does not fit;
         InvalidState for a root or a fork with live forks of its own.
     """
-    return graph.write(_merge, session_id, max_deltas, time.time())
+    try:
+        outcome = graph.write(_merge, session_id, max_deltas, time.time(),
+                              request_id)
+    except exception.MergeConflict as exc:
+        if request_id is not None:
+            _keep(graph, session_id, request_id, exc, MERGE_REFUSALS,
+                  'keep_merge_outcome', 'merge')
+        raise
+    replayed = outcome.pop('replayed', False)
+    if replayed and 'error' in outcome:
+        LOG.info('Simulation session %s: merge request %s was sent again; '
+                 'answered as the first time (%s), nothing written',
+                 session_id, request_id, outcome['error'])
+    answer = outcome_answer(outcome, MERGE_REFUSALS)
+    return dict(answer, replayed=True) if replayed else answer

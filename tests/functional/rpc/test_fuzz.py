@@ -99,7 +99,7 @@ BAD = {
 }
 BAD['reservation_state'] = ['done', 'ACTIVE', 0, True, [], {}, HUGE]
 for _kind in ('active_session', 'session_view', 'any_session',
-              'session_to_commit'):
+              'session_to_commit', 'session_to_end'):
     BAD[_kind] = BAD['uuid']
 
 #: Idents of entities that do not exist (NotFound).
@@ -123,6 +123,9 @@ REFUSED_SESSIONS = {
 # A commit checks its session itself (1.7), and refuses as the border
 # does an active_session (a request id another commit did not use).
 REFUSED_SESSIONS['session_to_commit'] = dict(
+    REFUSED_SESSIONS['active_session'])
+# So does a session's end or merge (1.9), with a request id or without.
+REFUSED_SESSIONS['session_to_end'] = dict(
     REFUSED_SESSIONS['active_session'])
 
 
@@ -154,6 +157,7 @@ BAD['deltas'] = [
 ]
 
 S = 'active_session'
+E = 'session_to_end'
 #: method -> {argument: (kind, a valid value, flags)}, in the order of
 #: the method's signature. Flags: ``r`` required (no default), ``n`` null
 #: is taken, ``e`` names an entity that must exist. '@name' values are
@@ -200,7 +204,8 @@ ARGS = {
     'get_storage_snapshot': {},
     'get_baremetal_snapshot': {},
     'create_session': {'ttl': ('ttl', 60, 'n'),
-                       'audit_uuid': ('uuid', UNKNOWN, 'n')},
+                       'audit_uuid': ('uuid', UNKNOWN, 'n'),
+                       'request_id': ('ident', 'create-fuzz-1', 'n')},
     'get_session': {'session_id': ('any_session', '@active', 'r')},
     'list_sessions': {'status': ('status', 'active', 'n')},
     'record_deltas': {'session_id': (S, '@active', 'r'),
@@ -218,22 +223,32 @@ ARGS = {
                           'limit': ('page_size', 3, '')},
     'commit_session': {'session_id': ('session_to_commit', '@active', 'r'),
                        'request_id': ('ident', 'commit-fuzz-1', 'n')},
-    'rollback_session': {'session_id': (S, '@active', 'r')},
+    'rollback_session': {'session_id': (E, '@active', 'r'),
+                         'request_id': ('ident', 'end-fuzz-1', 'n')},
     'expire_session': {'session_id': (S, '@active', 'r')},
-    'close_session': {'session_id': (S, '@active', 'r')},
+    'close_session': {'session_id': (E, '@active', 'r'),
+                      'request_id': ('ident', 'end-fuzz-1', 'n')},
     'get_session_deltas': {'session_id': ('any_session', '@active', 'r')},
     'fork_session': {'session_id': (S, '@active', 'r'),
-                     'ttl': ('ttl', 60, 'n')},
-    'merge_session': {'session_id': (S, '@fork', 'r')},
-    'revert_session': {'session_id': (S, '@fork', 'r')},
+                     'ttl': ('ttl', 60, 'n'),
+                     'request_id': ('ident', 'fork-fuzz-1', 'n')},
+    'merge_session': {'session_id': (E, '@fork', 'r'),
+                      'request_id': ('ident', 'merge-fuzz-1', 'n')},
+    'revert_session': {'session_id': (E, '@fork', 'r'),
+                       'request_id': ('ident', 'end-fuzz-1', 'n')},
     'list_reservations': {'state': ('reservation_state', 'active', 'n')},
     'get_reservation': {'action_plan_uuid': ('uuid', '@plan', 'r')},
 }
 
 
 #: Calls fuzzed again with these valid values changed: migrate_instance
-#: without a session writes to the global graph (and takes no request id).
+#: without a session writes to the global graph (and takes no request id);
+#: a session's end or merge without a request id (a 1.8 client's) has its
+#: session checked where the call enters, with one by the call (1.9).
 VARIANTS = {'migrate_instance': [{'session_id': None, 'request_id': None}]}
+VARIANTS.update({method: [{'request_id': None}] for method in (
+    'rollback_session', 'close_session', 'merge_session',
+    'revert_session')})
 
 
 def endpoint_methods():

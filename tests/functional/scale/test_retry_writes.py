@@ -10,7 +10,10 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""A session's move or commit whose answer is lost is retried, applied once.
+"""A session write whose answer is lost is retried, and takes effect once.
+
+A session's move and commit (RPC 1.7), its creation, fork, close,
+rollback, revert and merge (1.9).
 
 Real tachyon-engine processes, RabbitMQ and Neo4j; the client is the
 causal one Tachyon's Watcher plugins use, with a short timeout.
@@ -22,11 +25,14 @@ causal one Tachyon's Watcher plugins use, with a short timeout.
   attempt's answer, and the session hold the move once, or the global
   graph change once. Without request ids the retried move is refused
   (its instance is no longer on the source) and the retried commit gets
-  InvalidState (the session has ended).
+  InvalidState (the session has ended); the retried creation or fork
+  makes a second session, and the retried rollback or merge gets
+  InvalidState.
 * Frozen, then resumed: of two engines, one is frozen (SIGSTOP) while it
-  holds the first attempt; the other serves the retry and commits. The
-  frozen one, resumed, serves the attempt it held, late: it must answer
-  with the kept result and apply nothing.
+  holds the first attempt; the other serves the retry and commits (or
+  creates the session). The frozen one, resumed, serves the attempt it
+  held, late: it must answer with the kept result and apply nothing (or
+  answer the session the retry created, and create none).
 """
 
 import concurrent.futures
@@ -52,15 +58,15 @@ from tests import watcher_models
 TIMEOUT = 5
 
 #: tachyon-engine whose worker dies (SIGKILL) right after the write
-#: ``writes.{function}`` ends -- committed, or refused -- the first time
-#: only (``{mark}`` tells): the answer is never sent.
+#: ``{module}.{function}`` ends -- committed, or refused -- the first
+#: time only (``{mark}`` tells): the answer is never sent.
 DIES_ONCE = '''
+import importlib
 import os
 import signal
 import sys
 
-from tachyon.simulation import writes
-
+writes = importlib.import_module({module!r})
 real = writes.{function}
 
 
@@ -83,9 +89,11 @@ sys.exit(engine.main(sys.argv))
 class DyingEngine(test_engine.EngineProcess):
     """An engine whose worker dies once after ``function`` ran."""
 
-    def __init__(self, neo4j, transport_url, topic, host, function, mark):
-        super().__init__(neo4j, transport_url, topic, host)
-        self.code = DIES_ONCE.format(function=function, mark=mark)
+    def __init__(self, neo4j, transport_url, topic, host, function, mark,
+                 module='tachyon.simulation.writes', env=None):
+        super().__init__(neo4j, transport_url, topic, host, env=env)
+        self.code = DIES_ONCE.format(module=module, function=function,
+                                     mark=mark)
 
 
 class RetryTestCase(base.FunctionalTestCase):
@@ -124,14 +132,14 @@ class RetryTestCase(base.FunctionalTestCase):
         self.assertIn('sending it again', self.log.output)
 
 
-class TestAnEngineKilledBeforeItAnswers(RetryTestCase):
+class KilledTestCase(RetryTestCase):
 
-    def start(self, function):
+    def start(self, function, module='tachyon.simulation.writes', env=None):
         self.mark = os.path.join(self.useFixture(fixtures.TempDir()).path,
                                  'died')
         self.engine = self.useFixture(DyingEngine(
             self.neo4j, self.transport.url, self.topic, 'engine-a',
-            function, self.mark))
+            function, self.mark, module=module, env=env))
         self.first_worker = self.engine.workers()
 
     def assertDiedAndCameBack(self):
@@ -143,6 +151,8 @@ class TestAnEngineKilledBeforeItAnswers(RetryTestCase):
             lambda: self.engine.workers()
             and self.engine.workers() != [died], 30))
 
+
+class TestAnEngineKilledBeforeItAnswers(KilledTestCase):
     def test_a_move_is_recorded_once(self):
         self.start('record_deltas')
         (inst, src, dest), = self.moves()
@@ -218,6 +228,162 @@ class TestAnEngineKilledBeforeItAnswers(RetryTestCase):
         # A commit of its own (a new request) applies the session.
         self.assertEqual(1, self.client.commit_session(sid)['applied'])
         self.assertEqual(dest, self.placed(inst)[0])
+
+
+#: Where the session's life writes are (1.9).
+SESSIONS = 'tachyon.graph.sessions'
+
+
+class TestSessionCallsOfAKilledEngine(KilledTestCase):
+    """1.9: the session's creation, fork, end and merge, killed after."""
+
+    def assertReplayed(self, what, sid):
+        self.assertIn('Simulation session %s: %s request' % (sid, what),
+                      self.engine.output())
+        self.assertIn('answered as the first time, nothing written',
+                      self.engine.output())
+
+    def test_a_creation_makes_one_session_and_answers_it(self):
+        self.start('create_session', SESSIONS)
+        self.assertEqual([], self.client.list_sessions())
+        session = self.client.create_session(ttl=600, audit_uuid=None)
+        self.assertDiedAndCameBack()
+        self.assertRetried('create_session')
+        # One session: the one the first attempt created, answered.
+        listed = self.client.list_sessions()
+        self.assertEqual([session['id']], [s['id'] for s in listed])
+        self.assertEqual('active', session['status'])
+        self.assertTrue(listed[0]['create_request_id'])
+        self.assertEqual(listed[0]['create_request_id'],
+                         session['create_request_id'])
+        self.assertReplayed('creation', session['id'])
+        # It serves: a move is recorded in it.
+        (inst, src, dest), = self.moves()
+        self.assertEqual({'sequence': 0}, self.client.migrate_instance(
+            inst, src, dest, session_id=session['id'],
+            check_capacity=False))
+
+    def test_a_creation_retried_is_not_counted_twice(self):
+        # One session may be active: a retry counted as a second creation
+        # would be refused (LimitExceeded) though the first was made.
+        self.start('create_session', SESSIONS,
+                   env={'OS_SIMULATION__MAX_ACTIVE_SESSIONS': '1'})
+        sid = self.client.create_session(ttl=600)['id']
+        self.assertDiedAndCameBack()
+        self.assertRetried('create_session')
+        self.assertEqual([sid], [s['id'] for s in
+                                 self.client.list_sessions('active')])
+        self.assertRaises(exception.LimitExceeded,
+                          self.client.create_session, ttl=600)
+
+    def test_a_fork_makes_one_fork_and_answers_it(self):
+        self.start('fork_session', SESSIONS)
+        (inst, src, dest), = self.moves()
+        sid = self.client.create_session(ttl=600)['id']
+        self.client.migrate_instance(inst, src, dest, session_id=sid,
+                                     check_capacity=False)
+        fork = self.client.fork_session(sid)
+        self.assertDiedAndCameBack()
+        self.assertRetried('fork_session')
+        forks = [s for s in self.client.list_sessions()
+                 if s.get('parent_id') == sid]
+        self.assertEqual([fork['id']], [s['id'] for s in forks])
+        self.assertEqual(([sid], [1]), (fork['ancestor_ids'],
+                                        fork['ancestor_upto']))
+        self.assertReplayed('fork', fork['id'])
+        # The fork sees its parent's move, and merges into it.
+        self.assertEqual(dest, self.client.get_consumer_location(
+            fork['id'], inst))
+        self.client.migrate_instance(inst, dest, src, session_id=fork['id'],
+                                     check_capacity=False)
+        self.assertEqual([1], self.client.merge_session(
+            fork['id'])['sequences'])
+
+    def test_a_rollback_answers_as_the_first_time(self):
+        self.start('rollback_session', SESSIONS)
+        sid = self.client.create_session(ttl=600)['id']
+        fork = self.client.fork_session(sid)['id']
+        answer = self.client.rollback_session(sid)
+        self.assertDiedAndCameBack()
+        self.assertRetried('rollback_session')
+        self.assertEqual(('rolled_back', [fork]),
+                         (answer['status'], answer['descendants']))
+        self.assertEqual('rolled_back',
+                         self.client.get_session(fork)['status'])
+        self.assertReplayed('rollback', sid)
+
+    def test_a_close_answers_as_the_first_time(self):
+        self.start('close_session', SESSIONS)
+        (inst, src, dest), = self.moves()
+        sid = self.client.create_session(ttl=600)['id']
+        self.client.migrate_instance(inst, src, dest, session_id=sid,
+                                     check_capacity=False)
+        answer = self.client.close_session(sid)
+        self.assertDiedAndCameBack()
+        self.assertRetried('close_session')
+        self.assertEqual(('closed', 1), (answer['status'],
+                                         answer['delta_count']))
+        self.assertEqual(1, len(self.client.get_session_deltas(sid)))
+        self.assertReplayed('close', sid)
+
+    def test_a_merge_is_applied_once_and_answered(self):
+        self.start('merge_session')
+        (inst, src, dest), = self.moves()
+        sid = self.client.create_session(ttl=600)['id']
+        fork = self.client.fork_session(sid)['id']
+        self.client.migrate_instance(inst, src, dest, session_id=fork,
+                                     check_capacity=False)
+        answer = self.client.merge_session(fork)
+        self.assertDiedAndCameBack()
+        self.assertRetried('merge_session')
+        self.assertEqual({'session_id': sid, 'merged': fork,
+                          'sequences': [0]}, answer)
+        self.assertEqual(1, len(self.client.get_session_deltas(sid)))
+        self.assertEqual({'result': answer}, self.client.get_session(
+            fork)['merge_outcome'])
+        self.assertReplayed('merge', fork)
+
+
+class TestAFrozenEngineServesTheCreationLate(RetryTestCase):
+
+    def test_the_late_attempt_creates_nothing(self):
+        engines = {name: self.useFixture(test_engine.EngineProcess(
+            self.neo4j, self.transport.url, self.topic, name))
+            for name in ('engine-a', 'engine-b')}
+        self.assertEqual(set(engines),
+                         {self.client.ping()['host'] for _ in range(10)})
+        frozen = engines['engine-a'].proc
+        os.killpg(frozen.pid, signal.SIGSTOP)
+        self.addCleanup(lambda: frozen.poll() is None and os.killpg(
+            frozen.pid, signal.SIGCONT))
+        pool = concurrent.futures.ThreadPoolExecutor(1)
+        self.addCleanup(pool.shutdown)
+        created, held = [], None
+        for _ in range(6):
+            call = pool.submit(self.client.create_session, ttl=600)
+            try:
+                created.append(call.result(timeout=1.5)['id'])
+                continue
+            except concurrent.futures.TimeoutError:
+                # In flight on the frozen engine: the retry is served by
+                # the live one, which creates the session.
+                held = call.result(timeout=6 * TIMEOUT)['id']
+                created.append(held)
+                break
+        self.assertIsNotNone(held, 'no creation reached the frozen engine')
+        self.assertRetried('create_session')
+        self.assertEqual(sorted(created),
+                         sorted(s['id'] for s in self.client.list_sessions()))
+        # Resumed, the frozen engine serves the first attempt it held:
+        # the session the retry created is its answer, none is made.
+        os.killpg(frozen.pid, signal.SIGCONT)
+        engines['engine-a'].wait_output(
+            'Simulation session %s: creation request' % held, 60)
+        self.assertNotIn('Simulation session %s created' % held,
+                         engines['engine-a'].output())
+        time.sleep(1)
+        self.assertEqual(sorted(created),
+                         sorted(s['id'] for s in self.client.list_sessions()))
 
 
 class TestAFrozenEngineServesTheCommitLate(RetryTestCase):

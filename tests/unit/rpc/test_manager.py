@@ -223,6 +223,53 @@ class TestBorder(base.TestCase):
         # The commit's session is checked in the commit, not before it.
         sessions_.check_session.assert_not_called()
 
+    def test_session_calls_hand_their_request_id_on(self):
+        # 1.9: a creation, fork, end or merge with its request id.
+        sessions_ = mock.Mock()
+        self.endpoint.sessions = sessions_
+        _call(self.endpoint, 'create_session', ttl=30, request_id='c-1')
+        sessions_.create_session.assert_called_once_with(
+            ttl=30, audit_uuid=None, request_id='c-1')
+        _call(self.endpoint, 'fork_session', S1, request_id='f-1')
+        sessions_.fork_session.assert_called_once_with(
+            S1, ttl=None, request_id='f-1')
+        # A fork's parent is checked where the call enters.
+        sessions_.check_session.assert_called_once_with(S1, ('active',))
+        for method in ('close_session', 'rollback_session',
+                       'revert_session', 'merge_session'):
+            sessions_.check_session.reset_mock()
+            _call(self.endpoint, method, S1, request_id='e-1')
+            getattr(sessions_, method).assert_called_once_with(
+                S1, request_id='e-1')
+            # The ended session is checked by the call, under its lock:
+            # the same call sent again gets the first answer there.
+            sessions_.check_session.assert_not_called()
+
+    def test_session_ends_without_an_id_are_checked_as_before(self):
+        # A 1.8 client's: its session is checked before the call runs.
+        sessions_ = mock.Mock()
+        sessions_.check_session.side_effect = exception.InvalidState(
+            kind='Simulation session', ident=S1, state='closed',
+            reason='this call takes a session that is active')
+        self.endpoint.sessions = sessions_
+        for method in ('close_session', 'rollback_session',
+                       'revert_session', 'merge_session'):
+            self.assertRaises(exception.InvalidState, _call, self.endpoint,
+                              method, S1)
+            getattr(sessions_, method).assert_not_called()
+        self.assertEqual(4, sessions_.check_session.call_count)
+
+    def test_a_session_calls_request_id_is_checked_as_an_ident(self):
+        for method, args in (('create_session', ()),
+                             ('fork_session', (S1,)),
+                             ('close_session', (S1,)),
+                             ('rollback_session', (S1,)),
+                             ('revert_session', (S1,)),
+                             ('merge_session', (S1,))):
+            for bad in ('', 0, True, [], 'x' * 256):
+                self.refused('request_id', method, *args, request_id=bad)
+        self.assertEqual([], self.graph.method_calls)
+
     def test_an_unexpected_error_is_logged_and_typed(self):
         self.graph.read_one.side_effect = KeyError('boom')
         with mock.patch.object(manager.LOG, 'exception') as log:

@@ -26,7 +26,7 @@ from tests import base
 from tests.fixtures import services
 
 
-class TestRetries(base.TestCase):
+class RetriesTestCase(base.TestCase):
 
     def setUp(self):
         super().setUp()
@@ -47,6 +47,9 @@ class TestRetries(base.TestCase):
 
     def client(self, **kwargs):
         return api.EngineAPI(self.conf, transport=self.transport, **kwargs)
+
+
+class TestRetries(RetriesTestCase):
 
     def test_a_read_is_sent_again(self):
         self.answering(2, {'host': 'engine-b'})
@@ -76,9 +79,7 @@ class TestRetries(base.TestCase):
 
     def test_writes_without_an_id_are_sent_once(self):
         client = self.client(retries=5)
-        for call in (lambda: client.close_session('s'),
-                     lambda: client.rollback_session('s'),
-                     lambda: client.create_session(),
+        for call in (lambda: client.expire_session('s'),
                      # A move in the global graph is not idempotent.
                      lambda: client.migrate_instance('i', 'a', 'b')):
             self.sent[:] = []
@@ -187,3 +188,109 @@ class TestRetries(base.TestCase):
         self.assertEqual([[], []],
                          [m['args']['bookmarks'] for m in self.sent])
         self.assertEqual(['b2'], client.bookmarks)
+
+
+#: The session's life calls that take a request id from 1.9: (method,
+#: the client's call, the arguments sent besides request_id, the version
+#: sent to an engine older than 1.9).
+SESSION_CALLS = [
+    ('create_session', lambda c: c.create_session(ttl=30, audit_uuid='a'),
+     {'ttl': 30, 'audit_uuid': 'a'}, '1.0'),
+    ('fork_session', lambda c: c.fork_session('s', ttl=20),
+     {'session_id': 's', 'ttl': 20}, '1.5'),
+    ('close_session', lambda c: c.close_session('s'),
+     {'session_id': 's'}, '1.3'),
+    ('rollback_session', lambda c: c.rollback_session('s'),
+     {'session_id': 's'}, '1.0'),
+    ('revert_session', lambda c: c.revert_session('s'),
+     {'session_id': 's'}, '1.5'),
+    ('merge_session', lambda c: c.merge_session('s'),
+     {'session_id': 's'}, '1.5'),
+]
+
+
+class TestSessionCallsRetried(RetriesTestCase):
+    """RPC 1.9: a session's creation, fork, end and merge are retried."""
+
+    def assertOneRequestId(self, version=api.IDEMPOTENT_SESSIONS_VERSION):
+        ids = {m['args']['request_id'] for m in self.sent}
+        self.assertEqual(1, len(ids))
+        self.assertTrue(all(ids))
+        self.assertEqual({version}, {m['version'] for m in self.sent})
+        return ids.pop()
+
+    def test_the_client_knows_1_9(self):
+        self.assertEqual('1.9', api.RPC_API_VERSION)
+        self.assertEqual('1.9', api.IDEMPOTENT_SESSIONS_VERSION)
+
+    def test_each_is_sent_again_under_one_request_id(self):
+        for method, call, args, _old in SESSION_CALLS:
+            self.sent[:] = []
+            self.answering(2, {'id': 'answer'})
+            self.assertEqual({'id': 'answer'}, call(self.client(retries=2)))
+            self.assertEqual(3, len(self.sent), method)
+            request_id = self.assertOneRequestId()
+            self.assertEqual(dict(args, request_id=request_id),
+                             self.sent[0]['args'])
+            self.assertEqual({method}, {m['method'] for m in self.sent})
+            self.assertIn('RPC call %s on topic' % method, self.log.output)
+
+    def test_the_retries_are_the_option(self):
+        self.conf.set_override('rpc_retries', 3, group='engine')
+        for method, call, _args, _old in SESSION_CALLS:
+            self.sent[:] = []
+            self.answering(100, None)
+            self.assertRaises(messaging.MessagingTimeout, call,
+                              self.client())
+            self.assertEqual(4, len(self.sent), method)
+            self.assertOneRequestId()
+
+    def test_each_call_is_a_request_of_its_own(self):
+        ids = set()
+        for _method, call, _args, _old in SESSION_CALLS * 2:
+            self.sent[:] = []
+            self.answering(0, {})
+            call(self.client())
+            ids.add(self.assertOneRequestId())
+        self.assertEqual(2 * len(SESSION_CALLS), len(ids))
+
+    def test_a_client_capped_at_1_8_sends_them_once_as_before(self):
+        # An engine of 1.8 would refuse request_id: none is sent, each
+        # goes at the version it had, and is not retried.
+        client = self.client(version_cap='1.8', retries=5)
+        for method, call, args, old in SESSION_CALLS:
+            self.sent[:] = []
+            self.answering(100, None)
+            self.assertRaises(messaging.MessagingTimeout, call, client)
+            self.assertEqual(1, len(self.sent), method)
+            self.assertEqual(args, self.sent[0]['args'])
+            self.assertEqual(old, self.sent[0]['version'])
+        self.assertNotIn('sending it again', self.log.output)
+
+    def test_a_client_capped_at_1_8_gets_its_answer(self):
+        client = self.client(version_cap='1.8')
+        self.answering(0, {'id': 'sid'})
+        self.assertEqual({'id': 'sid'}, client.create_session())
+        self.assertNotIn('request_id', self.sent[0]['args'])
+
+    def test_the_causal_client_retries_them_with_its_bookmarks(self):
+        for method, call, args, _old in SESSION_CALLS:
+            self.sent[:] = []
+            self.answering(1, {'result': {'id': 'x'}, 'bookmarks': ['b2']})
+            client = causal.CausalEngineAPI(self.conf,
+                                            transport=self.transport)
+            self.assertEqual({'id': 'x'}, call(client))
+            self.assertEqual(2, len(self.sent), method)
+            self.assertOneRequestId()
+            self.assertEqual([[], []],
+                             [m['args']['bookmarks'] for m in self.sent])
+
+    def test_the_causal_client_capped_at_1_8_sends_once(self):
+        client = causal.CausalEngineAPI(self.conf, transport=self.transport,
+                                        version_cap='1.8', retries=4)
+        self.answering(100, None)
+        self.assertRaises(messaging.MessagingTimeout, client.fork_session,
+                          's')
+        self.assertEqual(1, len(self.sent))
+        self.assertNotIn('request_id', self.sent[0]['args'])
+        self.assertEqual('1.5', self.sent[0]['version'])
