@@ -17,8 +17,7 @@
 
 For each generated cloud (loaded into the Neo4j named by
 TACHYON_NEO4J_URI, which is WIPED; see tools/devservices.py env;
-``--large`` adds 5,000 nodes / 100,000 instances; the import is
-checkpointed before anything is timed) it prints:
+``--large`` adds 5,000 nodes / 100,000 instances) it prints:
 
 * fork p50 (of 50, after 10 not counted) with the parent holding 0,
   100 and 1,000 deltas, target < 5 ms and flat in both the parent's
@@ -90,21 +89,13 @@ def run(graph, conf, n_nodes, n_instances, seed):
     start = time.perf_counter()
     watcher_xml.import_model(graph, cloudgen.document(nodes, instances))
     load = time.perf_counter() - start
-    # Neo4j checkpoints after every 250 MB of transaction log (its
-    # db.checkpoint.interval.volume): the import's log would otherwise
-    # be flushed in the middle of the timed loops, and a fork's commit
-    # would wait on the disk for pages the import dirtied. Flush it now,
-    # as a model imported earlier than the audits that fork has been.
-    start = time.perf_counter()
-    graph.run_autocommit('CALL db.checkpoint()')
-    flushed = time.perf_counter() - start
     mgr = manager.SessionManager(conf, graph)
     rnd = random.Random(seed)
     node_ids = [n['uuid'] for n in nodes]
     placed = {i['uuid']: i['node'] for i in instances if i['node']}
 
-    print('cloud %d nodes / %d instances (import %.1f s, checkpoint '
-          '%.1f s)' % (n_nodes, n_instances, load, flushed))
+    print('cloud %d nodes / %d instances (import %.1f s)'
+          % (n_nodes, n_instances, load))
     parent = mgr.create_session(ttl=3600)['id']
     parent_placed = dict(placed)
     held = 0
