@@ -95,9 +95,12 @@ opts = [
                     'cores that takes about 140 notifications per second, '
                     'against about 1,800 in batches of 100.'),
     cfg.FloatOpt('batch_timeout',
-                 default=1.0,
+                 default=0.2,
                  min=0.0,
-                 help='Seconds to wait for a batch to fill up.'),
+                 help='Seconds a batch waits to fill up (batch_size above '
+                      'zero): the longest a notification waits before it '
+                      'is written. A busy listener fills its batches '
+                      'sooner.'),
     cfg.BoolOpt('enrich_from_apis',
                 default=True,
                 help='Look up in the Nova, Placement and Cinder APIs (with '

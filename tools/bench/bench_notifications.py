@@ -516,7 +516,8 @@ def main():
                         help='Cinder volumes seeded in their pools')
     parser.add_argument('--batch-size', type=int, default=1000)
     parser.add_argument('--batch-timeout', type=float, default=1.0,
-                        help='[notifications]/batch_timeout (its default)')
+                        help='[notifications]/batch_timeout (default 1.0: '
+                             'full batches of 1,000)')
     parser.add_argument('--executor-threads', type=int, default=4,
                         help='[notifications]/executor_threads (its '
                              'default)')
