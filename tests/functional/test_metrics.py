@@ -228,10 +228,13 @@ class TestMetricsEndpoint(ObservedEngineTestCase):
                          handler='nova')
         self.assertGreater(lag, 0.0)
         self.assertLess(lag, 3 * (done - sent) + 1.0)
-        # Each applied notification is one write transaction.
-        self.assertEqual(3, self.value(
+        # Each batch the listener received ([notifications]/batch_size,
+        # what came within batch_timeout) is one write transaction: the
+        # three applied notifications took one to three of them.
+        writes = self.value(
             samples, 'tachyon_neo4j_duration_seconds_count',
-            work='events:_apply', access='write', outcome='ok'))
+            work='events:_apply', access='write', outcome='ok')
+        self.assertTrue(1 <= writes <= 3, writes)
 
     def test_active_sessions_gauge(self):
         self.assertEqual(0, self.value(self.scrape(),
