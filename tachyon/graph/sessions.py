@@ -121,12 +121,19 @@ PLACEMENT_BATCH = 1000
 # 1.9) created: when there is one (`sent`), nothing is created and it is
 # the answer, whatever the count. `made` holds the session created, if
 # any; one row comes back either way.
+#
+# Every match of the active sessions names the status index: left to
+# itself the planner seeks on expires_at, which every session finished
+# before its TTL (rolled back, committed, merged, reverted) still
+# matches until it is purged, a day later by default; each creation and
+# fork then read every one of them.
 CREATE_SESSION = """
 MERGE (g:GlobalState {id: 'global'})
 ON CREATE SET g.generation = 0
 SET g.lock__ = true REMOVE g.lock__
 WITH g, COUNT {
   MATCH (a:SimulationSession {status: 'active'})
+  USING INDEX a:SimulationSession(status)
   WHERE a.expires_at > $now
 } AS active, COLLECT {
   MATCH (e:SimulationSession {create_request_id: $request_id})
@@ -406,6 +413,7 @@ RETURN s {.*} AS session
 # cut off from their parent).
 LIVE_FORKS = """
 MATCH (c:SimulationSession {status: 'active'})
+USING INDEX c:SimulationSession(status)
 WHERE c.parent_id = $id AND c.expires_at > $now
 RETURN c.id AS id ORDER BY c.id
 """
@@ -430,6 +438,7 @@ ON CREATE SET g.generation = 0
 SET g.lock__ = true REMOVE g.lock__
 WITH g, p, coalesce(p.depth, 0) + 1 AS depth, COUNT {
   MATCH (a:SimulationSession {status: 'active'})
+  USING INDEX a:SimulationSession(status)
   WHERE a.expires_at > $now
 } AS active, COLLECT {
   MATCH (e:SimulationSession {create_request_id: $request_id})
@@ -457,6 +466,7 @@ RETURN p {.*} AS parent, active, made, sent
 # dropping their deltas.
 FINISH_DESCENDANTS = """
 MATCH (c:SimulationSession {status: 'active'})
+USING INDEX c:SimulationSession(status)
 WHERE $id IN c.ancestor_ids
 OPTIONAL MATCH (c)-[:HAS_DELTA]->(d:SpeculativeDelta)
 DETACH DELETE d
@@ -467,6 +477,7 @@ RETURN collect(c.id) AS ids
 
 EXPIRED_SESSIONS = """
 MATCH (s:SimulationSession {status: 'active'})
+USING INDEX s:SimulationSession(status)
 WHERE s.expires_at <= $now
 RETURN s.id AS id
 """

@@ -236,6 +236,55 @@ class TestSessions(SessionTestCase):
         self.assertEqual([N2, N3], [d['node_uuid'] for d in dests])
 
 
+def _db_hits(plan, label):
+    """The database hits of a profiled plan's operators reading ``label``."""
+    own = plan.get('dbHits', 0) if label in str(plan.get('args')) else 0
+    return own + sum(_db_hits(child, label)
+                     for child in plan.get('children', ()))
+
+
+class TestFinishedSessionsCostNothing(SessionTestCase):
+    """Creating or forking reads the active sessions, not every session.
+
+    Sessions rolled back, committed or reverted before their TTL are kept
+    a day ([simulation]/finished_session_retention); a creation and a fork
+    count only the active ones, so the finished ones must not be read.
+    """
+
+    FINISHED = 150
+
+    def profile(self, query, **params):
+        def work(tx):
+            return tx.run('PROFILE ' + query, **params).consume().profile
+        return _db_hits(self.graph.write(work), 'SimulationSession')
+
+    def test_creation_and_fork_do_not_read_finished_sessions(self):
+        parent = self.manager.create_session(ttl=600)['id']
+        for _ in range(self.FINISHED):
+            self.manager.rollback_session(
+                self.manager.create_session(ttl=600)['id'])
+            self.manager.revert_session(
+                self.manager.fork_session(parent, ttl=600)['id'])
+        now = time.time()
+        common = dict(now=now, expires_at=now + 600, max_active=100,
+                      request_id=None)
+        create = self.profile(sessions.CREATE_SESSION, id='probe-1',
+                              audit_uuid=None, **common)
+        fork = self.profile(sessions.FORK_SESSION, id='probe-2',
+                            parent=parent, max_depth=4, **common)
+        live = self.profile(sessions.LIVE_FORKS, id=parent, now=now)
+        descendants = self.profile(sessions.FINISH_DESCENDANTS, id='none',
+                                   status=sessions.ROLLED_BACK, now=now)
+        expired = self.profile(sessions.EXPIRED_SESSIONS, now=now)
+        # A handful of hits per active session (two of them, and the
+        # probes), where reading the 300 finished ones costs 300 or more.
+        for name, hits in (('create', create), ('fork', fork),
+                           ('live forks', live),
+                           ('descendants', descendants),
+                           ('expired', expired)):
+            self.assertLess(hits, self.FINISHED, name)
+
+
 class TestSessionErrors(SessionTestCase):
 
     def setUp(self):
