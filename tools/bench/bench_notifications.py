@@ -14,9 +14,10 @@
 """Benchmark: sustained ingestion of Nova and Cinder notifications.
 
     tools/bench/bench_notifications.py [--nodes 1000] [--instances 20000]
-                                       [--events 20000] [--batch-size 1000]
-                                       [--batch-timeout 1.0]
-                                       [--executor-threads 4]
+                                       [--events 20000] [--batch-size N]
+                                       [--batch-timeout S]
+                                       [--executor-threads N]
+                                       [--workers N]
                                        [--mix instance.update=70,volume=20,
                                               service.update=10]
 
@@ -501,6 +502,17 @@ def seed_storage(instances, args, seed=7):
     return names
 
 
+def _default(name, group='notifications'):
+    """The shipped default of ``[group]/name``."""
+    from tachyon.conf import engine
+    from tachyon.conf import notifications
+    module = {'engine': engine, 'notifications': notifications}[group]
+    for opt in module.opts:
+        if opt.name == name:
+            return opt.default
+    raise KeyError('[%s]/%s' % (group, name))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--nodes', type=int, default=1000)
@@ -514,18 +526,31 @@ def main():
                         help='Cinder backends (two pools each) seeded')
     parser.add_argument('--volumes', type=int, default=2000,
                         help='Cinder volumes seeded in their pools')
-    parser.add_argument('--batch-size', type=int, default=1000)
-    parser.add_argument('--batch-timeout', type=float, default=1.0,
-                        help='[notifications]/batch_timeout (default 1.0: '
-                             'full batches of 1,000)')
-    parser.add_argument('--executor-threads', type=int, default=4,
-                        help='[notifications]/executor_threads (its '
-                             'default)')
-    parser.add_argument('--workers', type=int, default=1,
+    # By default the shipped defaults: the figure is what an operator
+    # who changed nothing gets.
+    parser.add_argument('--batch-size', type=int, default=None,
+                        help='[notifications]/batch_size (default: its '
+                             'default, %d)' % _default('batch_size'))
+    parser.add_argument('--batch-timeout', type=float, default=None,
+                        help='[notifications]/batch_timeout (default: its '
+                             'default, %s)' % _default('batch_timeout'))
+    parser.add_argument('--executor-threads', type=int, default=None,
+                        help='[notifications]/executor_threads (default: '
+                             'its default, %d)'
+                             % _default('executor_threads'))
+    parser.add_argument('--workers', type=int, default=None,
                         help='listener processes sharing the pool, as '
-                             'tachyon-engine --workers runs them')
+                             'tachyon-engine runs [engine]/workers of them '
+                             '(default: its default, %d)'
+                             % _default('workers', 'engine'))
     parser.add_argument('--timeout', type=float, default=600)
     args = parser.parse_args()
+    for name, group in (('batch_size', 'notifications'),
+                        ('batch_timeout', 'notifications'),
+                        ('executor_threads', 'notifications'),
+                        ('workers', 'engine')):
+        if getattr(args, name) is None:
+            setattr(args, name, _default(name, group))
     try:
         mix = parse_mix(args.mix)
     except ValueError as exc:
