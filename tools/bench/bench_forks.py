@@ -19,6 +19,11 @@ For each generated cloud (loaded into the Neo4j named by
 TACHYON_NEO4J_URI, which is WIPED; see tools/devservices.py env;
 ``--large`` adds 5,000 nodes / 100,000 instances) it prints:
 
+* the p50 of a warm-up of ``WARMUP_PAIRS`` fork/create pairs, not
+  counted: a Neo4j just started (or just after a large import) runs
+  these statements slowly until its JIT has compiled them (about 12 ms
+  for the first ten, under 5 ms after a hundred, about 1.5 ms after a
+  thousand on the development machine);
 * fork p50 (of 50, after 10 not counted) with the parent holding 0,
   100 and 1,000 deltas, target < 5 ms and flat in both the parent's
   deltas and the cloud; beside it the p50 of a root session's creation,
@@ -49,6 +54,7 @@ from tools.bench import bench_sessions as sessbench  # noqa: E402
 DEPTH = 4
 CHAIN_DELTAS = 1000
 WARMUP = 10
+WARMUP_PAIRS = 300
 
 _ms = sessbench.median_ms
 
@@ -71,6 +77,25 @@ def _moves(rnd, placed, node_ids, count):
         specs.append(sessbench.move_spec(inst, placed[inst], dest))
         placed[inst] = dest
     return specs
+
+
+def _pairs(mgr, parent, count):
+    """``count`` forks of ``parent`` and root creations, alternately.
+
+    Each fork is reverted and each root rolled back at once; returns the
+    (fork, creation) times.
+    """
+    forks, creates = [], []
+    for _ in range(count):
+        start = time.perf_counter()
+        child = mgr.fork_session(parent, ttl=600)
+        forks.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        root = mgr.create_session(ttl=600)
+        creates.append(time.perf_counter() - start)
+        mgr.revert_session(child['id'])
+        mgr.rollback_session(root['id'])
+    return forks, creates
 
 
 def _record(mgr, sid, specs):
@@ -97,6 +122,9 @@ def run(graph, conf, n_nodes, n_instances, seed):
     print('cloud %d nodes / %d instances (import %.1f s)'
           % (n_nodes, n_instances, load))
     parent = mgr.create_session(ttl=3600)['id']
+    forks, creates = _pairs(mgr, parent, WARMUP_PAIRS)
+    print('  warm-up, %d pairs first, not counted: fork p50 %.2f ms, '
+          'create p50 %.2f ms' % (WARMUP_PAIRS, _ms(forks), _ms(creates)))
     parent_placed = dict(placed)
     held = 0
     for count in (0, 100, 1000):
@@ -105,16 +133,7 @@ def run(graph, conf, n_nodes, n_instances, seed):
         held = count
         # Alternately, so that the machine's load weighs on both alike;
         # the first WARMUP pairs are not counted.
-        forks, creates = [], []
-        for _ in range(WARMUP + 50):
-            start = time.perf_counter()
-            child = mgr.fork_session(parent, ttl=600)
-            forks.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            root = mgr.create_session(ttl=600)
-            creates.append(time.perf_counter() - start)
-            mgr.revert_session(child['id'])
-            mgr.rollback_session(root['id'])
+        forks, creates = _pairs(mgr, parent, WARMUP + 50)
         forks, creates = forks[WARMUP:], creates[WARMUP:]
         print('  fork, parent with %4d deltas   p50  %8.2f ms  (target < 5;'
               ' baseline: session create p50 %.2f ms)'
