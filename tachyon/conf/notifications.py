@@ -93,8 +93,8 @@ opts = [
                     'seconds to fill up. 0 writes each notification in a '
                     'transaction of its own, as soon as it arrives: on two '
                     'cores that takes about 140 notifications per second, '
-                    'against about 2,000 in batches of 100 and 2,300 in '
-                    'batches of 250. A batch only fills up when '
+                    'against 1,700 to 2,000 in batches of 100 and 1,750 to '
+                    '2,300 in batches of 250. A batch only fills up when '
                     'notifications wait in the queue (a burst, or a '
                     'listener catching up): at a steady rate a batch holds '
                     'what came within batch_timeout.'),
