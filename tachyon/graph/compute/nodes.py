@@ -136,6 +136,31 @@ CALL (rp, row) {
 RETURN rp.uuid AS uuid, old_azs, old_aggregates
 """ % _COL
 
+# Update compute nodes whose inventories, zone and aggregates are those
+# stored (a service.update: the node as read in this transaction, its
+# service fields changed): the stored properties and the traits (the
+# status trait follows the state), nothing else. The WHERE repeats the
+# staleness guard for a concurrent writer.
+WRITE_NODE_SERVICES = """
+UNWIND $rows AS row
+MATCH (rp:ResourceProvider {uuid: %(uuid)s})
+USING INDEX rp:ResourceProvider(uuid)
+WHERE rp.kind = 'compute'
+%(fresh_set)s
+WITH rp, row
+CALL (rp, row) {
+  OPTIONAL MATCH (rp)-[old:HAS_TRAIT]->(t:Trait)
+  WHERE NOT t.name IN %(trait_names)s
+  DELETE old
+}
+CALL (rp, row) {
+  UNWIND %(trait_names)s AS trait_name
+  MERGE (t:Trait {name: trait_name})
+  MERGE (rp)-[:HAS_TRAIT]->(t)
+}
+RETURN rp.uuid AS uuid
+""" % _COL
+
 # A placeholder record on a complete node: only the name may change.
 RENAME_NODES = """
 UNWIND $rows AS row
@@ -190,14 +215,18 @@ NODE = upsert.Entity(kind=compute_rows.KIND,
                      delete=DELETE_NODES)
 
 
-def write_node_rows(tx, graph, rows, bump=True):
+def write_node_rows(tx, graph, rows, bump=True, service_only=()):
     """Upsert compute node rows (:func:`rows.node_row`) inside ``tx``.
 
     With ``bump`` the global generation moves when anything changed.
+    The existing nodes of the uuids in ``service_only`` are written by
+    :data:`WRITE_NODE_SERVICES`: the caller vouches that their rows carry
+    the stored inventories, zone and aggregates (it read them in ``tx``).
     :returns: :class:`~tachyon.graph.common.SyncCounts`.
     """
+    service_only = frozenset(service_only)
     plan = upsert.Plan(NODE)
-    create, write, rename = [], [], []
+    create, write, rename, light = [], [], [], []
     for batch in upsert.batches(graph, rows):
         state = upsert.stored(tx, NODE, [row['uuid'] for row in batch])
         for row in batch:
@@ -216,7 +245,8 @@ def write_node_rows(tx, graph, rows, bump=True):
             elif seen['fingerprint'] == row['props']['fingerprint']:
                 plan.same(row['uuid'], row['updated_at'])
             else:
-                write.append(row['columns'])
+                (light if row['uuid'] in service_only
+                 else write).append(row['columns'])
                 plan.changed()
 
     uuid_index = compute_rows.NODE_COLUMNS.index('uuid')
@@ -231,6 +261,8 @@ def write_node_rows(tx, graph, rows, bump=True):
         for result in tx.run(WRITE_NODES, rows=batch):
             old_azs.update(result['old_azs'])
             old_aggs.update(result['old_aggregates'])
+    for batch in upsert.batches(graph, light):
+        tx.run(WRITE_NODE_SERVICES, rows=batch).consume()
     for batch in upsert.batches(graph, rename):
         tx.run(RENAME_NODES, rows=batch).consume()
     return upsert.finish(tx, graph, plan, bump, azs=old_azs,
@@ -310,6 +342,13 @@ def upsert_compute_nodes(graph, nodes):
     return graph.write(_upsert_nodes, graph, nodes)
 
 
+#: The fields of a node a service.update may set without its inventories,
+#: zone and aggregates being written again (the status trait follows
+#: ``state``).
+SERVICE_FIELDS = frozenset(['hostname', 'state', 'status',
+                            'disabled_reason', 'service_host'])
+
+
 @dataclasses.dataclass
 class ServiceUpdate:
     """What one service.update sets on the compute node of a hostname.
@@ -359,7 +398,7 @@ def write_service_updates(tx, graph, updates):
         # found): the lowest uuid, as get_node_by_name answers.
         stored.setdefault(node.hostname, node)
     keys = registers(tx, [n.uuid for n in stored.values()])
-    records, set_keys = [], []
+    records, set_keys, service_only = [], [], set()
     for update in updates:
         node = stored.get(update.hostname)
         if node is None:
@@ -380,10 +419,16 @@ def write_service_updates(tx, graph, updates):
             records.append(dataclasses.replace(
                 node, updated_at=update.timestamp if order > 0 else None,
                 **update.fields))
+            if not set(update.fields) - SERVICE_FIELDS:
+                # The node as read here, its service fields changed:
+                # its inventories, zone and aggregates are not rewritten.
+                service_only.add(node.uuid)
         if update.key is not None:
             set_keys.append({'uuid': records[-1].uuid, 'key': update.key})
     if records:
-        counts.add(write_nodes(tx, graph, records))
+        counts.add(write_node_rows(
+            tx, graph, [compute_rows.node_row(n) for n in records],
+            service_only=service_only))
     for batch in upsert.batches(graph, set_keys):
         tx.run(SET_SERVICE_KEYS, rows=batch).consume()
     return counts

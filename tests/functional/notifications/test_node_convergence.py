@@ -19,6 +19,7 @@ order; the node ends the same each time.
 """
 
 import copy
+import dataclasses
 import itertools
 import uuid as uuid_lib
 
@@ -125,6 +126,68 @@ class TestServiceUpdateTies(NodeConvergenceCase):
         self.deliver(list(reversed(events)))
         self.assertEqual(state, self.node_state())
         self.assertEqual(generation, compute.get_node_by_name(
+            self.graph, HOST).generation)
+
+
+class TestServiceUpdateWrite(NodeConvergenceCase):
+    """A service.update sets the service fields and leaves the rest.
+
+    The write skips the node's inventories, zone and aggregates (the
+    node read in the same transaction): what it leaves must be what was
+    stored, and the fingerprint it stores must be that of the node now
+    stored (a later full sync of the same node is only a touch).
+    """
+
+    def traits(self):
+        node = compute.get_node_by_name(self.graph, HOST)
+        return [t['name'] for t in self.graph.run_autocommit(
+            'MATCH (:ResourceProvider {uuid: $u})-[:HAS_TRAIT]->(t) '
+            'RETURN t.name AS name ORDER BY name', u=node.uuid)]
+
+    def setUp(self):
+        super().setUp()
+        self.neo4j.wipe()
+        compute.upsert_compute_nodes(self.graph, [_node(
+            HOST, zone='az-1', aggregates=[{'id': 7, 'name': 'rack-12'}])])
+        self.node = compute.get_node_by_name(self.graph, HOST)
+        compute.upsert_instances(self.graph, [records.Instance(
+            uuid=str(uuid_lib.uuid5(uuid_lib.NAMESPACE_DNS, 'vm-1')),
+            name='vm-1', state='active', vcpus=2, memory=512, disk=10,
+            node_uuid=self.node.uuid, updated_at=1.0)])
+        self.used = compute.get_node_used_resources(self.graph,
+                                                    self.node.uuid)
+
+    def test_sets_the_service_fields_and_keeps_the_rest(self):
+        self.deliver([(nova.service('service.update', HOST, disabled=True,
+                                    forced_down=True,
+                                    disabled_reason='broken'), AT)])
+        node = compute.get_node_by_name(self.graph, HOST)
+        self.assertEqual(('down', 'disabled', 'broken', 'az-1',
+                          ((7, 'rack-12'),)), self.node_state())
+        self.assertEqual(['COMPUTE_HYPERVISOR', 'COMPUTE_STATUS_DOWN'],
+                         self.traits())
+        self.assertEqual(self.node.inventories, node.inventories)
+        self.assertEqual(self.used, compute.get_node_used_resources(
+            self.graph, node.uuid))
+        self.assertEqual(self.node.generation + 1, node.generation)
+        self.assertEqual(AT, node.updated_at)
+
+        self.deliver([(nova.service('service.update', HOST), AT + 1)])
+        self.assertEqual(('up', 'enabled', None, 'az-1',
+                          ((7, 'rack-12'),)), self.node_state())
+        self.assertEqual(['COMPUTE_HYPERVISOR', 'COMPUTE_STATUS_UP'],
+                         self.traits())
+
+    def test_the_stored_fingerprint_is_the_nodes(self):
+        self.deliver([(nova.service('service.update', HOST, disabled=True,
+                                    disabled_reason='maintenance'), AT)])
+        node = compute.get_node_by_name(self.graph, HOST)
+        # The node as stored, seen again by a later full sync: equal, so
+        # only its time moves.
+        counts = compute.upsert_compute_nodes(self.graph, [
+            dataclasses.replace(node, updated_at=AT + 10)])
+        self.assertEqual((0, 1), (counts.updated, counts.unchanged))
+        self.assertEqual(node.generation, compute.get_node_by_name(
             self.graph, HOST).generation)
 
 
