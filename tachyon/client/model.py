@@ -27,7 +27,9 @@ Mutations go to the engine:
   has them all. A batch the engine refuses stops the later ones; its
   error is raised by the next ``migrate_instance`` or ``flush``;
 * without one, ``migrate_instance`` migrates in the global graph at once
-  (optimistic: the instance's generation is checked);
+  (optimistic: the instance's generation is checked); from RPC 1.10 the
+  call is retried under one request id when its answer is lost, and a
+  retry after the move applied answers it instead of a Conflict;
 * ``with model.fork() as trial:`` tries alternatives: ``trial`` is a copy
   of the model bound to a fork of its session (RPC 1.5), its moves go to
   the fork only, and the fork is reverted when the block ends unless

@@ -98,8 +98,11 @@ opts = [
                     'close_session, rollback_session, revert_session and '
                     'merge_session (1.9; sent again, they answer the '
                     'session the first attempt created, or its first '
-                    'ending). Each retry is logged as a warning. 0: never '
-                    'retry.'),
+                    'ending), expire_session and a migrate_instance in '
+                    'the global graph (1.10; sent again, they answer as '
+                    'the first time: the session\'s first ending, the '
+                    'generation the first move got). Each retry is '
+                    'logged as a warning. 0: never retry.'),
 ]
 
 

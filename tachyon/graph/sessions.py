@@ -39,9 +39,10 @@ The other request ids (RPC API 1.9) make a session's life calls safe to
 send again: ``create_request_id`` is the id of the call that created the
 session or the fork (the same id sent again answers this session and
 creates none: :func:`create_session`, :func:`fork_session`);
-``end_request_id`` that of the close, rollback or revert that ended it
-(with ``end_descendants``, the forks a rollback ended with it: the same
-call sent again answers as the first time, :func:`ended`);
+``end_request_id`` that of the close, rollback or revert that ended it,
+or (RPC API 1.10) of the expiry a caller asked (with ``end_descendants``,
+the forks a rollback or an expiry ended with it: the same call sent
+again answers as the first time, :func:`ended`);
 ``merge_request_id`` and ``merge_outcome`` the id and the answer (its
 result, or the MergeConflict that refused it) of a merge of the fork
 into its parent (:func:`merge_outcome`).
@@ -224,10 +225,10 @@ MATCH (s:SimulationSession {id: $id})
 SET s.commit_request_id = $request_id, s.commit_outcome = $outcome
 """
 
-# The request id of the close, rollback or revert that ended a session
-# (RPC API 1.9), with the forks a rollback ended with it (null: a
-# close), in the ending transaction: the same call sent again answers
-# from them (`ended`).
+# The request id of the close, rollback or revert (RPC API 1.9), or of
+# the expiry (1.10), that ended a session, with the forks a rollback or
+# an expiry ended with it (null: a close), in the ending transaction:
+# the same call sent again answers from them (`ended`).
 KEEP_END = """
 MATCH (s:SimulationSession {id: $id})
 SET s.end_request_id = $request_id, s.end_descendants = $descendants
@@ -658,10 +659,10 @@ def merge_outcome(session, request_id):
 def ended(session):
     """The answer of the call that ended ``session`` (loaded), kept.
 
-    A close's answer is the session; a rollback's or a revert's has the
-    forks that ended with it too (``descendants``). Built from what
-    :data:`KEEP_END` stored, so the first answer and that of the same
-    call sent again are alike.
+    A close's answer is the session; a rollback's, a revert's or an
+    expiry's has the forks that ended with it too (``descendants``).
+    Built from what :data:`KEEP_END` stored, so the first answer and
+    that of the same call sent again are alike.
     """
     answer = dict(session)
     descendants = answer.pop('end_descendants', None)
@@ -914,9 +915,18 @@ def rollback_session(graph, session_id, request_id=None):
                        False, request_id)
 
 
-def expire_session(graph, session_id):
-    """End an active session now, as its TTL would (its forks too)."""
-    return graph.write(_finish, session_id, EXPIRED, True, time.time())
+def expire_session(graph, session_id, request_id=None):
+    """End an active session now, as its TTL would (its forks too).
+
+    The forks that ended with it are the answer's ``descendants``.
+    ``request_id`` (RPC API 1.10): as :func:`close_session`'s: kept on
+    the session with those forks in the ending transaction, the same
+    expiry sent again answers as the first time, with ``replayed`` true,
+    instead of InvalidState; another request on the ended session is
+    refused as before.
+    """
+    return graph.write(_finish, session_id, EXPIRED, True, time.time(),
+                       False, request_id)
 
 
 def _fork(tx, parent_id, session_id, ttl, max_depth, max_active, now,

@@ -53,8 +53,8 @@ Versions, as Nova's and Ironic's RPC APIs keep them:
   (generation, deltas applied, consumers placed) or the same refusal
   (Conflict, InvalidState). :meth:`EngineAPI.migrate_instance` (in a
   session) and :meth:`EngineAPI.commit_session` send one when the cap
-  allows, and are then retried. A move in the global graph takes no
-  request id and is sent once.
+  allows, and are then retried. A move in the global graph takes a
+  request id from 1.10 only.
 
 * **1.8** -- ``get_compute_snapshot(packed=True)``: the instances as a
   packed table (:mod:`tachyon.rpc.packing`: one column per field, each
@@ -77,16 +77,31 @@ Versions, as Nova's and Ironic's RPC APIs keep them:
   :class:`EngineAPI` sends one with each of these calls when the cap
   allows, and then retries them; capped below 1.9, it sends them as
   before (no request id, at their own versions) and once.
+* **1.10** -- ``request_id`` of ``expire_session`` and of a
+  ``migrate_instance`` in the global graph (no ``session_id``): the
+  client's id of the call. An expiry keeps it on the session it ends,
+  with the forks that ended with it, in the ending transaction, as a
+  close or a rollback does (1.9): sent again, it answers as the first
+  time instead of InvalidState. A global move keeps it and its answer
+  (the instance's generation) on the instance, in the move's
+  transaction (``move_request_id``, ``move_outcome``; one kept move per
+  instance, the next one replaces it): sent again, it moves nothing,
+  gets no Conflict (its instance is no longer on the source) and
+  answers that generation. Another request id is checked as before: an
+  ended session is InvalidState, a stale move a Conflict. A refused call
+  keeps nothing. :class:`EngineAPI` sends one with both calls when the
+  cap allows, and then retries them; capped below 1.10, it sends them
+  as before (no request id, at 1.0) and once.
 
 Retries: a call that safely runs twice (every read, and, with their
 request ids, ``record_deltas``, a session's ``migrate_instance``,
-``commit_session`` and, from 1.9, the session's life calls above) is
-sent again, up to ``[engine]/rpc_retries`` times, when no answer comes
-within its timeout (the engine serving it died or froze: another engine
-on the topic, or the same one restarted, takes the next attempt). Every
+``commit_session``, from 1.9 the session's life calls above, and from
+1.10 ``expire_session`` and a move in the global graph) is sent again,
+up to ``[engine]/rpc_retries`` times, when no answer comes within its
+timeout (the engine serving it died or froze: another engine on the
+topic, or the same one restarted, takes the next attempt). Every
 attempt carries the same request id. Each retry logs a warning naming
-the call. Other calls (``expire_session``, a move in the global graph)
-are sent once, as are the writes above to an engine older than the
+the call. The writes above are sent once to an engine older than the
 version that takes their request id (a client capped below it): their
 lost answer surfaces as MessagingTimeout.
 
@@ -115,7 +130,7 @@ from tachyon import rpc
 LOG = logging.getLogger(__name__)
 
 #: The newest version this client knows.
-RPC_API_VERSION = '1.9'
+RPC_API_VERSION = '1.10'
 
 #: The version whose session moves and commits take a ``request_id``.
 IDEMPOTENT_WRITES_VERSION = '1.7'
@@ -126,6 +141,10 @@ PACKED_SNAPSHOT_VERSION = '1.8'
 #: The version whose session creations, forks, ends and merges take a
 #: ``request_id``.
 IDEMPOTENT_SESSIONS_VERSION = '1.9'
+
+#: The version whose ``expire_session`` and global ``migrate_instance``
+#: take a ``request_id``.
+IDEMPOTENT_EXPIRY_AND_MOVES_VERSION = '1.10'
 
 #: Calls that write nothing: safe to send again when an answer is lost.
 READS = frozenset([
@@ -280,10 +299,12 @@ class EngineAPI(object):
     def migrate_instance(self, instance_uuid, source_node_uuid,
                          destination_node_uuid, session_id=None,
                          expected_generation=None, check_capacity=True):
-        """A move; in a session, retried under one request id (1.7).
+        """A move, retried under one request id when the cap allows.
 
-        A move in the global graph (no ``session_id``), or to an engine
-        older than 1.7 (the version cap), is sent once.
+        In a session from 1.7, in the global graph (no ``session_id``)
+        from 1.10: sent again after the first attempt moved the instance,
+        it gets that attempt's generation, not a Conflict. To an engine
+        older than that (the version cap), the move is sent once.
         """
         kwargs = dict(instance_uuid=instance_uuid,
                       source_node_uuid=source_node_uuid,
@@ -291,12 +312,12 @@ class EngineAPI(object):
                       session_id=session_id,
                       expected_generation=expected_generation,
                       check_capacity=check_capacity)
-        if (session_id is None
-                or not self.can_send_version(IDEMPOTENT_WRITES_VERSION)):
+        idempotent = (IDEMPOTENT_WRITES_VERSION if session_id is not None
+                      else IDEMPOTENT_EXPIRY_AND_MOVES_VERSION)
+        if not self.can_send_version(idempotent):
             return self._call('migrate_instance', **kwargs)
-        return self._call('migrate_instance',
-                          version=IDEMPOTENT_WRITES_VERSION, retry=True,
-                          request_id=_request_id(), **kwargs)
+        return self._call('migrate_instance', version=idempotent,
+                          retry=True, request_id=_request_id(), **kwargs)
 
     def get_compute_snapshot(self, scope=None, session_id=None,
                              columns=False, packed=False):
@@ -410,7 +431,17 @@ class EngineAPI(object):
         return self._session_call('rollback_session', session_id=session_id)
 
     def expire_session(self, session_id):
-        return self._call('expire_session', session_id=session_id)
+        """Expire; sent again (1.10), the first answer, not InvalidState.
+
+        Capped below 1.10, it is sent as before, without a request id,
+        and once.
+        """
+        if not self.can_send_version(IDEMPOTENT_EXPIRY_AND_MOVES_VERSION):
+            return self._call('expire_session', session_id=session_id)
+        return self._call('expire_session',
+                          version=IDEMPOTENT_EXPIRY_AND_MOVES_VERSION,
+                          retry=True, session_id=session_id,
+                          request_id=_request_id())
 
     # 1.1 ----------------------------------------------------------------
 

@@ -21,9 +21,9 @@ InvalidState, SessionExpired for a session) and reads and writes nothing.
 (A commit's session is checked by the commit itself, under the session's
 lock, so that a commit sent again under its request id gets its first
 answer: see :meth:`EngineManager.commit_session`; so is the session
-that a close, rollback, revert or merge sent with a request id ends,
-1.9.) The method then gets the checked values and dispatches: a graph
-call, or the session service
+that a close, rollback, revert or merge (1.9) or an expiry (1.10) sent
+with a request id ends.) The method then gets the checked values and
+dispatches: a graph call, or the session service
 (:class:`tachyon.simulation.manager.SessionManager`).
 A fault that is not a Tachyon error is logged with its traceback here
 and reaches the caller as InternalError, never as a bare Python error.
@@ -252,11 +252,14 @@ class EngineManager(object):
         global graph (its generation checked against
         ``expected_generation``) and the answer is ``{'generation': n}``.
 
-        ``request_id`` (1.7, with a session only): the caller's id of
-        the move. A move sent again under it records nothing and answers
-        the sequence it got the first time, so a caller may send it again
-        when the answer is lost. A move in the global graph takes none
-        (InvalidParameter): it is not retried.
+        ``request_id``: the caller's id of the move. In a session (1.7),
+        a move sent again under it records nothing and answers the
+        sequence it got the first time. In the global graph (1.10), it
+        is kept on the instance with the generation answered, in the
+        move's transaction: the same move sent again moves nothing, is
+        not refused as a Conflict (the instance is no longer on the
+        source, its generation has moved) and answers that generation.
+        Either way a caller may send it again when the answer is lost.
         """
         if session_id is not None:
             sequence = self.sessions.migrate_instance(
@@ -264,15 +267,10 @@ class EngineManager(object):
                 destination_node_uuid, check_capacity=check_capacity,
                 request_id=request_id)
             return {'sequence': sequence}
-        if request_id is not None:
-            raise exception.InvalidParameter(
-                field='request_id', reason='only a move in a simulation '
-                'session (session_id) takes one; a move in the global '
-                'graph is not made idempotent')
         return {'generation': compute.migrate_instance(
             self.graph, instance_uuid, source_node_uuid,
             destination_node_uuid, expected_generation=expected_generation,
-            check_capacity=check_capacity)}
+            check_capacity=check_capacity, request_id=request_id)}
 
     def get_compute_snapshot(self, ctxt, scope=None, session_id=None,
                              columns=False, packed=False):
@@ -403,7 +401,8 @@ class EngineManager(object):
 
         Sent without a request id, the session must be active within its
         TTL (the refusals of an active_session argument); with one, the
-        call checks it itself, under the session's lock (1.9).
+        call checks it itself, under the session's lock (1.9; an expiry,
+        1.10).
         """
         if request_id is None:
             self.sessions.check_session(session_id)
@@ -419,8 +418,16 @@ class EngineManager(object):
         return self.sessions.rollback_session(session_id,
                                               request_id=request_id)
 
-    def expire_session(self, ctxt, session_id):
-        return self.sessions.expire_session(session_id)
+    def expire_session(self, ctxt, session_id, request_id=None):
+        """End an active session now, as its TTL would, with its forks.
+
+        ``request_id`` (1.10): as rollback_session's: kept on the session
+        with the forks that ended with it; the same expiry sent again
+        answers as the first time, not InvalidState.
+        """
+        self._ending(session_id, request_id)
+        return self.sessions.expire_session(session_id,
+                                            request_id=request_id)
 
     def close_session(self, ctxt, session_id, request_id=None):
         """(1.3) End an active session unapplied; its deltas are kept.

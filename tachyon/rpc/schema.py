@@ -30,8 +30,8 @@ where the call enters the engine:
   must exist and have a status the method takes (most take only an
   active session within its TTL). A commit's session is the exception
   (:data:`SESSION_TO_COMMIT`): the commit checks it itself; so is the
-  session a close, rollback, revert or merge ends (:data:`SESSION_TO_END`,
-  checked by the call itself).
+  session a close, rollback, revert, merge or expiry ends
+  (:data:`SESSION_TO_END`, checked by the call itself).
 
 Nothing is read or written before every argument passed, and the method
 receives the checked (cleaned) values.
@@ -119,11 +119,12 @@ ANY_SESSION = Kind('any_session', _plain(validation.check_uuid),
 #: it) or past its TTL; any other refusal is the one an active_session
 #: gets (NotFound, InvalidState, SessionExpired).
 SESSION_TO_COMMIT = Kind('session_to_commit', _plain(validation.check_uuid))
-#: The session a close, rollback, revert or merge names (1.9): a uuid,
-#: not read here. Sent with a ``request_id``, the call reads it in its
-#: own transaction, under the session's lock, so that the same call sent
-#: again answers as the first did though that ended the session; sent
-#: without, the endpoint checks it as an active_session first.
+#: The session a close, rollback, revert or merge (1.9), or an expiry
+#: (1.10), names: a uuid, not read here. Sent with a ``request_id``, the
+#: call reads it in its own transaction, under the session's lock, so
+#: that the same call sent again answers as the first did though that
+#: ended the session; sent without, the endpoint checks it as an
+#: active_session first.
 SESSION_TO_END = Kind('session_to_end', _plain(validation.check_uuid))
 
 
@@ -178,7 +179,8 @@ SCHEMAS = {
         'session_id': optional(ACTIVE_SESSION),
         'expected_generation': optional(AMOUNT),
         'check_capacity': optional(FLAG, nullable=False),
-        # 1.7: the client's id of a session's move (idempotent).
+        # The client's id of the move (idempotent): 1.7 for a session's
+        # move, 1.10 for a move in the global graph.
         'request_id': optional(IDENT)},
     'get_compute_snapshot': {'scope': optional(SCOPE),
                              'session_id': optional(SESSION_VIEW),
@@ -214,11 +216,12 @@ SCHEMAS = {
     'commit_session': {'session_id': required(SESSION_TO_COMMIT),
                        # 1.7: the client's id of the commit (idempotent).
                        'request_id': optional(IDENT)},
-    # 1.9: request_id, the client's id of the call (idempotent), for
-    # each of the session's life calls below but expire_session.
+    # request_id, the client's id of the call (idempotent), for each of
+    # the session's life calls below: 1.9, and 1.10 for expire_session.
     'rollback_session': {'session_id': required(SESSION_TO_END),
                          'request_id': optional(IDENT)},
-    'expire_session': {'session_id': required(ACTIVE_SESSION)},
+    'expire_session': {'session_id': required(SESSION_TO_END),
+                       'request_id': optional(IDENT)},
     'close_session': {'session_id': required(SESSION_TO_END),
                       'request_id': optional(IDENT)},
     'get_session_deltas': {'session_id': required(ANY_SESSION)},

@@ -248,9 +248,19 @@ class SessionManager(object):
                      result.get('delta_count') or 0)
         return result
 
-    def expire_session(self, session_id):
-        return sessions.expire_session(self.graph,
-                                       self._session_id(session_id))
+    def expire_session(self, session_id, request_id=None):
+        """End a session now, as its TTL would, with its forks.
+
+        ``request_id``: the caller's id of the call; the same expiry sent
+        again answers as the first time (see sessions.expire_session).
+        """
+        session_id = self._session_id(session_id)
+        request_id = validation.check_optional_ident('request_id',
+                                                     request_id)
+        result = sessions.expire_session(self.graph, session_id,
+                                         request_id=request_id)
+        self._replayed(result, 'expiry', session_id, request_id)
+        return result
 
     def fork_session(self, session_id, ttl=None, request_id=None):
         """A fork of an active session: it sees the parent's deltas so far.

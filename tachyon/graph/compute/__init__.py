@@ -28,7 +28,8 @@ Shape::
       -[:MEMBER_OF]->(:Aggregate {name, id})
     (:Consumer {uuid, type: 'instance', name, state, locked, ...,
                 vcpus, memory, disk, generation, updated_at,
-                fingerprint, watcher_unset, record})
+                fingerprint, watcher_unset, record, move_request_id,
+                move_outcome})
       -[:CONSUMES {used, resource_class}]->(:Inventory)  one per class,
                                           onto the node it runs on
       -[:OWNED_BY]->(:Project {external_id})
@@ -42,7 +43,9 @@ The package, by role:
   :mod:`~tachyon.graph.compute.instances`: writes, through the shared
   engine :mod:`tachyon.graph.upsert`;
 * :mod:`~tachyon.graph.compute.bulk`: a whole model written at once;
-* :mod:`~tachyon.graph.compute.moves`: map, unmap, migrate;
+* :mod:`~tachyon.graph.compute.moves`: map, unmap, migrate (a
+  migration's request id and answer, RPC API 1.10, are kept on the
+  instance as ``move_request_id`` and ``move_outcome``);
 * :mod:`~tachyon.graph.compute.reads`: nodes, instances, the whole model;
 * :mod:`~tachyon.graph.compute.usage`: capacity and usage.
 

@@ -16,6 +16,15 @@ Each runs in one transaction that locks the instance, then the nodes in
 uuid order (so two migrations cannot deadlock), checks, and moves the
 instance's CONSUMES edges; both nodes' generations and the global one
 move.
+
+A migration sent under a caller's request id (RPC API 1.10) keeps the id
+and its answer on the instance's Consumer node, as ``move_request_id``
+and ``move_outcome`` (the instance's generation it answered), in the
+move's transaction. The same migration sent again (its answer was lost)
+finds them once it holds the instance's lock, before any check: it
+moves nothing and answers the kept generation. One kept move per
+instance: the next migration under another id overwrites it. A refused
+migration keeps nothing.
 """
 
 from oslo_log import log as logging
@@ -45,7 +54,8 @@ FOREACH (_ IN CASE WHEN rp IS NULL THEN [] ELSE [1] END |
 WITH c, collect(rp.uuid) AS found
 OPTIONAL MATCH (c)-[:CONSUMES {resource_class: 'VCPU'}]->(cur:Inventory)
 RETURN c.generation AS generation, c.vcpus AS vcpus, c.memory AS memory,
-       c.disk AS disk, found, cur.provider_uuid AS current_node
+       c.disk AS disk, found, cur.provider_uuid AS current_node,
+       c.move_request_id AS move_request_id, c.move_outcome AS move_outcome
 """
 
 MOVE_CONSUMER = """
@@ -65,6 +75,16 @@ CALL (c) {
 }
 SET c.generation = coalesce(c.generation, 0) + 1
 RETURN c.generation AS generation
+"""
+
+# The request id of the migration that moved the instance (RPC API 1.10)
+# and its answer, the generation, in the move's transaction (the
+# instance's lock is held): the same migration sent again answers it.
+# One per instance, the last migration's.
+KEEP_MOVE = """
+MATCH (c:Consumer {uuid: $instance_uuid})
+USING INDEX c:Consumer(uuid)
+SET c.move_request_id = $request_id, c.move_outcome = $generation
 """
 
 
@@ -147,10 +167,26 @@ def _check_room(tx, instance_uuid, dest_uuid, state):
             conflicts=[dest_uuid])
 
 
+def sent_before(state, request_id):
+    """Whether the instance keeps the migration sent as ``request_id``.
+
+    ``state``: the instance's row of :data:`LOCK_FOR_MOVE`. False when
+    no request id is given, or the instance keeps another one's (or
+    none); when true, ``state['move_outcome']`` is its answer.
+    """
+    return request_id is not None and state['move_request_id'] == request_id
+
+
 def _migrate(tx, instance_uuid, source_uuid, dest_uuid, expected_generation,
-             check_capacity):
+             check_capacity, request_id=None):
+    """The instance's generation, and whether it was a kept answer."""
     state = _lock_for_move(tx, instance_uuid, sorted({source_uuid,
                                                       dest_uuid}))
+    if sent_before(state, request_id):
+        # The same migration sent again: the lock, taken above, orders
+        # it after the first attempt, whose answer it is, whatever the
+        # instance's generation and node are now.
+        return state['move_outcome'], True
     if (expected_generation is not None
             and state['generation'] != expected_generation):
         raise exception.Conflict(
@@ -165,14 +201,20 @@ def _migrate(tx, instance_uuid, source_uuid, dest_uuid, expected_generation,
                             state['current_node'] or 'no node'),
             conflicts=[instance_uuid])
     if source_uuid == dest_uuid:
-        return state['generation']
-    if check_capacity:
-        _check_room(tx, instance_uuid, dest_uuid, state)
-    return _move(tx, instance_uuid, source_uuid, dest_uuid, state)
+        generation = state['generation']
+    else:
+        if check_capacity:
+            _check_room(tx, instance_uuid, dest_uuid, state)
+        generation = _move(tx, instance_uuid, source_uuid, dest_uuid, state)
+    if request_id is not None:
+        tx.run(KEEP_MOVE, instance_uuid=instance_uuid,
+               request_id=request_id, generation=generation).consume()
+    return generation, False
 
 
 def migrate_instance(graph, instance_uuid, source_uuid, dest_uuid,
-                     expected_generation=None, check_capacity=True):
+                     expected_generation=None, check_capacity=True,
+                     request_id=None):
     """Move an instance between compute nodes, in the global graph.
 
     One transaction: the instance's generation is checked against
@@ -180,10 +222,23 @@ def migrate_instance(graph, instance_uuid, source_uuid, dest_uuid,
     Placement does for consumers), the instance must run on the source,
     and the destination must have room for it (``check_capacity``).
 
+    ``request_id``: the caller's id of this migration. It is kept on the
+    instance with the answer, in the move's transaction: the same
+    migration sent again (its answer was lost) moves nothing, is not
+    refused as a stale generation or an instance no longer on the source,
+    and answers the generation the first attempt did. A refused
+    migration keeps nothing: sent again, it is checked afresh.
+
     :returns: the instance's new generation (unchanged when source and
         destination are the same node: Watcher's no-op).
     :raises: NotFound for an unknown instance or node; Conflict on a
         stale generation, an instance not on the source, or no room.
     """
-    return graph.write(_migrate, instance_uuid, source_uuid, dest_uuid,
-                       expected_generation, check_capacity)
+    generation, replayed = graph.write(
+        _migrate, instance_uuid, source_uuid, dest_uuid,
+        expected_generation, check_capacity, request_id)
+    if replayed:
+        LOG.info('Instance %s: migration request %s was sent again; '
+                 'answered as the first time (generation %s), nothing '
+                 'moved', instance_uuid, request_id, generation)
+    return generation

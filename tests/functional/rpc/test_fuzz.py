@@ -225,7 +225,8 @@ ARGS = {
                        'request_id': ('ident', 'commit-fuzz-1', 'n')},
     'rollback_session': {'session_id': (E, '@active', 'r'),
                          'request_id': ('ident', 'end-fuzz-1', 'n')},
-    'expire_session': {'session_id': (S, '@active', 'r')},
+    'expire_session': {'session_id': (E, '@active', 'r'),
+                       'request_id': ('ident', 'expire-fuzz-1', 'n')},
     'close_session': {'session_id': (E, '@active', 'r'),
                       'request_id': ('ident', 'end-fuzz-1', 'n')},
     'get_session_deltas': {'session_id': ('any_session', '@active', 'r')},
@@ -242,13 +243,18 @@ ARGS = {
 
 
 #: Calls fuzzed again with these valid values changed: migrate_instance
-#: without a session writes to the global graph (and takes no request id);
-#: a session's end or merge without a request id (a 1.8 client's) has its
-#: session checked where the call enters, with one by the call (1.9).
-VARIANTS = {'migrate_instance': [{'session_id': None, 'request_id': None}]}
+#: without a session writes to the global graph, without a request id (a
+#: 1.9 client's) and with one (1.10), the second moving the instance back
+#: ('@' values are resolved); a session's end or merge without a request
+#: id (a 1.8 client's, a 1.9 one's expiry) has its session checked where
+#: the call enters, with one by the call (1.9, 1.10).
+VARIANTS = {'migrate_instance': [
+    {'session_id': None, 'request_id': None},
+    {'session_id': None, 'source_node_uuid': '@dest',
+     'destination_node_uuid': '@src'}]}
 VARIANTS.update({method: [{'request_id': None}] for method in (
     'rollback_session', 'close_session', 'merge_session',
-    'revert_session')})
+    'revert_session', 'expire_session')})
 
 
 def endpoint_methods():
@@ -432,7 +438,7 @@ class TestRPCFuzz(base.FunctionalTestCase):
                      for arg, (_k, value, _e) in ARGS[method].items()}
             self.fuzz(method, valid)
             for changes in VARIANTS.get(method, ()):
-                self.fuzz(method, dict(valid, **changes))
+                self.fuzz(method, dict(valid, **self.resolve(changes)))
         self.assertEqual([], self.failures, '%d of %d bad calls:\n%s' % (
             len(self.failures), self.calls, '\n'.join(self.failures)))
         self.assertEqual(start, fingerprint(self.graph))
@@ -457,7 +463,7 @@ class TestRPCFuzz(base.FunctionalTestCase):
         for method in methods:
             for changes in VARIANTS.get(method, ()):
                 calls.append((method, dict(calls[methods.index(method)][1],
-                                           **changes)))
+                                           **self.resolve(changes))))
         for method, valid in calls:
             if valid.get('session_id') == self.fixtures['active']:
                 valid['session_id'] = self.client.create_session()['id']

@@ -13,7 +13,8 @@
 """A session write whose answer is lost is retried, and takes effect once.
 
 A session's move and commit (RPC 1.7), its creation, fork, close,
-rollback, revert and merge (1.9).
+rollback, revert and merge (1.9), its expiry and a move in the global
+graph (1.10).
 
 Real tachyon-engine processes, RabbitMQ and Neo4j; the client is the
 causal one Tachyon's Watcher plugins use, with a short timeout.
@@ -26,8 +27,8 @@ causal one Tachyon's Watcher plugins use, with a short timeout.
   graph change once. Without request ids the retried move is refused
   (its instance is no longer on the source) and the retried commit gets
   InvalidState (the session has ended); the retried creation or fork
-  makes a second session, and the retried rollback or merge gets
-  InvalidState.
+  makes a second session, the retried rollback, merge or expiry gets
+  InvalidState, and the retried global move a Conflict.
 * Frozen, then resumed: of two engines, one is frozen (SIGSTOP) while it
   holds the first attempt; the other serves the retry and commits (or
   creates the session). The frozen one, resumed, serves the attempt it
@@ -81,6 +82,11 @@ def write_then_die(*args, **kwargs):
 
 
 writes.{function} = write_then_die
+# Its package may re-export it (tachyon.graph.compute's migrate_instance,
+# which the endpoint calls): rebound there too, or the call would miss it.
+package = sys.modules.get({module!r}.rpartition('.')[0])
+if getattr(package, {function!r}, None) is real:
+    setattr(package, {function!r}, write_then_die)
 from tachyon.cmd import engine
 sys.exit(engine.main(sys.argv))
 '''
@@ -342,6 +348,63 @@ class TestSessionCallsOfAKilledEngine(KilledTestCase):
         self.assertEqual({'result': answer}, self.client.get_session(
             fork)['merge_outcome'])
         self.assertReplayed('merge', fork)
+
+
+#: Where a move in the global graph is written (1.10).
+MOVES = 'tachyon.graph.compute.moves'
+
+
+class TestGlobalWritesOfAKilledEngine(KilledTestCase):
+    """1.10: an expiry and a move in the global graph, killed after."""
+
+    def test_an_expiry_answers_as_the_first_time(self):
+        self.start('expire_session', SESSIONS)
+        sid = self.client.create_session(ttl=600)['id']
+        fork = self.client.fork_session(sid)['id']
+        answer = self.client.expire_session(sid)
+        self.assertDiedAndCameBack()
+        self.assertRetried('expire_session')
+        # The first attempt's answer, not InvalidState (it had expired).
+        self.assertEqual(('expired', [fork]),
+                         (answer['status'], answer['descendants']))
+        session = self.client.get_session(sid)
+        self.assertEqual('expired', session['status'])
+        self.assertTrue(session['end_request_id'])
+        self.assertEqual(session['end_request_id'],
+                         answer['end_request_id'])
+        self.assertEqual('expired', self.client.get_session(fork)['status'])
+        self.assertIn('Simulation session %s: expiry request' % sid,
+                      self.engine.output())
+        self.assertIn('answered as the first time, nothing written',
+                      self.engine.output())
+        # Another expiry is another request: refused as before.
+        exc = self.assertRaises(exception.InvalidState,
+                                self.client.expire_session, sid)
+        self.assertEqual('expired', exc.kwargs['state'])
+
+    def test_a_global_move_is_applied_once_and_answered(self):
+        self.start('migrate_instance', MOVES)
+        (inst, src, dest), = self.moves()
+        before, inst_gen = self.generation(), self.placed(inst)[1]
+        answer = self.client.migrate_instance(
+            inst, src, dest, expected_generation=inst_gen,
+            check_capacity=False)
+        self.assertDiedAndCameBack()
+        self.assertRetried('migrate_instance')
+        # The first attempt's generation, not a Conflict (the instance
+        # had left the source, its generation had moved).
+        self.assertEqual({'generation': inst_gen + 1}, answer)
+        # The global graph changed once: one generation, one move.
+        self.assertEqual(before + 1, self.generation())
+        self.assertEqual((dest, inst_gen + 1), self.placed(inst))
+        self.assertIn('Instance %s: migration request' % inst,
+                      self.engine.output())
+        self.assertIn('nothing moved', self.engine.output())
+        # The move back is another request, and moves.
+        self.assertEqual({'generation': inst_gen + 2},
+                         self.client.migrate_instance(
+                             inst, dest, src, check_capacity=False))
+        self.assertEqual((src, inst_gen + 2), self.placed(inst))
 
 
 class TestAFrozenEngineServesTheCreationLate(RetryTestCase):

@@ -10,7 +10,9 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""A session's creation, fork, end or merge sent again under its id (1.9).
+"""A session's creation, fork, end or merge sent again under its id.
+
+RPC 1.9; an expiry, 1.10.
 
 Against the real Neo4j, through the session service: what a retry of a
 call whose answer was lost does. tests/functional/scale/
@@ -284,6 +286,99 @@ class TestEndSentAgain(IdempotentSessionsTestCase):
         fork = self.manager.fork_session(sid)['id']
         answers, errors = self.concurrently(
             lambda: self.manager.rollback_session(sid, request_id='rb-1'))
+        self.assertEqual([], errors)
+        self.assertEqual(4, len(answers))
+        self.assertEqual([fork], answers[0]['descendants'])
+        self.assertTrue(all(a == answers[0] for a in answers))
+
+
+class TestExpirySentAgain(IdempotentSessionsTestCase):
+    """1.10: expire_session under a request id, as a rollback."""
+
+    def test_an_expiry_sent_again_answers_as_the_first_time(self):
+        sid = self.manager.create_session()['id']
+        self.manager.migrate_instance(sid, I1, N1, N2)
+        fork = self.manager.fork_session(sid)['id']
+        grandchild = self.manager.fork_session(fork)['id']
+        first = self.manager.expire_session(sid, request_id='expire-1')
+        self.assertEqual(('expired', 0), (first['status'],
+                                          first['delta_count']))
+        self.assertEqual(sorted([fork, grandchild]), first['descendants'])
+        kept = self.manager.get_session(sid)
+        again = self.manager.expire_session(sid, request_id='expire-1')
+        self.assertEqual(first, again)
+        # Nothing written by the second: the session is as the first
+        # left it (its end time too), its forks stay expired.
+        self.assertEqual(kept, self.manager.get_session(sid))
+        self.assertEqual('expire-1', kept['end_request_id'])
+        for ended in (fork, grandchild):
+            self.assertEqual('expired',
+                             self.manager.get_session(ended)['status'])
+
+    def test_an_expiry_without_forks_answers_none_again(self):
+        sid = self.manager.create_session()['id']
+        first = self.manager.expire_session(sid, request_id='expire-1')
+        self.assertEqual([], first['descendants'])
+        self.assertEqual(first, self.manager.expire_session(
+            sid, request_id='expire-1'))
+
+    def test_another_end_of_an_expired_session_is_refused(self):
+        sid = self.manager.create_session()['id']
+        self.manager.expire_session(sid, request_id='expire-1')
+        for call, request_id in ((self.manager.expire_session, 'expire-2'),
+                                 (self.manager.expire_session, None),
+                                 (self.manager.rollback_session, 'rb-1'),
+                                 (self.manager.close_session, 'close-1')):
+            exc = self.assertRaises(exception.InvalidState, call, sid,
+                                    request_id=request_id)
+            self.assertEqual('expired', exc.kwargs['state'])
+        self.assertEqual('expire-1', self.manager.get_session(
+            sid)['end_request_id'])
+
+    def test_an_expiry_of_a_session_ended_otherwise_is_refused(self):
+        sid = self.manager.create_session()['id']
+        self.manager.rollback_session(sid, request_id='rb-1')
+        exc = self.assertRaises(exception.InvalidState,
+                                self.manager.expire_session, sid,
+                                request_id='expire-1')
+        self.assertEqual('rolled_back', exc.kwargs['state'])
+        self.assertEqual('rb-1', self.manager.get_session(
+            sid)['end_request_id'])
+
+    def test_without_an_id_nothing_is_kept(self):
+        sid = self.manager.create_session()['id']
+        self.assertEqual('expired', self.manager.expire_session(
+            sid)['status'])
+        self.assertNotIn('end_request_id', self.manager.get_session(sid))
+        self.assertRaises(exception.InvalidState,
+                          self.manager.expire_session, sid)
+
+    def test_with_an_id_the_session_is_checked_by_the_call(self):
+        lapsed = self.manager.create_session(ttl=1)['id']
+        time.sleep(1.2)
+        self.assertRaises(exception.SessionExpired,
+                          self.manager.expire_session, lapsed,
+                          request_id='expire-1')
+        exc = self.assertRaises(exception.NotFound,
+                                self.manager.expire_session, UNKNOWN,
+                                request_id='expire-1')
+        self.assertEqual(UNKNOWN, exc.kwargs['ident'])
+        self.assertNotIn('end_request_id', self.manager.get_session(lapsed))
+
+    def test_the_id_is_checked(self):
+        sid = self.manager.create_session()['id']
+        for bad in ('', 0, 'x' * 256):
+            exc = self.assertRaises(exception.InvalidParameter,
+                                    self.manager.expire_session, sid,
+                                    request_id=bad)
+            self.assertEqual('request_id', exc.kwargs['field'])
+        self.assertEqual('active', self.manager.get_session(sid)['status'])
+
+    def test_concurrent_attempts_expire_once_and_answer_alike(self):
+        sid = self.manager.create_session()['id']
+        fork = self.manager.fork_session(sid)['id']
+        answers, errors = self.concurrently(
+            lambda: self.manager.expire_session(sid, request_id='expire-1'))
         self.assertEqual([], errors)
         self.assertEqual(4, len(answers))
         self.assertEqual([fork], answers[0]['descendants'])

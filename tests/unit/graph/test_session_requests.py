@@ -167,3 +167,49 @@ class TestMergeOutcome(base.TestCase):
                          sessions.merge_outcome(fork, 'req-1'))
         self.assertIsNone(sessions.merge_outcome(fork, 'req-2'))
         self.assertIsNone(sessions.merge_outcome(fork, None))
+
+
+class TestExpiry(base.TestCase):
+    """1.10: an expiry keeps its request id as a rollback does."""
+
+    def test_the_first_expiry_keeps_its_id_and_forks(self):
+        expired = _session(status='expired')
+        kept = dict(expired, end_request_id='x-1', end_descendants=['f1'])
+        # The call runs now: the session is within its TTL now.
+        active = _session(expires_at=time.time() + 60)
+        tx = FakeTx({'session': active}, {'ids': ['f1']},
+                    {'session': expired}, {'session': kept})
+        graph = mock.Mock()
+        graph.write.side_effect = lambda func, *args: func(tx, *args)
+        answer = sessions.expire_session(graph, 's1', request_id='x-1')
+        self.assertEqual(('expired', ['f1']), (answer['status'],
+                                               answer['descendants']))
+        self.assertNotIn('replayed', answer)
+        self.assertEqual('expired', tx.runs[1][1]['status'])
+        query, params = tx.runs[-1]
+        self.assertIs(sessions.KEEP_END, query)
+        self.assertEqual({'id': 's1', 'request_id': 'x-1',
+                          'descendants': ['f1']}, params)
+
+    def test_the_same_expiry_again_answers_from_what_was_kept(self):
+        kept = _session(status='expired', end_request_id='x-1',
+                        end_descendants=[])
+        tx = FakeTx({'session': kept})
+        graph = mock.Mock()
+        graph.write.side_effect = lambda func, *args: func(tx, *args)
+        answer = sessions.expire_session(graph, 's1', request_id='x-1')
+        self.assertEqual(([], True), (answer['descendants'],
+                                      answer['replayed']))
+        self.assertEqual(1, len(tx.runs))
+
+    def test_another_expiry_of_an_expired_session_is_refused(self):
+        for request_id in ('x-2', None):
+            tx = FakeTx({'session': _session(status='expired',
+                                             end_request_id='x-1')})
+            graph = mock.Mock()
+            graph.write.side_effect = lambda func, *args: func(tx, *args)
+            exc = self.assertRaises(exception.InvalidState,
+                                    sessions.expire_session, graph, 's1',
+                                    request_id=request_id)
+            self.assertEqual('expired', exc.kwargs['state'])
+            self.assertEqual(1, len(tx.runs))

@@ -199,11 +199,53 @@ class TestBorder(base.TestCase):
                          session_id=S1, request_id=bad)
         self.assertEqual([], self.graph.method_calls)
 
-    def test_a_move_in_the_global_graph_takes_no_request_id(self):
-        exc = self.refused('request_id', 'migrate_instance', 'i', 'a', 'b',
-                           request_id='req-1')
-        self.assertIn('only a move in a simulation session', str(exc))
+    def test_a_move_in_the_global_graph_hands_its_request_id_on(self):
+        # 1.10: to the graph layer, which keeps it on the instance.
+        with mock.patch.object(manager.compute, 'migrate_instance',
+                               return_value=7) as move:
+            self.assertEqual({'generation': 7}, _call(
+                self.endpoint, 'migrate_instance', 'i', 'a', 'b',
+                expected_generation=6, request_id='req-1'))
+        move.assert_called_once_with(
+            self.graph, 'i', 'a', 'b', expected_generation=6,
+            check_capacity=True, request_id='req-1')
+
+    def test_a_global_moves_request_id_is_checked_as_an_ident(self):
+        with mock.patch.object(manager.compute, 'migrate_instance') as move:
+            for bad in ('', 0, True, [], 'x' * 256, 'a\x00b'):
+                self.refused('request_id', 'migrate_instance', 'i', 'a',
+                             'b', request_id=bad)
+        move.assert_not_called()
         self.assertEqual([], self.graph.method_calls)
+
+    def test_an_expiry_hands_its_request_id_on(self):
+        # 1.10: the expired session is checked by the call, under its
+        # lock, as a close's; without an id, where the call enters.
+        sessions_ = mock.Mock()
+        self.endpoint.sessions = sessions_
+        _call(self.endpoint, 'expire_session', S1, request_id='x-1')
+        sessions_.expire_session.assert_called_once_with(
+            S1, request_id='x-1')
+        sessions_.check_session.assert_not_called()
+        sessions_.reset_mock()
+        _call(self.endpoint, 'expire_session', S1)
+        sessions_.check_session.assert_called_once_with(S1)
+        sessions_.expire_session.assert_called_once_with(
+            S1, request_id=None)
+
+    def test_an_expiry_without_an_id_is_checked_as_before(self):
+        sessions_ = mock.Mock()
+        sessions_.check_session.side_effect = exception.InvalidState(
+            kind='Simulation session', ident=S1, state='expired',
+            reason='this call takes a session that is active')
+        self.endpoint.sessions = sessions_
+        self.assertRaises(exception.InvalidState, _call, self.endpoint,
+                          'expire_session', S1)
+        sessions_.expire_session.assert_not_called()
+        for bad in ('', 0, True, [], 'x' * 256):
+            self.refused('request_id', 'expire_session', S1,
+                         request_id=bad)
+        sessions_.expire_session.assert_not_called()
 
     def test_moves_and_commits_hand_their_request_id_on(self):
         sessions_ = mock.Mock()

@@ -78,14 +78,15 @@ class TestRetries(RetriesTestCase):
         self.assertEqual(1, len(self.sent))
 
     def test_writes_without_an_id_are_sent_once(self):
-        client = self.client(retries=5)
+        # Capped at 1.9, an expiry and a global move carry no request id.
+        client = self.client(retries=5, version_cap='1.9')
         for call in (lambda: client.expire_session('s'),
-                     # A move in the global graph is not idempotent.
                      lambda: client.migrate_instance('i', 'a', 'b')):
             self.sent[:] = []
             self.answering(100, None)
             self.assertRaises(messaging.MessagingTimeout, call)
             self.assertEqual(1, len(self.sent))
+            self.assertNotIn('request_id', self.sent[0]['args'])
         self.assertNotIn('sending it again', self.log.output)
 
     def test_a_batch_is_sent_again_under_one_request_id(self):
@@ -150,9 +151,10 @@ class TestRetries(RetriesTestCase):
                           'check_capacity': False,
                           'request_id': request_id}, self.sent[0]['args'])
 
-    def test_a_move_in_the_global_graph_carries_no_id(self):
+    def test_a_move_in_the_global_graph_capped_at_1_9_carries_no_id(self):
         self.answering(0, {'generation': 3})
-        self.client().migrate_instance('i', 'a', 'b', expected_generation=2)
+        self.client(version_cap='1.9').migrate_instance(
+            'i', 'a', 'b', expected_generation=2)
         self.assertNotIn('request_id', self.sent[0]['args'])
         self.assertEqual('1.0', self.sent[0]['version'])
 
@@ -220,7 +222,6 @@ class TestSessionCallsRetried(RetriesTestCase):
         return ids.pop()
 
     def test_the_client_knows_1_9(self):
-        self.assertEqual('1.9', api.RPC_API_VERSION)
         self.assertEqual('1.9', api.IDEMPOTENT_SESSIONS_VERSION)
 
     def test_each_is_sent_again_under_one_request_id(self):
@@ -294,3 +295,137 @@ class TestSessionCallsRetried(RetriesTestCase):
         self.assertEqual(1, len(self.sent))
         self.assertNotIn('request_id', self.sent[0]['args'])
         self.assertEqual('1.5', self.sent[0]['version'])
+
+
+#: The writes that take a request id from 1.10: (method, the client's
+#: call, the arguments sent besides request_id).
+GLOBAL_CALLS = [
+    ('expire_session', lambda c: c.expire_session('s'),
+     {'session_id': 's'}),
+    ('migrate_instance',
+     lambda c: c.migrate_instance('i', 'a', 'b', expected_generation=4),
+     {'instance_uuid': 'i', 'source_node_uuid': 'a',
+      'destination_node_uuid': 'b', 'session_id': None,
+      'expected_generation': 4, 'check_capacity': True}),
+]
+
+
+class TestExpiryAndGlobalMovesRetried(RetriesTestCase):
+    """RPC 1.10: an expiry and a move in the global graph are retried."""
+
+    def assertOneRequestId(
+            self, version=api.IDEMPOTENT_EXPIRY_AND_MOVES_VERSION):
+        ids = {m['args'].get('request_id') for m in self.sent}
+        self.assertEqual(1, len(ids))
+        self.assertTrue(all(ids))
+        self.assertEqual({version}, {m['version'] for m in self.sent})
+        return ids.pop()
+
+    def test_the_client_knows_1_10(self):
+        self.assertEqual('1.10', api.RPC_API_VERSION)
+        self.assertEqual('1.10', api.IDEMPOTENT_EXPIRY_AND_MOVES_VERSION)
+        # 1.10 is newer than 1.9 (not compared as text).
+        self.assertTrue(self.client().can_send_version('1.10'))
+        self.assertFalse(self.client(version_cap='1.9').can_send_version(
+            '1.10'))
+
+    def test_each_is_sent_again_under_one_request_id(self):
+        for method, call, args in GLOBAL_CALLS:
+            self.sent[:] = []
+            self.answering(2, {'generation': 9})
+            self.assertEqual({'generation': 9}, call(self.client(retries=2)))
+            self.assertEqual(3, len(self.sent), method)
+            request_id = self.assertOneRequestId()
+            self.assertEqual(dict(args, request_id=request_id),
+                             self.sent[0]['args'])
+            self.assertEqual({method}, {m['method'] for m in self.sent})
+            self.assertIn('RPC call %s on topic' % method, self.log.output)
+            self.assertIn('attempt 3 of 3', self.log.output)
+
+    def test_the_retries_are_the_option(self):
+        self.conf.set_override('rpc_retries', 4, group='engine')
+        for method, call, _args in GLOBAL_CALLS:
+            self.sent[:] = []
+            self.answering(100, None)
+            self.assertRaises(messaging.MessagingTimeout, call,
+                              self.client())
+            self.assertEqual(5, len(self.sent), method)
+            self.assertOneRequestId()
+
+    def test_no_retries_sends_once_with_an_id(self):
+        for method, call, _args in GLOBAL_CALLS:
+            self.sent[:] = []
+            self.answering(100, None)
+            self.assertRaises(messaging.MessagingTimeout, call,
+                              self.client(retries=0))
+            self.assertEqual(1, len(self.sent), method)
+            self.assertOneRequestId()
+
+    def test_each_call_is_a_request_of_its_own(self):
+        ids = set()
+        client = self.client()
+        for _method, call, _args in GLOBAL_CALLS * 3:
+            self.sent[:] = []
+            self.answering(0, {})
+            call(client)
+            ids.add(self.assertOneRequestId())
+        self.assertEqual(3 * len(GLOBAL_CALLS), len(ids))
+
+    def test_a_move_in_a_session_stays_at_1_7(self):
+        self.answering(1, {'sequence': 0})
+        self.client().migrate_instance('i', 'a', 'b', session_id='s')
+        self.assertEqual(2, len(self.sent))
+        self.assertOneRequestId(api.IDEMPOTENT_WRITES_VERSION)
+
+    def test_a_client_capped_at_1_9_sends_them_once_as_before(self):
+        # An engine of 1.9 would refuse request_id of an expiry (and a
+        # global move's): none is sent, each goes at 1.0, once.
+        client = self.client(version_cap='1.9', retries=5)
+        for method, call, args in GLOBAL_CALLS:
+            self.sent[:] = []
+            self.answering(100, None)
+            self.assertRaises(messaging.MessagingTimeout, call, client)
+            self.assertEqual(1, len(self.sent), method)
+            self.assertEqual(args, self.sent[0]['args'])
+            self.assertEqual('1.0', self.sent[0]['version'])
+        self.assertNotIn('sending it again', self.log.output)
+
+    def test_a_client_capped_at_1_9_gets_its_answer(self):
+        client = self.client(version_cap='1.9')
+        for _method, call, _args in GLOBAL_CALLS:
+            self.sent[:] = []
+            self.answering(0, {'generation': 2})
+            self.assertEqual({'generation': 2}, call(client))
+            self.assertNotIn('request_id', self.sent[0]['args'])
+
+    def test_a_client_capped_at_1_9_still_retries_the_1_9_calls(self):
+        self.answering(1, {'id': 's'})
+        self.client(version_cap='1.9').rollback_session('s')
+        self.assertEqual(2, len(self.sent))
+        self.assertOneRequestId(api.IDEMPOTENT_SESSIONS_VERSION)
+
+    def test_the_causal_client_retries_them_with_its_bookmarks(self):
+        for method, call, _args in GLOBAL_CALLS:
+            self.sent[:] = []
+            self.answering(1, {'result': {'generation': 3},
+                               'bookmarks': ['b2']})
+            client = causal.CausalEngineAPI(self.conf,
+                                            transport=self.transport)
+            self.assertEqual({'generation': 3}, call(client))
+            self.assertEqual(2, len(self.sent), method)
+            self.assertOneRequestId()
+            self.assertEqual([[], []],
+                             [m['args']['bookmarks'] for m in self.sent])
+            self.assertEqual(['b2'], client.bookmarks)
+
+    def test_the_causal_client_capped_at_1_9_sends_once(self):
+        client = causal.CausalEngineAPI(self.conf, transport=self.transport,
+                                        version_cap='1.9', retries=4)
+        for method, call, _args in GLOBAL_CALLS:
+            self.sent[:] = []
+            self.answering(100, None)
+            self.assertRaises(messaging.MessagingTimeout, call, client)
+            self.assertEqual(1, len(self.sent), method)
+            self.assertNotIn('request_id', self.sent[0]['args'])
+            # At 1.4, the version that carries bookmarks.
+            self.assertEqual('1.4', self.sent[0]['version'])
