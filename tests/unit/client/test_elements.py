@@ -439,11 +439,15 @@ def _columns_of(rows, names, encode):
     for name in names:
         column = [row.get(name) for row in rows]
         if name in encode:
+            # Distinct by type too: 0 == False, but the packer
+            # (tachyon.rpc.packing) never makes them one value.
+            keys = [(type(v), v) for v in column]
             distinct = []
-            for value in column:
-                if value not in distinct:
-                    distinct.append(value)
-            column = (distinct, [distinct.index(v) for v in column])
+            for key in keys:
+                if key not in distinct:
+                    distinct.append(key)
+            column = ([v for _t, v in distinct],
+                      [distinct.index(k) for k in keys])
         columns[name] = column
     return columns
 
