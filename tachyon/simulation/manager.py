@@ -227,24 +227,16 @@ class SessionManager(object):
         ``request_id``: the caller's id of the call; the same call sent
         again answers as the first time (see sessions.rollback_session).
         """
-        session_id = self._session_id(session_id)
-        request_id = validation.check_optional_ident('request_id',
-                                                     request_id)
-        result = sessions.rollback_session(self.graph, session_id,
-                                           request_id=request_id)
-        self._replayed(result, 'rollback', session_id, request_id)
-        return result
+        return self._end(sessions.rollback_session, 'rollback',
+                         session_id, request_id)
 
     def close_session(self, session_id, request_id=None):
         """End a session unapplied; ``request_id`` as a rollback's."""
-        session_id = self._session_id(session_id)
-        request_id = validation.check_optional_ident('request_id',
-                                                     request_id)
-        result = sessions.close_session(self.graph, session_id,
-                                        request_id=request_id)
-        if not self._replayed(result, 'close', session_id, request_id):
+        result, replayed = self._ended(sessions.close_session, 'close',
+                                       session_id, request_id)
+        if not replayed:
             LOG.info('Simulation session %s closed (audit %s, %d deltas)',
-                     session_id, result.get('audit_uuid'),
+                     result.get('id', session_id), result.get('audit_uuid'),
                      result.get('delta_count') or 0)
         return result
 
@@ -254,13 +246,24 @@ class SessionManager(object):
         ``request_id``: the caller's id of the call; the same expiry sent
         again answers as the first time (see sessions.expire_session).
         """
+        return self._end(sessions.expire_session, 'expiry', session_id,
+                         request_id)
+
+    def _ended(self, end, what, session_id, request_id):
+        """(``end``'s answer, whether it was a kept one) of a session end.
+
+        ``end`` is the sessions function (a rollback, a close, an
+        expiry) called with the checked ``session_id`` and
+        ``request_id``; ``what`` names it in the log.
+        """
         session_id = self._session_id(session_id)
         request_id = validation.check_optional_ident('request_id',
                                                      request_id)
-        result = sessions.expire_session(self.graph, session_id,
-                                         request_id=request_id)
-        self._replayed(result, 'expiry', session_id, request_id)
-        return result
+        result = end(self.graph, session_id, request_id=request_id)
+        return result, self._replayed(result, what, session_id, request_id)
+
+    def _end(self, end, what, session_id, request_id):
+        return self._ended(end, what, session_id, request_id)[0]
 
     def fork_session(self, session_id, ttl=None, request_id=None):
         """A fork of an active session: it sees the parent's deltas so far.

@@ -44,6 +44,18 @@ from tachyon.graph import upsert
 
 _COL = upsert.column_refs('rp', compute_rows.NODE_COLUMNS,
                           compute_rows.NODE_STORED)
+# A node's traits become the row's: the others let go, the new merged.
+_COL['set_traits'] = """CALL (rp, row) {
+  OPTIONAL MATCH (rp)-[old:HAS_TRAIT]->(t:Trait)
+  WHERE NOT t.name IN %(trait_names)s
+  DELETE old
+}
+CALL (rp, row) {
+  UNWIND %(trait_names)s AS trait_name
+  MERGE (t:Trait {name: trait_name})
+  MERGE (rp)-[:HAS_TRAIT]->(t)
+}
+""" % _COL
 
 # The fast path for new compute nodes. A row whose provider exists after
 # all (created concurrently) is not returned: the caller updates it.
@@ -86,17 +98,7 @@ WITH rp, row
 WHERE rp.kind = 'compute'
 %(fresh_set)s
 WITH rp, row
-CALL (rp, row) {
-  OPTIONAL MATCH (rp)-[old:HAS_TRAIT]->(t:Trait)
-  WHERE NOT t.name IN %(trait_names)s
-  DELETE old
-}
-CALL (rp, row) {
-  UNWIND %(trait_names)s AS trait_name
-  MERGE (t:Trait {name: trait_name})
-  MERGE (rp)-[:HAS_TRAIT]->(t)
-}
-CALL (rp, row) {
+%(set_traits)sCALL (rp, row) {
   OPTIONAL MATCH (rp)-[:HAS_INVENTORY]->(inv:Inventory)
   WHERE NOT inv.resource_class IN %(inventory_classes)s
   DETACH DELETE inv
@@ -148,17 +150,7 @@ USING INDEX rp:ResourceProvider(uuid)
 WHERE rp.kind = 'compute'
 %(fresh_set)s
 WITH rp, row
-CALL (rp, row) {
-  OPTIONAL MATCH (rp)-[old:HAS_TRAIT]->(t:Trait)
-  WHERE NOT t.name IN %(trait_names)s
-  DELETE old
-}
-CALL (rp, row) {
-  UNWIND %(trait_names)s AS trait_name
-  MERGE (t:Trait {name: trait_name})
-  MERGE (rp)-[:HAS_TRAIT]->(t)
-}
-RETURN rp.uuid AS uuid
+%(set_traits)sRETURN rp.uuid AS uuid
 """ % _COL
 
 # A placeholder record on a complete node: only the name may change.

@@ -154,6 +154,8 @@ class TestServiceUpdateWrite(NodeConvergenceCase):
             uuid=str(uuid_lib.uuid5(uuid_lib.NAMESPACE_DNS, 'vm-1')),
             name='vm-1', state='active', vcpus=2, memory=512, disk=10,
             node_uuid=self.node.uuid, updated_at=1.0)])
+        # As it is before the event (the instance moved its generation).
+        self.node = compute.get_node_by_name(self.graph, HOST)
         self.used = compute.get_node_used_resources(self.graph,
                                                     self.node.uuid)
 
