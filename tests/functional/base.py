@@ -12,6 +12,7 @@
 
 """Base class of functional tests: real Neo4j, clean graph per test."""
 
+import threading
 import uuid
 
 from tachyon.graph import driver
@@ -63,3 +64,26 @@ def routing_uri(uri):
         raise ValueError('not a URI: %r' % uri)
     return 'neo4j' + scheme[len('bolt'):] + '://' + rest \
         if scheme.startswith('bolt') else uri
+
+
+def concurrently(call, count=4):
+    """``call()`` in ``count`` threads released at once: answers, errors.
+
+    What a retry reaching another engine while the first attempt still
+    runs looks like to the graph.
+    """
+    answers, errors = [], []
+    barrier = threading.Barrier(count)
+
+    def attempt():
+        barrier.wait()
+        try:
+            answers.append(call())
+        except Exception as exc:  # noqa: B902 - returned to the test
+            errors.append(exc)
+    threads = [threading.Thread(target=attempt) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers, errors

@@ -18,13 +18,12 @@ tests/functional/scale/test_retry_writes.py sends the retry over RPC, to
 a real engine killed after the move.
 """
 
-import threading
-
 import oslo_messaging as messaging
 
 from tachyon import exception
 from tachyon.graph import compute
 from tachyon.rpc import manager
+from tests.functional import base
 from tests.functional.graph import test_compute as tc
 
 N1, N2, N3 = tc.N1, tc.N2, tc.N3
@@ -150,20 +149,8 @@ class TestMoveSentAgain(IdempotentMovesTestCase):
     def test_concurrent_attempts_move_once_and_answer_alike(self):
         gen = self.entity_generation(I1)
         global_gen = self.generation()
-        barrier = threading.Barrier(4)
-        answers, errors = [], []
-
-        def attempt():
-            barrier.wait()
-            try:
-                answers.append(self.move(expected_generation=gen))
-            except Exception as exc:  # noqa: B902 - reported below
-                errors.append(exc)
-        threads = [threading.Thread(target=attempt) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        answers, errors = base.concurrently(
+            lambda: self.move(expected_generation=gen))
         self.assertEqual([], errors)
         self.assertEqual([gen + 1] * 4, answers)
         self.assertEqual(global_gen + 1, self.generation())

@@ -19,11 +19,11 @@ call whose answer was lost does. tests/functional/scale/
 test_retry_writes.py sends the retries over RPC, to real engines.
 """
 
-import threading
 import time
 
 from tachyon import exception
 from tachyon.graph import sessions
+from tests.functional import base
 from tests.functional.simulation import test_sessions as ts
 
 N1, N2, N3 = ts.N1, ts.N2, ts.N3
@@ -37,22 +37,7 @@ class IdempotentSessionsTestCase(ts.SessionTestCase):
         return self.manager.list_sessions(status)
 
     def concurrently(self, call, count=4):
-        """``call()`` in ``count`` threads at once: answers, errors."""
-        answers, errors = [], []
-        barrier = threading.Barrier(count)
-
-        def attempt():
-            barrier.wait()
-            try:
-                answers.append(call())
-            except Exception as exc:  # noqa: B902 - reported below
-                errors.append(exc)
-        threads = [threading.Thread(target=attempt) for _ in range(count)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        return answers, errors
+        return base.concurrently(call, count)
 
 
 class TestCreationSentAgain(IdempotentSessionsTestCase):

@@ -17,13 +17,13 @@ call whose answer was lost does (tests/functional/scale/
 test_retry_writes.py sends the retries over RPC, to real engines).
 """
 
-import threading
 import time
 
 from tachyon import exception
 from tachyon.graph import common
 from tachyon.graph import compute
 from tachyon.graph import sessions
+from tests.functional import base
 from tests.functional.simulation import test_sessions as ts
 
 N1, N2, N3 = ts.N1, ts.N2, ts.N3
@@ -201,19 +201,8 @@ class TestCommitSentAgain(IdempotentTestCase):
         sid = self.session()
         self.manager.migrate_instance(sid, I2, N1, N3)
         before = self.generation()
-        answers, errors = [], []
-
-        def attempt():
-            try:
-                answers.append(self.manager.commit_session(
-                    sid, request_id='commit-1'))
-            except Exception as exc:  # noqa: B902 - reported below
-                errors.append(exc)
-        threads = [threading.Thread(target=attempt) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        answers, errors = base.concurrently(
+            lambda: self.manager.commit_session(sid, request_id='commit-1'))
         self.assertEqual([], errors)
         self.assertEqual([{'generation': before + 1, 'applied': 2,
                            'consumers': 2}] * 4, answers)
