@@ -25,7 +25,10 @@ and compare the two.
 
 Import reads at most ``[model_import]/max_document_size`` bytes (plus one,
 to tell a larger document), parses and validates the whole document
-within ``[model_import]`` bounds, then writes it in one transaction. Any
+within ``[model_import]`` bounds, then writes it whole: in one
+transaction, or for ``--replace`` of a compute model staged in
+transactions of ``[model_import]/stage_chunk_size`` records and switched
+to in one short transaction (:mod:`tachyon.graph.compute.staging`). Any
 failure ends the command with one line on standard error and a non-zero
 exit status; an unexpected one is logged with its traceback at debug
 level (``--debug``) and reported as one line too.
@@ -52,6 +55,15 @@ LOG = logging.getLogger(__name__)
 
 #: The longest error line the command prints.
 _MAX_MESSAGE = 500
+
+
+def _staging(kind, replace, report):
+    """The staged import's settings, for a replacing compute import."""
+    if not replace or kind != xml_common.KIND_COMPUTE:
+        return {}
+    group = manage.CONF.model_import
+    return {'chunk': group.stage_chunk_size,
+            'lease_ttl': group.stage_lease_ttl, 'report': report}
 
 
 def _limits():
@@ -143,11 +155,13 @@ class ModelCommands(object):
                 report('connected to %s; schema checked', graph.safe_uri)
                 step = 'writing the %s model' % kind
                 started = time.monotonic()
+                staging = _staging(kind, replace, report)
                 counts = watcher_xml.write_model(graph, kind, parsed,
-                                                 replace=replace)
-                report('wrote the %s model in one transaction in %.2f s: '
-                       '%s', kind, time.monotonic() - started,
-                       _summary(counts))
+                                                 replace=replace, **staging)
+                report('wrote the %s model %s in %.2f s: %s', kind,
+                       'staged, then switched to' if staging
+                       else 'in one transaction',
+                       time.monotonic() - started, _summary(counts))
                 return kind, counts
         except exception.GraphRefused as exc:
             # Neo4j refused what the checks let through (a value too large
@@ -240,6 +254,7 @@ def stats_sections(stats):
         ('volumes', counts['volumes']),
         ('unplaced_volumes', counts['unplaced_volumes']),
         ('ironic_nodes', counts['ironic_nodes']),
+        ('import_leftovers', counts['import_leftovers']),
     ])
     sessions = formatters.Record('sessions', stats['sessions'].items(),
                                  title='Simulation sessions by status')

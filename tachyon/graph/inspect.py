@@ -27,6 +27,7 @@ snapshot of the graph. Nothing here writes.
 from tachyon import exception
 from tachyon.graph import common
 from tachyon.graph.compute import reads as compute_reads
+from tachyon.graph.compute import staging
 from tachyon.graph.compute import usage as compute_usage
 from tachyon.graph import reservations
 from tachyon.graph import sessions
@@ -129,6 +130,9 @@ def _counts(tx):
     counts['unplaced_instances'] = instances['unplaced'] if instances else 0
     volumes = consumers.get(records.TYPE_VOLUME)
     counts['unplaced_volumes'] = volumes['unplaced'] if volumes else 0
+    # What an interrupted replacing import staged or retired: invisible
+    # to reads, purged by the next one.
+    counts['import_leftovers'] = staging.leftovers_in(tx)
     return counts
 
 
@@ -179,7 +183,7 @@ def model_stats(graph):
     :returns: dict(generation=int,
         counts={'compute_nodes', 'placeholder_compute_nodes', 'storage_nodes',
         'pools', 'ironic_nodes', 'instances', 'unplaced_instances',
-        'volumes', 'unplaced_volumes': int},
+        'volumes', 'unplaced_volumes', 'import_leftovers': int},
         sessions={status: int}, tombstones={kind: int},
         syncs=[{'collector', 'last', 'last_success': SyncRun dict or None,
         'recorded': runs kept}] by collector, reservations={'active',

@@ -39,10 +39,10 @@ import time
 from tachyon import exception
 
 #: The schema version this code reads and writes.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 #: Schema version -> the oldest code schema version that can run on a
-#: graph at that version. Versions 2 to 5 only added indexes and
+#: graph at that version. Versions 2 to 6 only added indexes and
 #: constraints: code of version 1 runs on them.
 MIN_CODE_VERSION = {
     1: 1,
@@ -50,6 +50,7 @@ MIN_CODE_VERSION = {
     3: 1,
     4: 1,
     5: 1,
+    6: 1,
 }
 
 # Labels, so the rest of the graph layer and the docs name them one way.
@@ -198,6 +199,32 @@ _V5_STATEMENTS = [
      'FOR (s:SimulationSession) ON (s.create_request_id)'),
 ]
 
+# Version 6: a replacing import stages the model under labels of its own
+# (tachyon.graph.compute.staging) with the lookups of the live ones, so
+# that its statements, the live writes' with the labels swapped, find
+# what they wrote by index.
+_V6_STATEMENTS = [
+    ('staged_rp_uuid',
+     'CREATE CONSTRAINT staged_rp_uuid IF NOT EXISTS '
+     'FOR (rp:StagedResourceProvider) REQUIRE rp.uuid IS UNIQUE'),
+    ('staged_rp_name',
+     'CREATE INDEX staged_rp_name IF NOT EXISTS '
+     'FOR (rp:StagedResourceProvider) ON (rp.name)'),
+    ('staged_consumer_uuid',
+     'CREATE CONSTRAINT staged_consumer_uuid IF NOT EXISTS '
+     'FOR (c:StagedConsumer) REQUIRE c.uuid IS UNIQUE'),
+    ('staged_inventory_key',
+     'CREATE CONSTRAINT staged_inventory_key IF NOT EXISTS '
+     'FOR (i:StagedInventory) REQUIRE (i.provider_uuid, i.resource_class) '
+     'IS UNIQUE'),
+    ('staged_tombstone_key',
+     'CREATE INDEX staged_tombstone_key IF NOT EXISTS '
+     'FOR (t:StagedTombstone) ON (t.kind, t.uuid)'),
+    ('staged_pending_state_key',
+     'CREATE INDEX staged_pending_state_key IF NOT EXISTS '
+     'FOR (p:StagedPendingState) ON (p.kind, p.uuid)'),
+]
+
 #: version -> the statements that bring the schema from version - 1 to it.
 UPGRADES = {
     1: _V1_STATEMENTS,
@@ -205,6 +232,7 @@ UPGRADES = {
     3: _V3_STATEMENTS,
     4: _V4_STATEMENTS,
     5: _V5_STATEMENTS,
+    6: _V6_STATEMENTS,
 }
 
 #: Every constraint and index name the current schema has.

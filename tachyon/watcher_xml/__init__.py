@@ -83,19 +83,26 @@ def parse_model(xml_text, kind=None, limits=None):
     return kind, _kind_module(kind).parse(root)
 
 
-def write_model(graph, kind, parsed, replace=False):
-    """Write what :func:`parse_model` returned, in one transaction.
+def write_model(graph, kind, parsed, replace=False, **staging):
+    """Write what :func:`parse_model` returned.
+
+    All of it or nothing: in one transaction, or for a replacing import
+    of a compute model staged and switched to in one transaction
+    (``staging``: the ``chunk`` and ``lease_ttl`` of
+    :func:`tachyon.graph.compute.staging.import_compute_model`, compute
+    models only).
 
     :returns: the SyncCounts of the write.
     """
-    return _kind_module(kind).write(graph, parsed, replace=replace)
+    return _kind_module(kind).write(graph, parsed, replace=replace,
+                                    **staging)
 
 
 def import_model(graph, xml_text, kind=None, replace=False, limits=None):
     """Import a Watcher XML model into the graph; returns (kind, counts).
 
     The document is parsed and validated whole before anything is
-    written; the model is then written in one transaction.
+    written; the model is then written whole (see :func:`write_model`).
     """
     kind, parsed = parse_model(xml_text, kind, limits)
     return kind, write_model(graph, kind, parsed, replace=replace)

@@ -297,14 +297,15 @@ def parse(root):
     return parse_compute(root)
 
 
-def write(graph, parsed, replace=False):
-    """Write a parsed compute model in one transaction; returns its counts.
+def write(graph, parsed, replace=False, **staging):
+    """Write a parsed compute model whole; returns its counts.
 
     With ``replace``, compute entities absent from the document are
-    deleted.
+    deleted, and the import is staged (``staging``: see
+    :func:`tachyon.graph.compute.staging.import_compute_model`).
     """
     return compute_graph.import_compute_model(
-        graph, parsed.nodes, parsed.instances, replace=replace)
+        graph, parsed.nodes, parsed.instances, replace=replace, **staging)
 
 
 def export(graph):

@@ -171,7 +171,7 @@ def _best_of(func, repeat=3):
     return best, result
 
 
-def _graph():
+def _graph(retry_time=None):
     from tachyon.graph import driver
     from tachyon.graph import schema
     uri = os.environ.get('TACHYON_NEO4J_URI')
@@ -180,7 +180,9 @@ def _graph():
     graph = driver.Graph(
         uri, username=os.environ.get('TACHYON_NEO4J_USER', 'neo4j'),
         password=os.environ.get('TACHYON_NEO4J_PASSWORD', ''),
-        transaction_timeout=3600.0, batch_size=5000)
+        transaction_timeout=3600.0, batch_size=5000,
+        **({} if retry_time is None
+           else {'max_transaction_retry_time': retry_time}))
     schema.sync(graph)
     return graph
 

@@ -12,49 +12,46 @@
 
 """Writing a whole compute model (nodes, then instances) at once."""
 
-import time
-
 from tachyon.graph import common
 from tachyon.graph.compute import instances as compute_instances
 from tachyon.graph.compute import nodes as compute_nodes
 from tachyon.graph.compute import rows as compute_rows
+from tachyon.graph.compute import staging
 from tachyon.graph import upsert
 
-# "Updated before the end of time": every entity, for a replacing import.
-_FOREVER = 1.0e300
 
-
-def _import(tx, graph, node_rows, instance_rows, replace):
+def _import(tx, graph, node_rows, instance_rows):
     counts = compute_nodes.write_node_rows(tx, graph, node_rows, bump=False)
     counts.add(compute_instances.write_instance_rows(tx, graph, instance_rows,
                                                      bump=False))
-    if replace:
-        now = time.time()
-        for entity, rows in ((compute_instances.INSTANCE, instance_rows),
-                             (compute_nodes.NODE, node_rows)):
-            stale = upsert.stale(tx, entity, [r['uuid'] for r in rows],
-                                 _FOREVER)
-            counts.deleted += upsert.delete(tx, entity, stale, now,
-                                            bump=False)
-        # The instances a notification's state was kept for are not in
-        # the model either.
-        compute_instances.drop_pending_states(tx, _FOREVER)
     if counts.changed:
         common.bump_global_generation(tx)
     return counts
 
 
-def import_compute_model(graph, nodes, instances, replace=False):
+def import_compute_model(graph, nodes, instances, replace=False, **staged):
     """Write a whole compute model (nodes, then instances) at once.
 
-    One transaction: either all of it is written or none. Records are
-    applied as upserts (``updated_at`` None: unconditionally); with
-    ``replace`` the compute nodes and instances not in the model are
-    deleted too.
+    Either all of it is written or none, and a reader sees either the
+    model before or the model after. Records are applied as upserts
+    (``updated_at`` None: unconditionally).
+
+    With ``replace`` the compute nodes and instances not in the model are
+    deleted too, and the import is staged in transactions of bounded size
+    and switched to in one short transaction
+    (:mod:`tachyon.graph.compute.staging`): its memory does not grow with
+    the model. Without it, the records are merged into the graph in one
+    transaction, which does.
+
+    ``staged`` (``chunk``, ``lease_ttl``) tunes the staged import.
 
     :returns: :class:`~tachyon.graph.common.SyncCounts` of both kinds.
+    :raises: InvalidState when another replacing import is running.
     """
+    if replace:
+        return staging.import_compute_model(graph, nodes, instances,
+                                            **staged)
     node_rows = [compute_rows.node_row(n) for n in upsert.dedupe(nodes)]
     instance_rows = [compute_rows.instance_row(i)
                      for i in upsert.dedupe(instances)]
-    return graph.write(_import, graph, node_rows, instance_rows, replace)
+    return graph.write(_import, graph, node_rows, instance_rows)

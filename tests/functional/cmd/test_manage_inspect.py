@@ -109,6 +109,7 @@ class TestModelInspect(cmd_base.ManageTestCase):
             'unplaced_volumes': len([v for v in volumes
                                      if v.getparent().tag != 'Pool']),
             'ironic_nodes': len(xml_elements(BAREMETAL, 'IronicNode')),
+            'import_leftovers': 0,
         }, stats['model'])
         self.assertEqual({'active': 1, 'expired': 1, 'committed': 0,
                           'rolled_back': 0, 'closed': 0, 'merged': 0},

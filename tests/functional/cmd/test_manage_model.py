@@ -19,12 +19,18 @@ and one line on standard error, no traceback, and the graph exactly as it
 was: nothing half-written.
 """
 
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
+import uuid
 
 import fixtures
 
+from tachyon.graph import compute as compute_graph
+from tachyon.graph.compute import staging
 from tachyon.graph import storage as storage_graph
 from tachyon import watcher_xml
 from tests.functional import base
@@ -207,3 +213,111 @@ class TestHostileImport(base.FunctionalTestCase):
     def test_missing_file(self):
         self.assertRefused(self.manage('import', self.tmp.join('none.xml')),
                            'FILE', 'No such file')
+
+
+def cloud_document(n_nodes, per_node, seed):
+    """A compute model in Watcher's scenario format: uuids from ``seed``."""
+    parts = ['<ModelRoot>']
+    for n in range(n_nodes):
+        parts.append(
+            '<ComputeNode uuid="%s" status="enabled" state="up" id="%d" '
+            'hostname="host-%d-%d" vcpus="64" vcpu_reserved="0" '
+            'vcpu_ratio="2" disk="2000" disk_gb_reserved="0" disk_ratio="1" '
+            'disk_capacity="2000" memory="262144" memory_mb_reserved="0" '
+            'memory_ratio="1">' % (uuid.UUID(int=seed << 64 | n), n, seed,
+                                   n))
+        for i in range(per_node):
+            parts.append(
+                '<Instance watcher_exclude="False" state="active" '
+                'human_id="" name="vm-%d-%d" uuid="%s" vcpus="1" disk="10" '
+                'disk_capacity="10" memory="1024" metadata="{}" '
+                'project_id="project-%d"/>' % (
+                    n, i, uuid.UUID(int=seed << 64 | 1 << 32 | n << 16 | i),
+                    i % 7))
+        parts.append('</ComputeNode>')
+    parts.append('</ModelRoot>')
+    return '\n'.join(parts)
+
+
+class TestKilledImport(base.FunctionalTestCase):
+    """A replacing import killed with SIGKILL while it stages."""
+
+    def setUp(self):
+        super().setUp()
+        self.tmp = self.useFixture(fixtures.TempDir())
+        self.config = self.tmp.join('tachyon.conf')
+        with open(self.config, 'w') as f:
+            # Small chunks, so that staging takes many transactions; a
+            # short lease, so that the next import need not wait long.
+            f.write('[neo4j]\nuri = %s\nusername = %s\npassword = %s\n'
+                    '[model_import]\nstage_chunk_size = 100\n'
+                    'stage_lease_ttl = 3\n' % (
+                        self.neo4j.uri, self.neo4j.user,
+                        self.neo4j.password))
+
+    def command(self, path):
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith('OS_')}
+        return [SCRIPT, '--config-file', self.config, 'model', 'import',
+                '--replace', path], env
+
+    def write(self, name, text):
+        path = self.tmp.join(name)
+        with open(path, 'w') as f:
+            f.write(text)
+        return path
+
+    def staged(self):
+        return self.graph.run_autocommit(
+            'RETURN COUNT { (:StagedConsumer) } AS n')[0]['n']
+
+    def test_killed_import_leaves_the_previous_model(self):
+        first = self.write('first.xml', cloud_document(20, 10, 1))
+        second = self.write('second.xml', cloud_document(60, 50, 2))
+        args, env = self.command(first)
+        result = subprocess.run(args, env=env, capture_output=True,
+                                timeout=300)
+        self.assertEqual(0, result.returncode, result.stderr)
+        before = watcher_xml.export_model(self.graph)
+
+        args, env = self.command(second)
+        proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        self.addCleanup(proc.wait)
+        deadline = time.monotonic() + 120
+        while self.staged() < 500 and proc.poll() is None:
+            self.assertLess(time.monotonic(), deadline)
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        self.assertEqual(-signal.SIGKILL, proc.returncode,
+                         'the import ended before it could be killed')
+
+        # Readers see the previous model, whole; what was staged is
+        # there, invisible.
+        self.assertEqual(before, watcher_xml.export_model(self.graph))
+        self.assertGreater(self.staged(), 0)
+        # An operator sees them counted.
+        stats = subprocess.run(
+            [SCRIPT, '--config-file', self.config, 'model', 'stats', '-f',
+             'json'], env=env, capture_output=True, timeout=120)
+        self.assertEqual(0, stats.returncode, stats.stderr)
+        self.assertGreater(json.loads(stats.stdout)['model'][
+            'import_leftovers'], 0)
+        # The next import waits for the lease to run out, then purges
+        # the leftovers and switches.
+        started = time.monotonic()
+        while True:
+            result = subprocess.run(args, env=env, capture_output=True,
+                                    timeout=300)
+            if result.returncode == 0:
+                break
+            self.assertIn(b'another replacing import', result.stderr)
+            self.assertLess(time.monotonic() - started, 30)
+            time.sleep(1)
+        self.assertIn(b'3060 created', result.stdout)
+        self.assertIn(b'220 deleted', result.stdout)
+        self.assertEqual(0, staging.leftovers(self.graph))
+        model = compute_graph.get_compute_model(self.graph)
+        self.assertEqual(60, len(model['nodes']))
+        self.assertEqual(3000, len(model['instances']))

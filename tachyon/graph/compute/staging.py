@@ -1,0 +1,494 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""A replacing compute import staged in bounded transactions.
+
+A replacing import of a whole compute model used to be one transaction,
+whose memory grows with the model. Here it runs in three phases, so that
+no transaction holds more than a chunk of the model and a reader still
+never sees half of it:
+
+1. **Stage.** The model is written in chunks of :data:`CHUNK` records,
+   each its own transaction, by the very statements of the live writes
+   (:mod:`tachyon.graph.compute.nodes`, :mod:`.instances`) with their
+   entity labels swapped for staging ones (:data:`STAGED`). Staged nodes
+   carry no label any read of the model matches, so readers do not see
+   them; they only share the vocabulary nodes (traits, resource classes,
+   zones, aggregates, projects, flavors) with the live model.
+2. **Switch**, one transaction, whose changes are labels and a few
+   properties per entity: the live compute nodes, their inventories and
+   the instances are relabelled *retired*; each staged entity takes
+   over what its live namesake had that the import does not set (its
+   generation, the dates a notification ordered it by); the edges other
+   entities had onto the live ones (volumes ``ATTACHED_TO`` an instance,
+   reservation holds ``HOLDS`` an inventory) move onto the staged ones;
+   the entities the model lacks are tombstoned, those it revives lose
+   their tombstones; the staged entities are relabelled live.
+3. **Purge.** The retired entities are deleted in chunks, and with them
+   the projects, zones, flavors and aggregates nothing uses any more.
+
+The end state is the one the single transaction left. A failure (or a
+``kill -9``) before the switch commits leaves the live model whole: what
+was staged is invisible and purged by the next import; one after it
+leaves retired entities that are invisible too, purged likewise.
+
+Only one staged import runs at a time: it holds the lease
+:data:`LEASE` (:mod:`tachyon.graph.leases`) and every one of its
+transactions is fenced by it.
+"""
+
+import functools
+import re
+import time
+import uuid as uuidlib
+
+from oslo_log import log as logging
+
+from tachyon import exception
+from tachyon.graph import common
+from tachyon.graph.compute import instances as compute_instances
+from tachyon.graph.compute import nodes as compute_nodes
+from tachyon.graph.compute import rows as compute_rows
+from tachyon.graph import leases
+from tachyon.graph import tombstones
+from tachyon.graph import upsert
+
+LOG = logging.getLogger(__name__)
+
+#: The lease a staged import holds from its first staged chunk to the
+#: end of its purge.
+LEASE = 'compute-model-import'
+#: Its lifetime, renewed after every transaction of the import.
+LEASE_TTL = 60.0
+#: Records staged per transaction, and entities purged per transaction.
+CHUNK = 5000
+
+#: Live label -> the label it is staged under.
+STAGED = {
+    'ResourceProvider': 'StagedResourceProvider',
+    'Consumer': 'StagedConsumer',
+    'Inventory': 'StagedInventory',
+    'Tombstone': 'StagedTombstone',
+    'PendingState': 'StagedPendingState',
+}
+_LIVE_LABEL = re.compile(r':(%s)\b' % '|'.join(STAGED))
+
+# "Updated before the end of time": every pending state, at the switch.
+_FOREVER = 1.0e300
+
+# The properties a staged entity does not take over from its live
+# namesake: those the import sets (even to nothing), the state's date
+# and the placement date (an import sets both anew) and the generation
+# (set apart).
+_NODE_OWN = ('uuid', 'kind', 'generation') + compute_rows.NODE_STORED
+_INSTANCE_OWN = (('uuid', 'type', 'generation', 'state_at', 'state_key',
+                  'placed_at', 'lock__') + compute_rows.INSTANCE_STORED)
+
+
+@functools.lru_cache(maxsize=None)
+def staged_query(query):
+    """``query`` (a statement of this package) on the staging labels."""
+    return _LIVE_LABEL.sub(lambda m: ':' + STAGED[m.group(1)], query)
+
+
+class StagedTransaction(object):
+    """A transaction whose statements run on the staging labels.
+
+    The live write functions run inside it unchanged: only the labels of
+    their statements' text differ, never their parameters.
+    """
+
+    def __init__(self, tx):
+        self._tx = tx
+
+    def run(self, query, parameters=None, **kwparameters):
+        return self._tx.run(staged_query(query), parameters, **kwparameters)
+
+
+# ---------------------------------------------------------------------------
+# Cypher of the switch and the purge
+# ---------------------------------------------------------------------------
+
+# Staged entities whose uuid the live graph gives an entity of another
+# kind: left alone, as a single-transaction import leaves them.
+DROP_NODE_CLASHES = """
+MATCH (s:StagedResourceProvider)
+MATCH (rp:ResourceProvider {uuid: s.uuid})
+USING INDEX rp:ResourceProvider(uuid)
+WHERE rp.kind <> 'compute'
+OPTIONAL MATCH (s)-[:HAS_INVENTORY]->(i:StagedInventory)
+DETACH DELETE i
+WITH DISTINCT s
+DETACH DELETE s
+RETURN count(s) AS n
+"""
+DROP_INSTANCE_CLASHES = """
+MATCH (s:StagedConsumer)
+MATCH (c:Consumer {uuid: s.uuid})
+USING INDEX c:Consumer(uuid)
+WHERE c.type <> 'instance'
+DETACH DELETE s
+RETURN count(s) AS n
+"""
+
+# What a staged node takes over from its live namesake. Its generation
+# stays when neither the node nor its usage changed, and moves otherwise.
+_USED = ('reduce(total = 0.0, x IN [(%s)-[:HAS_INVENTORY]->()<-[u:CONSUMES]-()'
+         ' | u.used] | total + x)')
+# The take-over itself, once ``same`` (counted unchanged) and ``still``
+# (the generation stays) are known.
+_TAKE_OVER = """
+SET new.generation = CASE WHEN still THEN old.generation
+                     ELSE coalesce(old.generation, 0) + 1 END
+FOREACH (k IN [k IN keys(old) WHERE new[k] IS NULL AND NOT k IN $own] |
+  SET new[k] = old[k])
+RETURN count(new) AS replaced,
+       sum(CASE WHEN same THEN 1 ELSE 0 END) AS unchanged
+"""
+TAKE_OVER_NODES = """
+MATCH (new:StagedResourceProvider)
+MATCH (old:ResourceProvider {uuid: new.uuid})
+USING INDEX old:ResourceProvider(uuid)
+WITH new, old, old.fingerprint = new.fingerprint AS same
+WITH new, old, same, same AND %(old_used)s = %(new_used)s AS still
+""" % {'old_used': _USED % 'old', 'new_used': _USED % 'new'} + _TAKE_OVER
+
+# ... and a staged instance from its live namesake: unchanged when its
+# record and its node are.
+TAKE_OVER_INSTANCES = """
+MATCH (new:StagedConsumer)
+MATCH (old:Consumer {uuid: new.uuid})
+USING INDEX old:Consumer(uuid)
+WITH new, old,
+     old.fingerprint = new.fingerprint
+     AND [(old)-[:CONSUMES {resource_class: 'VCPU'}]->(i) | i.provider_uuid]
+       = [(new)-[:CONSUMES {resource_class: 'VCPU'}]->(i) | i.provider_uuid]
+     AS same
+WITH new, old, same, same AS still
+""" + _TAKE_OVER
+
+STAGED_COUNTS = """
+RETURN COUNT { (:StagedResourceProvider) } AS nodes,
+       COUNT { (:StagedConsumer) } AS instances
+"""
+
+# The live compute model, retired: its inventories first (found through
+# their nodes), then the nodes, then the instances.
+RETIRE = (
+    """
+MATCH (:ResourceProvider {kind: 'compute'})-[:HAS_INVENTORY]->(i:Inventory)
+REMOVE i:Inventory
+SET i:RetiredInventory
+""",
+    """
+MATCH (rp:ResourceProvider {kind: 'compute'})
+REMOVE rp:ResourceProvider
+SET rp:RetiredResourceProvider
+""",
+    """
+MATCH (c:Consumer {type: 'instance'})
+REMOVE c:Consumer
+SET c:RetiredConsumer
+""",
+)
+
+# The edges the rest of the graph had onto a retired entity move onto its
+# staged namesake, type and properties kept. (The retired entities' own
+# edges between themselves go with them.)
+_NOT_RETIRED = ('NOT (x:RetiredResourceProvider OR x:RetiredInventory '
+                'OR x:RetiredConsumer)')
+REPOINT = (
+    """
+MATCH (old:RetiredConsumer)<-[r]-(x)
+WHERE %(not_retired)s
+MATCH (new:StagedConsumer {uuid: old.uuid})
+USING INDEX new:StagedConsumer(uuid)
+CREATE (x)-[moved:$(type(r))]->(new)
+SET moved = properties(r)
+DELETE r
+""" % {'not_retired': _NOT_RETIRED},
+    """
+MATCH (old:RetiredInventory)<-[r]-(x)
+WHERE %(not_retired)s
+MATCH (new:StagedInventory {provider_uuid: old.provider_uuid,
+                            resource_class: old.resource_class})
+USING INDEX new:StagedInventory(provider_uuid, resource_class)
+CREATE (x)-[moved:$(type(r))]->(new)
+SET moved = properties(r)
+DELETE r
+""" % {'not_retired': _NOT_RETIRED},
+    """
+MATCH (old:RetiredResourceProvider)<-[r]-(x)
+WHERE %(not_retired)s
+MATCH (new:StagedResourceProvider {uuid: old.uuid})
+USING INDEX new:StagedResourceProvider(uuid)
+CREATE (x)-[moved:$(type(r))]->(new)
+SET moved = properties(r)
+DELETE r
+""" % {'not_retired': _NOT_RETIRED},
+)
+
+# The uuids of the retired entities the model lacks: deleted.
+GONE_NODES = """
+MATCH (old:RetiredResourceProvider)
+WHERE NOT EXISTS { MATCH (:StagedResourceProvider {uuid: old.uuid}) }
+RETURN collect(old.uuid) AS uuids
+"""
+GONE_INSTANCES = """
+MATCH (old:RetiredConsumer)
+WHERE NOT EXISTS { MATCH (:StagedConsumer {uuid: old.uuid}) }
+RETURN collect(old.uuid) AS uuids
+"""
+
+# The tombstones of the entities the model brings back.
+REVIVE = """
+MATCH (new:%(label)s)
+MATCH (t:Tombstone {kind: $kind, uuid: new.uuid})
+USING INDEX t:Tombstone(kind, uuid)
+DELETE t
+"""
+REVIVE_NODES = REVIVE % {'label': 'StagedResourceProvider'}
+REVIVE_INSTANCES = REVIVE % {'label': 'StagedConsumer'}
+
+# The staged model, live.
+UNSTAGE = tuple("""
+MATCH (n:%(staged)s)
+REMOVE n:%(staged)s
+SET n:%(live)s
+""" % {'staged': STAGED[live], 'live': live}
+    for live in ('ResourceProvider', 'Inventory', 'Consumer'))
+
+# A chunk of retired (or abandoned staged) entities deleted, with the
+# keys of the vocabulary they used: the caller removes what nothing
+# uses any more.
+_PURGE_CONSUMERS = """
+MATCH (c:%s)
+WITH c LIMIT $limit
+WITH c,
+     [(c)-[:OWNED_BY]->(p:Project) | p.external_id] AS projects,
+     [(c)-[:PINNED_TO]->(az:AvailabilityZone) | az.name] AS azs,
+     [(c)-[:OF_TYPE]->(f:Flavor) | f.key] AS flavors
+DETACH DELETE c
+RETURN count(*) AS n, collect(projects) AS projects, collect(azs) AS azs,
+       collect(flavors) AS flavors
+"""
+_PURGE_PROVIDERS = """
+MATCH (rp:%s)
+WITH rp LIMIT $limit
+WITH rp,
+     [(rp)-[:LOCATED_IN]->(az:AvailabilityZone) | az.name] AS azs,
+     [(rp)-[:MEMBER_OF]->(a:Aggregate) | a.name] AS aggregates
+DETACH DELETE rp
+RETURN count(*) AS n, collect(azs) AS azs,
+       collect(aggregates) AS aggregates
+"""
+_PURGE_OTHERS = """
+MATCH (n:%s)
+WITH n LIMIT $limit
+DETACH DELETE n
+RETURN count(*) AS n
+"""
+#: What a purge deletes, in order (consumers before the inventories
+#: they consume, inventories before their nodes).
+PURGES = tuple(query % label for query, label in (
+    (_PURGE_CONSUMERS, 'RetiredConsumer'),
+    (_PURGE_OTHERS, 'RetiredInventory'),
+    (_PURGE_PROVIDERS, 'RetiredResourceProvider'),
+    (_PURGE_CONSUMERS, 'StagedConsumer'),
+    (_PURGE_OTHERS, 'StagedInventory'),
+    (_PURGE_PROVIDERS, 'StagedResourceProvider'),
+    (_PURGE_OTHERS, 'StagedTombstone'),
+    (_PURGE_OTHERS, 'StagedPendingState'),
+))
+
+LEFTOVERS = """
+RETURN COUNT { (:RetiredConsumer) } + COUNT { (:RetiredInventory) }
+       + COUNT { (:RetiredResourceProvider) } + COUNT { (:StagedConsumer) }
+       + COUNT { (:StagedInventory) } + COUNT { (:StagedResourceProvider) }
+       + COUNT { (:StagedTombstone) } + COUNT { (:StagedPendingState) }
+       AS n
+"""
+
+
+# ---------------------------------------------------------------------------
+# Transactions
+# ---------------------------------------------------------------------------
+
+def _flat(lists):
+    return {key for keys in lists for key in keys}
+
+
+def _purge_chunk(tx, query, limit, holder):
+    if holder is not None:
+        leases.fence(tx, LEASE, holder)
+    row = tx.run(query, limit=limit).single().data()
+    upsert.cleanup_orphans(
+        tx, **{kind: _flat(row.get(kind, ()))
+               for kind in ('projects', 'azs', 'flavors', 'aggregates')})
+    return row['n']
+
+
+def _stage_nodes(tx, graph, rows, holder):
+    leases.fence(tx, LEASE, holder)
+    compute_nodes.write_node_rows(StagedTransaction(tx), graph, rows,
+                                  bump=False)
+
+
+def _stage_instances(tx, graph, rows, holder):
+    leases.fence(tx, LEASE, holder)
+    compute_instances.write_instance_rows(StagedTransaction(tx), graph, rows,
+                                          bump=False)
+
+
+def _single(tx, query, **params):
+    return tx.run(query, **params).single()
+
+
+def _switch(tx, holder, now):
+    leases.fence(tx, LEASE, holder)
+    counts = common.SyncCounts()
+    counts.skipped += _single(tx, DROP_NODE_CLASHES)['n']
+    counts.skipped += _single(tx, DROP_INSTANCE_CLASHES)['n']
+    staged = _single(tx, STAGED_COUNTS)
+    for query, own, total in ((TAKE_OVER_NODES, _NODE_OWN, staged['nodes']),
+                              (TAKE_OVER_INSTANCES, _INSTANCE_OWN,
+                               staged['instances'])):
+        taken = _single(tx, query, own=list(own))
+        counts.created += total - taken['replaced']
+        counts.updated += taken['replaced'] - taken['unchanged']
+        counts.unchanged += taken['unchanged']
+    for query in RETIRE + REPOINT:
+        tx.run(query).consume()
+    for query, kind in ((GONE_NODES, tombstones.KIND_COMPUTE_NODE),
+                        (GONE_INSTANCES, tombstones.KIND_INSTANCE)):
+        gone = _single(tx, query)['uuids']
+        counts.deleted += len(gone)
+        tombstones.record_tombstones(tx, kind, gone, now)
+    tx.run(REVIVE_NODES, kind=tombstones.KIND_COMPUTE_NODE).consume()
+    tx.run(REVIVE_INSTANCES, kind=tombstones.KIND_INSTANCE).consume()
+    for query in UNSTAGE:
+        tx.run(query).consume()
+    # The instances a notification's state was kept for are not in the
+    # model either.
+    compute_instances.drop_pending_states(tx, _FOREVER)
+    if counts.changed:
+        common.bump_global_generation(tx)
+    return counts
+
+
+def leftovers_in(tx):
+    """How many retired or staged entities the graph holds, in ``tx``."""
+    return _single(tx, LEFTOVERS)['n']
+
+
+# ---------------------------------------------------------------------------
+# Entry points
+# ---------------------------------------------------------------------------
+
+class _Import(object):
+    """One staged import: its lease, renewed after each transaction."""
+
+    def __init__(self, graph, chunk, lease_ttl):
+        self.graph = graph
+        self.chunk = int(chunk)
+        self.lease_ttl = float(lease_ttl)
+        self.holder = 'import-%s' % uuidlib.uuid4()
+
+    def __enter__(self):
+        if not leases.acquire(self.graph, LEASE, self.holder,
+                              self.lease_ttl):
+            raise exception.InvalidState(
+                kind='lease', ident=LEASE, state='held',
+                reason='another replacing import of the compute model is '
+                       'running; try again when it has ended')
+        return self
+
+    def __exit__(self, *exc_info):
+        leases.release(self.graph, LEASE, self.holder)
+
+    def renew(self):
+        if not leases.renew(self.graph, LEASE, self.holder,
+                            self.lease_ttl):
+            raise exception.InvalidState(
+                kind='lease', ident=LEASE, state='lost',
+                reason='the import lost its lease (it ran out or was '
+                       'taken over); nothing was switched')
+
+    def write(self, work, *args):
+        answer = self.graph.write(work, *args)
+        self.renew()
+        return answer
+
+    def purge(self):
+        purged = 0
+        for query in PURGES:
+            while True:
+                n = self.write(_purge_chunk, query, self.chunk, self.holder)
+                purged += n
+                if n < self.chunk:
+                    break
+        return purged
+
+
+def _quiet(message, *args):
+    LOG.debug(message, *args)
+
+
+def import_compute_model(graph, nodes, instances, chunk=None,
+                         lease_ttl=None, report=None):
+    """Replace the compute model by ``nodes`` and ``instances``.
+
+    Staged in transactions of ``chunk`` records, switched to in one
+    short transaction, the old model purged in chunks (see the module's
+    docstring). ``lease_ttl``: the seconds the import's lease lasts
+    unrenewed (default :data:`LEASE_TTL`). Records apply
+    unconditionally, as a single-transaction import's do; the compute
+    nodes and instances not in the model are deleted. ``report``
+    (``report(message, *args)``) is told of each phase as it ends.
+
+    :returns: :class:`~tachyon.graph.common.SyncCounts` of both kinds.
+    :raises: InvalidState when another replacing import is running.
+    """
+    node_rows = [compute_rows.node_row(n) for n in upsert.dedupe(nodes)]
+    instance_rows = [compute_rows.instance_row(i)
+                     for i in upsert.dedupe(instances)]
+    report = report or _quiet
+    with _Import(graph, chunk or CHUNK, lease_ttl or LEASE_TTL) as run:
+        started = time.monotonic()
+        leftover = run.purge()
+        if leftover:
+            LOG.info('Purged %d entities an interrupted import left',
+                     leftover)
+        # Every node first: the instances' statements find their node
+        # among the staged ones.
+        for work, rows in ((_stage_nodes, node_rows),
+                           (_stage_instances, instance_rows)):
+            for start in range(0, len(rows), run.chunk):
+                run.write(work, graph, rows[start:start + run.chunk],
+                          run.holder)
+        report('staged %d nodes and %d instances in %.2f s',
+               len(node_rows), len(instance_rows),
+               time.monotonic() - started)
+        started = time.monotonic()
+        counts = run.write(_switch, run.holder, time.time())
+        report('switched to the staged model in %.2f s',
+               time.monotonic() - started)
+        started = time.monotonic()
+        purged = run.purge()
+        report('purged %d entities of the old model in %.2f s', purged,
+               time.monotonic() - started)
+    return counts
+
+
+def leftovers(graph):
+    """How many retired or staged entities the graph holds (none: 0)."""
+    return graph.read(leftovers_in)

@@ -1,0 +1,178 @@
+# Licensed under the Apache License, Version 2.0 (the "License"); you may
+# not use this file except in compliance with the License. You may obtain
+# a copy of the License at
+#
+#      http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+# WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+# License for the specific language governing permissions and limitations
+# under the License.
+
+"""The staged replacing import against the real Neo4j: the state it
+ends in, what it keeps of the rest of the graph, and what a failure
+leaves."""
+
+import time
+
+import fixtures
+
+from tachyon import exception
+from tachyon.graph import common
+from tachyon.graph import compute
+from tachyon.graph.compute import staging
+from tachyon.graph import leases
+from tachyon.graph import reservations
+from tachyon.graph import storage
+from tachyon.graph import tombstones
+from tests.functional.graph import test_compute as base
+from tests.functional.graph import test_storage
+
+N1, N2, N3 = base.N1, base.N2, base.N3
+N4 = '44444444-4444-4444-8444-444444444444'
+I1, I2, I3 = base.I1, base.I2, base.I3
+I4 = 'aaaaaaaa-0000-4000-8000-000000000004'
+I9 = 'aaaaaaaa-0000-4000-8000-000000000009'
+V1 = test_storage.V1
+node, instance = base.node, base.instance
+
+# A hold of 4 VCPUs on N1 for an instance not on it (so it counts).
+HOLD = """
+MATCH (inv:Inventory {provider_uuid: $node, resource_class: 'VCPU'})
+CREATE (r:Reservation {action_plan_uuid: 'plan-1', state: 'held'})
+       -[:HAS_HOLD]->(h:ReservationHold {id: 'hold-1'})
+CREATE (h)-[:HOLDS {resource_class: 'VCPU', used: 4,
+                    consumer_uuid: 'elsewhere', expires_at: $until}]->(inv)
+"""
+
+
+class TestStagedImport(base.ComputeTestCase):
+
+    def staged_labels(self):
+        return {label: self.labels(label) for label in (
+            list(staging.STAGED.values())
+            + ['RetiredResourceProvider', 'RetiredInventory',
+               'RetiredConsumer'])}
+
+    def first_model(self):
+        compute.import_compute_model(self.graph, [
+            node(N1), node(N2), node(N3), node(N4)], [
+            instance(I1, N1), instance(I2, N1), instance(I3, N2),
+            instance(I4, N4)])
+        compute.delete_instances(self.graph, [I9], deleted_at=time.time())
+        storage.upsert_volumes(self.graph, [test_storage.volume(
+            attachments=[{'server_id': I1, 'attachment_id': 'a1'}])])
+        self.graph.run_autocommit(HOLD, node=N1, until=time.time() + 3600)
+
+    def second_model(self):
+        # N1 the same, N2 changed, N3 gone, N4 the same; I1, I3, I4 the
+        # same, I2 gone, I9 back from its tombstone.
+        return ([node(N1), node(N2, vcpus=32), node(N4)],
+                [instance(I1, N1), instance(I3, N2), instance(I4, N4),
+                 instance(I9, N2)])
+
+    def test_end_state_and_what_the_rest_of_the_graph_keeps(self):
+        self.first_model()
+        held = self.graph.read(reservations.all_held)
+        self.assertEqual({N1: {'VCPU': 4}}, held)
+        # I1 and I2, 2 VCPUs each, and the hold's 4.
+        self.assertEqual(8, compute.get_node_used_resources(
+            self.graph, N1)['vcpu'])
+        before = {u: self.entity_generation(u) for u in (N1, N2, N4, I1, I4)}
+        generation = self.generation()
+
+        nodes, instances = self.second_model()
+        counts = compute.import_compute_model(self.graph, nodes, instances,
+                                              replace=True)
+
+        self.assertEqual(common.SyncCounts(created=1, updated=1, deleted=2,
+                                           unchanged=5), counts)
+        model = compute.get_compute_model(self.graph)
+        self.assertEqual({N1, N2, N4}, {n.uuid for n in model['nodes']})
+        self.assertEqual({I1, I3, I4, I9},
+                         {i.uuid for i in model['instances']})
+        self.assertEqual(32, compute.get_node_by_uuid(
+            self.graph, N2).inventories['VCPU'].total)
+        self.assertEqual(N2, compute.get_node_by_instance_uuid(
+            self.graph, I9).uuid)
+        # Usage is the new model's (I2 left N1), the hold's 4 still in.
+        self.assertEqual(6, compute.get_node_used_resources(
+            self.graph, N1)['vcpu'])
+        # The volume stays attached to the instance the model keeps, and
+        # the hold still holds N1's VCPUs.
+        self.assertEqual(1, self.count(
+            'MATCH (:Consumer {uuid: $v})-[:ATTACHED_TO]->'
+            '(:Consumer {uuid: $s}) RETURN count(*) AS n', v=V1, s=I1))
+        self.assertEqual(held, self.graph.read(reservations.all_held))
+        # Unchanged entities keep their generation; N1 (its usage moved)
+        # and N2 (its inventory) move theirs; the global one moves.
+        self.assertEqual(before[N4], self.entity_generation(N4))
+        self.assertEqual(before[I1], self.entity_generation(I1))
+        self.assertEqual(before[I4], self.entity_generation(I4))
+        self.assertGreater(self.entity_generation(N1), before[N1])
+        self.assertGreater(self.entity_generation(N2), before[N2])
+        self.assertGreater(self.generation(), generation)
+        # The deleted are tombstoned, the revived no longer.
+        found = self.graph.read(tombstones.get_tombstones,
+                                tombstones.KIND_INSTANCE, [I2, I9])
+        self.assertEqual({I2}, set(found))
+        self.assertEqual({N3}, set(self.graph.read(
+            tombstones.get_tombstones, tombstones.KIND_COMPUTE_NODE, [N3])))
+        # Nothing staged or retired is left, and no orphan: N3's
+        # inventories went with it.
+        self.assertEqual(0, staging.leftovers(self.graph))
+        self.assertEqual(set([0]), set(self.staged_labels().values()))
+        self.assertEqual(9, self.labels('Inventory'))
+
+    def test_same_model_again_changes_nothing(self):
+        self.first_model()
+        nodes, instances = self.second_model()
+        compute.import_compute_model(self.graph, nodes, instances,
+                                     replace=True)
+        generation = self.generation()
+        counts = compute.import_compute_model(self.graph, nodes, instances,
+                                              replace=True)
+        self.assertEqual(common.SyncCounts(unchanged=7), counts)
+        self.assertEqual(generation, self.generation())
+
+    def test_failure_while_staging_leaves_the_old_model_whole(self):
+        self.first_model()
+        old = compute.get_compute_model(self.graph)
+        real = staging._stage_instances
+        calls = []
+
+        def fail_second(tx, *args):
+            calls.append(1)
+            if len(calls) == 2:
+                raise exception.GraphRefused(neo4j_code='Test.Failure',
+                                             reason='staging failed')
+            return real(tx, *args)
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'tachyon.graph.compute.staging._stage_instances', fail_second))
+        nodes, instances = self.second_model()
+        self.assertRaises(exception.GraphRefused,
+                          compute.import_compute_model, self.graph, nodes,
+                          instances, replace=True, chunk=2)
+        self.assertEqual(old, compute.get_compute_model(self.graph))
+        # What was staged stays, invisible, until the next import.
+        self.assertGreater(staging.leftovers(self.graph), 0)
+        self.useFixture(fixtures.MonkeyPatch(
+            'tachyon.graph.compute.staging._stage_instances', real))
+        compute.import_compute_model(self.graph, nodes, instances,
+                                     replace=True, chunk=2)
+        self.assertEqual({I1, I3, I4, I9}, {
+            i.uuid for i in compute.get_compute_model(
+                self.graph)['instances']})
+        self.assertEqual(0, staging.leftovers(self.graph))
+
+    def test_one_import_at_a_time(self):
+        self.assertTrue(leases.acquire(self.graph, staging.LEASE, 'other',
+                                       60))
+        exc = self.assertRaises(exception.InvalidState,
+                                compute.import_compute_model, self.graph,
+                                [node(N1)], [], replace=True)
+        self.assertIn(staging.LEASE, str(exc))
+        self.assertIn('another replacing import', str(exc))
+        self.assertEqual(0, self.labels('ResourceProvider'))
