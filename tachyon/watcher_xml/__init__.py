@@ -89,7 +89,7 @@ def write_model(graph, kind, parsed, replace=False, **staging):
     All of it or nothing: in one transaction, or for a replacing import
     of a compute model staged and switched to in one transaction
     (``staging``: the ``chunk`` and ``lease_ttl`` of
-    :func:`tachyon.graph.compute.staging.import_compute_model`, compute
+    :func:`tachyon.graph.compute.staging.import_rows`, compute
     models only).
 
     :returns: the SyncCounts of the write.

@@ -302,7 +302,7 @@ def write(graph, parsed, replace=False, **staging):
 
     With ``replace``, compute entities absent from the document are
     deleted, and the import is staged (``staging``: see
-    :func:`tachyon.graph.compute.staging.import_compute_model`).
+    :func:`tachyon.graph.compute.staging.import_rows`).
     """
     return compute_graph.import_compute_model(
         graph, parsed.nodes, parsed.instances, replace=replace, **staging)

@@ -38,20 +38,20 @@ def import_compute_model(graph, nodes, instances, replace=False, **staged):
 
     With ``replace`` the compute nodes and instances not in the model are
     deleted too, and the import is staged in transactions of bounded size
-    and switched to in one short transaction
-    (:mod:`tachyon.graph.compute.staging`): its memory does not grow with
-    the model. Without it, the records are merged into the graph in one
-    transaction, which does.
+    and switched to in one transaction
+    (:mod:`tachyon.graph.compute.staging`): only that switch, a
+    relabelling, grows with the model. Without it, the records are merged
+    into the graph in one transaction, whose memory grows with the model.
 
-    ``staged`` (``chunk``, ``lease_ttl``) tunes the staged import.
+    ``staged`` (``chunk``, ``lease_ttl``, ``report``) tunes the staged
+    import.
 
     :returns: :class:`~tachyon.graph.common.SyncCounts` of both kinds.
     :raises: InvalidState when another replacing import is running.
     """
-    if replace:
-        return staging.import_compute_model(graph, nodes, instances,
-                                            **staged)
     node_rows = [compute_rows.node_row(n) for n in upsert.dedupe(nodes)]
     instance_rows = [compute_rows.instance_row(i)
                      for i in upsert.dedupe(instances)]
+    if replace:
+        return staging.import_rows(graph, node_rows, instance_rows, **staged)
     return graph.write(_import, graph, node_rows, instance_rows)

@@ -443,9 +443,9 @@ def _quiet(message, *args):
     LOG.debug(message, *args)
 
 
-def import_compute_model(graph, nodes, instances, chunk=None,
-                         lease_ttl=None, report=None):
-    """Replace the compute model by ``nodes`` and ``instances``.
+def import_rows(graph, node_rows, instance_rows, chunk=None,
+                lease_ttl=None, report=None):
+    """Replace the compute model by these rows (:mod:`.rows`).
 
     Staged in transactions of ``chunk`` records, switched to in one
     short transaction, the old model purged in chunks (see the module's
@@ -458,9 +458,6 @@ def import_compute_model(graph, nodes, instances, chunk=None,
     :returns: :class:`~tachyon.graph.common.SyncCounts` of both kinds.
     :raises: InvalidState when another replacing import is running.
     """
-    node_rows = [compute_rows.node_row(n) for n in upsert.dedupe(nodes)]
-    instance_rows = [compute_rows.instance_row(i)
-                     for i in upsert.dedupe(instances)]
     report = report or _quiet
     with _Import(graph, chunk or CHUNK, lease_ttl or LEASE_TTL) as run:
         started = time.monotonic()
