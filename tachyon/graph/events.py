@@ -95,7 +95,7 @@ MISSING_PROVIDER_NAMES = """
 UNWIND $names AS name
 WITH name WHERE NOT EXISTS {
   MATCH (rp:ResourceProvider {name: name})
-  USING INDEX rp:ResourceProvider(name)
+  USING INDEX SEEK rp:ResourceProvider(name)
   WHERE rp.kind = $kind
 }
 RETURN collect(name) AS missing
@@ -107,7 +107,7 @@ MISSING_PROVIDERS_OF_KINDS = """
 UNWIND $rows AS row
 WITH row WHERE NOT EXISTS {
   MATCH (rp:ResourceProvider {name: row[1]})
-  USING INDEX rp:ResourceProvider(name)
+  USING INDEX SEEK rp:ResourceProvider(name)
   WHERE rp.kind = row[0]
 }
 RETURN collect(row) AS missing
@@ -117,7 +117,7 @@ RETURN collect(row) AS missing
 CONSUMER_TIMES = """
 UNWIND $uuids AS uuid
 MATCH (c:Consumer {uuid: uuid})
-USING INDEX c:Consumer(uuid)
+USING INDEX SEEK c:Consumer(uuid)
 RETURN c.uuid AS uuid, c.updated_at AS updated_at
 """
 
@@ -135,7 +135,7 @@ REMOVE g.notification_lock
 MOVE_TOMBSTONES = """
 UNWIND $rows AS row
 MATCH (t:Tombstone {kind: $kind, uuid: row.uuid})
-USING INDEX t:Tombstone(kind, uuid)
+USING INDEX SEEK t:Tombstone(kind, uuid)
 WHERE t.deleted_at IS NULL OR t.deleted_at < row.deleted_at
 SET t.deleted_at = row.deleted_at
 """
@@ -143,7 +143,7 @@ SET t.deleted_at = row.deleted_at
 PROVIDER_TIMES = """
 UNWIND $uuids AS uuid
 MATCH (rp:ResourceProvider {uuid: uuid})
-USING INDEX rp:ResourceProvider(uuid)
+USING INDEX SEEK rp:ResourceProvider(uuid)
 RETURN rp.uuid AS uuid, rp.updated_at AS updated_at
 """
 

@@ -79,7 +79,7 @@ ORDER BY collector
 # "that many" from "more".
 COMPUTE_NODES_NAMED = """
 MATCH (rp:ResourceProvider {name: $name})
-USING INDEX rp:ResourceProvider(name)
+USING INDEX SEEK rp:ResourceProvider(name)
 WHERE rp.kind = 'compute'
 RETURN rp.uuid AS uuid
 ORDER BY uuid

@@ -130,13 +130,13 @@ CREATE_HOLDS = """
 MATCH (r:Reservation {action_plan_uuid: $plan})
 UNWIND $moves AS m
 MATCH (c:Consumer {uuid: m.consumer})
-USING INDEX c:Consumer(uuid)
+USING INDEX SEEK c:Consumer(uuid)
 MATCH (c)-[u:CONSUMES]->(src:Inventory)
 WHERE src.resource_class IN $classes
   AND src.provider_uuid <> m.destination
 MATCH (dst:Inventory {provider_uuid: m.destination,
                       resource_class: src.resource_class})
-USING INDEX dst:Inventory(provider_uuid, resource_class)
+USING INDEX SEEK dst:Inventory(provider_uuid, resource_class)
 MERGE (h:ReservationHold {id: m.id})
 ON CREATE SET h.action_plan_uuid = $plan, h.consumer_uuid = m.consumer,
               h.source_uuid = src.provider_uuid,

@@ -134,7 +134,7 @@ ON CREATE SET g.generation = 0
 SET g.lock__ = true REMOVE g.lock__
 WITH g, COUNT {
   MATCH (a:SimulationSession {status: 'active'})
-  USING INDEX a:SimulationSession(status)
+  USING INDEX SEEK a:SimulationSession(status)
   WHERE a.expires_at > $now
 } AS active, COLLECT {
   MATCH (e:SimulationSession {create_request_id: $request_id})
@@ -163,14 +163,14 @@ LOCK_ENTITIES = """
 CALL () {
   UNWIND $consumers AS uuid
   MATCH (c:Consumer {uuid: uuid})
-  USING INDEX c:Consumer(uuid)
+  USING INDEX SEEK c:Consumer(uuid)
   SET c.lock__ = true REMOVE c.lock__
   RETURN count(c) AS consumers
 }
 CALL () {
   UNWIND $providers AS uuid
   MATCH (rp:ResourceProvider {uuid: uuid})
-  USING INDEX rp:ResourceProvider(uuid)
+  USING INDEX SEEK rp:ResourceProvider(uuid)
   SET rp.lock__ = true REMOVE rp.lock__
   RETURN count(rp) AS providers
 }
@@ -414,7 +414,7 @@ RETURN s {.*} AS session
 # cut off from their parent).
 LIVE_FORKS = """
 MATCH (c:SimulationSession {status: 'active'})
-USING INDEX c:SimulationSession(status)
+USING INDEX SEEK c:SimulationSession(status)
 WHERE c.parent_id = $id AND c.expires_at > $now
 RETURN c.id AS id ORDER BY c.id
 """
@@ -439,7 +439,7 @@ ON CREATE SET g.generation = 0
 SET g.lock__ = true REMOVE g.lock__
 WITH g, p, coalesce(p.depth, 0) + 1 AS depth, COUNT {
   MATCH (a:SimulationSession {status: 'active'})
-  USING INDEX a:SimulationSession(status)
+  USING INDEX SEEK a:SimulationSession(status)
   WHERE a.expires_at > $now
 } AS active, COLLECT {
   MATCH (e:SimulationSession {create_request_id: $request_id})
@@ -467,7 +467,7 @@ RETURN p {.*} AS parent, active, made, sent
 # dropping their deltas.
 FINISH_DESCENDANTS = """
 MATCH (c:SimulationSession {status: 'active'})
-USING INDEX c:SimulationSession(status)
+USING INDEX SEEK c:SimulationSession(status)
 WHERE $id IN c.ancestor_ids
 OPTIONAL MATCH (c)-[:HAS_DELTA]->(d:SpeculativeDelta)
 DETACH DELETE d
@@ -478,7 +478,7 @@ RETURN collect(c.id) AS ids
 
 EXPIRED_SESSIONS = """
 MATCH (s:SimulationSession {status: 'active'})
-USING INDEX s:SimulationSession(status)
+USING INDEX SEEK s:SimulationSession(status)
 WHERE s.expires_at <= $now
 RETURN s.id AS id
 """

@@ -256,14 +256,14 @@ WHERE pool.kind = 'pool' AND c.type = 'volume'
 POOLS_BY_NAME = """
 UNWIND $names AS name
 MATCH (rp:ResourceProvider {name: name})
-USING INDEX rp:ResourceProvider(name)
+USING INDEX SEEK rp:ResourceProvider(name)
 WHERE rp.kind = 'pool'
 """ + _POOL_RETURN
 
 VOLUMES_BY_UUID = """
 UNWIND $uuids AS uuid
 MATCH (c:Consumer {uuid: uuid})
-USING INDEX c:Consumer(uuid)
+USING INDEX SEEK c:Consumer(uuid)
 WHERE c.type = 'volume'
 OPTIONAL MATCH (c)-[:CONSUMES]->(:Inventory)
                <-[:HAS_INVENTORY]-(pool:ResourceProvider)
@@ -273,7 +273,7 @@ OPTIONAL MATCH (c)-[:CONSUMES]->(:Inventory)
 KNOWN_VOLUMES = """
 UNWIND $uuids AS uuid
 MATCH (c:Consumer {uuid: uuid})
-USING INDEX c:Consumer(uuid)
+USING INDEX SEEK c:Consumer(uuid)
 WHERE c.type = 'volume'
 RETURN collect(c.uuid) AS known
 """

@@ -50,14 +50,14 @@ ON MATCH SET t.deleted_at = CASE
 GET_TOMBSTONES = """
 UNWIND $uuids AS uuid
 MATCH (t:Tombstone {kind: $kind, uuid: uuid})
-USING INDEX t:Tombstone(kind, uuid)
+USING INDEX SEEK t:Tombstone(kind, uuid)
 RETURN t.uuid AS uuid, t.deleted_at AS deleted_at
 """
 
 REMOVE_TOMBSTONES = """
 UNWIND $uuids AS uuid
 MATCH (t:Tombstone {kind: $kind, uuid: uuid})
-USING INDEX t:Tombstone(kind, uuid)
+USING INDEX SEEK t:Tombstone(kind, uuid)
 DELETE t
 """
 

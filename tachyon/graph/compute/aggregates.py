@@ -115,7 +115,7 @@ RETURN a.name AS name ORDER BY name
 DATE_AGGREGATES = """
 UNWIND $rows AS row
 MATCH (rp:ResourceProvider {uuid: row.uuid})
-USING INDEX rp:ResourceProvider(uuid)
+USING INDEX SEEK rp:ResourceProvider(uuid)
 WHERE rp.kind = 'compute'
   AND (rp.aggregates_at IS NULL OR rp.aggregates_at < row.at)
 SET rp.aggregates_at = row.at

@@ -87,20 +87,20 @@ CLASSIFY_KEYS = ('uuid', 'exists', 'kind', 'updated_at', 'fingerprint',
 CLASSIFY_INSTANCES = common.collected("""
 UNWIND $rows AS row
 OPTIONAL MATCH (c:Consumer {uuid: row[0]})
-USING INDEX c:Consumer(uuid)
+USING INDEX SEEK c:Consumer(uuid)
 OPTIONAL MATCH (t:Tombstone {kind: 'instance', uuid: row[0]})
-USING INDEX t:Tombstone(kind, uuid)
+USING INDEX SEEK t:Tombstone(kind, uuid)
 OPTIONAL MATCH (ps:PendingState {kind: 'instance', uuid: row[0]})
-USING INDEX ps:PendingState(kind, uuid)
+USING INDEX SEEK ps:PendingState(kind, uuid)
 WITH row, c, t, ps
 WHERE c IS NOT NULL OR t IS NOT NULL OR ps IS NOT NULL
 OPTIONAL MATCH (c)-[:CONSUMES {resource_class: 'VCPU'}]->(cur:Inventory)
 OPTIONAL MATCH (by_uuid:ResourceProvider {uuid: row[1]})
-USING INDEX by_uuid:ResourceProvider(uuid)
+USING INDEX SEEK by_uuid:ResourceProvider(uuid)
 WHERE by_uuid.kind = 'compute'
 CALL (row, by_uuid) {
   OPTIONAL MATCH (n:ResourceProvider {name: row[2]})
-  USING INDEX n:ResourceProvider(name)
+  USING INDEX SEEK n:ResourceProvider(name)
   WHERE by_uuid IS NULL AND n.kind = 'compute'
   RETURN min(n.uuid) AS by_name
 }
@@ -130,11 +130,11 @@ RETURN row[0] AS uuid, c IS NOT NULL AS exists, c.type AS kind,
 CREATE_INSTANCES = """
 UNWIND $rows AS row
 OPTIONAL MATCH (by_uuid:ResourceProvider {uuid: %(node_uuid)s})
-USING INDEX by_uuid:ResourceProvider(uuid)
+USING INDEX SEEK by_uuid:ResourceProvider(uuid)
 WHERE by_uuid.kind = 'compute'
 CALL (row, by_uuid) {
   OPTIONAL MATCH (n:ResourceProvider {name: %(node_name)s})
-  USING INDEX n:ResourceProvider(name)
+  USING INDEX SEEK n:ResourceProvider(name)
   WHERE by_uuid IS NULL AND n.kind = 'compute'
   RETURN min(n.uuid) AS by_name
 }
@@ -148,13 +148,13 @@ SET %(set_props)s,
 WITH c, row, target
 OPTIONAL MATCH (vcpu:Inventory {provider_uuid: target,
                                 resource_class: 'VCPU'})
-USING INDEX vcpu:Inventory(provider_uuid, resource_class)
+USING INDEX SEEK vcpu:Inventory(provider_uuid, resource_class)
 OPTIONAL MATCH (ram:Inventory {provider_uuid: target,
                                resource_class: 'MEMORY_MB'})
-USING INDEX ram:Inventory(provider_uuid, resource_class)
+USING INDEX SEEK ram:Inventory(provider_uuid, resource_class)
 OPTIONAL MATCH (dsk:Inventory {provider_uuid: target,
                                resource_class: 'DISK_GB'})
-USING INDEX dsk:Inventory(provider_uuid, resource_class)
+USING INDEX SEEK dsk:Inventory(provider_uuid, resource_class)
 FOREACH (inv IN CASE WHEN vcpu IS NULL THEN [] ELSE [vcpu] END |
   CREATE (c)-[:CONSUMES {used: %(vcpus)s, resource_class: 'VCPU'}]->(inv))
 FOREACH (inv IN CASE WHEN ram IS NULL THEN [] ELSE [ram] END |
@@ -240,7 +240,7 @@ CALL (c, row) {
           ['DISK_GB', %(disk)s]] AS u
   MATCH (inv:Inventory {provider_uuid: %(target)s,
                         resource_class: u[0]})
-  USING INDEX inv:Inventory(provider_uuid, resource_class)
+  USING INDEX SEEK inv:Inventory(provider_uuid, resource_class)
   MERGE (c)-[r:CONSUMES]->(inv)
   SET r.used = u[1], r.resource_class = u[0]
 }
@@ -253,7 +253,7 @@ RETURN c.uuid AS uuid, old_projects, old_azs, old_flavors
 UPDATE_INSTANCES = """
 UNWIND $rows AS row
 MATCH (c:Consumer {uuid: %(uuid)s})
-USING INDEX c:Consumer(uuid)
+USING INDEX SEEK c:Consumer(uuid)
 WHERE c.type = 'instance'
 %(fresh_set)s%(stamp_set)s
 WITH c, row
@@ -268,7 +268,7 @@ RETURN count(DISTINCT c) AS n
 DELETE_INSTANCES = """
 UNWIND $uuids AS uuid
 MATCH (c:Consumer {uuid: uuid})
-USING INDEX c:Consumer(uuid)
+USING INDEX SEEK c:Consumer(uuid)
 WHERE c.type = 'instance'
 OPTIONAL MATCH (c)-[:CONSUMES]->(inv:Inventory)
 WITH c, collect(DISTINCT inv.provider_uuid) AS providers
@@ -287,7 +287,7 @@ RETURN uuid, providers, projects, azs, flavors
 GET_TIE_KEYS = """
 UNWIND $uuids AS uuid
 MATCH (c:Consumer {uuid: uuid})
-USING INDEX c:Consumer(uuid)
+USING INDEX SEEK c:Consumer(uuid)
 WHERE c.type = 'instance'
 RETURN c.uuid AS uuid, c.updated_at AS updated_at, c.tie_key AS tie_key,
        c.placed_at AS placed_at
@@ -300,7 +300,7 @@ RETURN c.uuid AS uuid, c.updated_at AS updated_at, c.tie_key AS tie_key,
 SET_PLACED_AT = """
 UNWIND $rows AS row
 MATCH (c:Consumer {uuid: row.uuid})
-USING INDEX c:Consumer(uuid)
+USING INDEX SEEK c:Consumer(uuid)
 WHERE c.type = 'instance' AND c.updated_at = row.updated_at
 SET c.placed_at = row.placed_at
 """
@@ -308,7 +308,7 @@ SET c.placed_at = row.placed_at
 FORGET_PLACED_AT = """
 UNWIND $uuids AS uuid
 MATCH (c:Consumer {uuid: uuid})
-USING INDEX c:Consumer(uuid)
+USING INDEX SEEK c:Consumer(uuid)
 WHERE c.placed_at IS NOT NULL
 REMOVE c.placed_at
 """
@@ -316,7 +316,7 @@ REMOVE c.placed_at
 SET_TIE_KEYS = """
 UNWIND $rows AS row
 MATCH (c:Consumer {uuid: row.uuid})
-USING INDEX c:Consumer(uuid)
+USING INDEX SEEK c:Consumer(uuid)
 WHERE c.type = 'instance' AND c.updated_at = row.updated_at
 SET c.tie_key = row.tie_key
 """
@@ -328,7 +328,7 @@ SET c.tie_key = row.tie_key
 STAMP_TOUCH = """
 UNWIND $rows AS row
 MATCH (c:Consumer {uuid: row[0]})
-USING INDEX c:Consumer(uuid)
+USING INDEX SEEK c:Consumer(uuid)
 WHERE c.type = 'instance'
   AND (row[1] IS NULL OR c.updated_at IS NULL OR c.updated_at <= row[1])
 SET c.updated_at = coalesce(row[1], c.updated_at),
@@ -343,12 +343,12 @@ SET c.updated_at = coalesce(row[1], c.updated_at),
 GET_STATES = """
 UNWIND $uuids AS uuid
 OPTIONAL MATCH (c:Consumer {uuid: uuid})
-USING INDEX c:Consumer(uuid)
+USING INDEX SEEK c:Consumer(uuid)
 WHERE c.type = 'instance'
 OPTIONAL MATCH (p:PendingState {kind: $kind, uuid: uuid})
-USING INDEX p:PendingState(kind, uuid)
+USING INDEX SEEK p:PendingState(kind, uuid)
 OPTIONAL MATCH (t:Tombstone {kind: $kind, uuid: uuid})
-USING INDEX t:Tombstone(kind, uuid)
+USING INDEX SEEK t:Tombstone(kind, uuid)
 OPTIONAL MATCH (c)-[:CONSUMES {resource_class: 'VCPU'}]->(cur:Inventory)
 RETURN uuid, c IS NOT NULL AS exists, c.record AS record,
        c.state AS state, c.fingerprint AS fingerprint,
@@ -366,7 +366,7 @@ RETURN uuid, c IS NOT NULL AS exists, c.record AS record,
 SET_STATES = """
 UNWIND $rows AS row
 MATCH (c:Consumer {uuid: row.uuid})
-USING INDEX c:Consumer(uuid)
+USING INDEX SEEK c:Consumer(uuid)
 WHERE c.type = 'instance' AND c.fingerprint = row.was
 SET c.state = row.state,
     c.record = row.record,
@@ -389,7 +389,7 @@ SET p.state = row.state,
 DELETE_PENDING_STATES = """
 UNWIND $uuids AS uuid
 MATCH (p:PendingState {kind: $kind, uuid: uuid})
-USING INDEX p:PendingState(kind, uuid)
+USING INDEX SEEK p:PendingState(kind, uuid)
 DELETE p
 """
 
@@ -405,10 +405,10 @@ DELETE p
 STATES_AT_DELETE = """
 UNWIND $rows AS row
 OPTIONAL MATCH (c:Consumer {uuid: row[0]})
-USING INDEX c:Consumer(uuid)
+USING INDEX SEEK c:Consumer(uuid)
 WHERE c.type = 'instance'
 OPTIONAL MATCH (p:PendingState {kind: $kind, uuid: row[0]})
-USING INDEX p:PendingState(kind, uuid)
+USING INDEX SEEK p:PendingState(kind, uuid)
 WITH row, c, p
 WHERE c IS NOT NULL OR p IS NOT NULL
 RETURN row[0] AS uuid, row[1] AS deleted_at, c IS NOT NULL AS exists,
@@ -426,10 +426,10 @@ NOTIFICATION_STATE_KEYS = ('uuid', 'c', 'node_uuid', 'node_name',
 GET_NOTIFICATION_STATE = common.collected("""
 UNWIND $uuids AS uuid
 OPTIONAL MATCH (c:Consumer {uuid: uuid})
-USING INDEX c:Consumer(uuid)
+USING INDEX SEEK c:Consumer(uuid)
 WHERE c.type = 'instance'
 OPTIONAL MATCH (t:Tombstone {kind: $kind, uuid: uuid})
-USING INDEX t:Tombstone(kind, uuid)
+USING INDEX SEEK t:Tombstone(kind, uuid)
 WITH uuid, c, t
 WHERE c IS NOT NULL OR t IS NOT NULL
 OPTIONAL MATCH (c)-[:CONSUMES {resource_class: 'VCPU'}]->(:Inventory)

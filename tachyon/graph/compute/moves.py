@@ -41,12 +41,12 @@ LOG = logging.getLogger(__name__)
 # two migrations), and read everything the checks need.
 LOCK_FOR_MOVE = """
 MATCH (c:Consumer {uuid: $instance_uuid})
-USING INDEX c:Consumer(uuid)
+USING INDEX SEEK c:Consumer(uuid)
 WHERE c.type = 'instance'
 SET c.lock__ = true REMOVE c.lock__
 WITH c
 OPTIONAL MATCH (rp:ResourceProvider)
-USING INDEX rp:ResourceProvider(uuid)
+USING INDEX SEEK rp:ResourceProvider(uuid)
 WHERE rp.uuid IN $node_uuids AND rp.kind = 'compute'
 WITH c, rp ORDER BY rp.uuid
 FOREACH (_ IN CASE WHEN rp IS NULL THEN [] ELSE [1] END |
@@ -60,7 +60,7 @@ RETURN c.generation AS generation, c.vcpus AS vcpus, c.memory AS memory,
 
 MOVE_CONSUMER = """
 MATCH (c:Consumer {uuid: $instance_uuid})
-USING INDEX c:Consumer(uuid)
+USING INDEX SEEK c:Consumer(uuid)
 OPTIONAL MATCH (c)-[old:CONSUMES]->(:Inventory)
 DELETE old
 WITH DISTINCT c
@@ -69,7 +69,7 @@ CALL (c) {
   UNWIND $consumes AS u
   MATCH (inv:Inventory {provider_uuid: $dest_uuid,
                         resource_class: u.resource_class})
-  USING INDEX inv:Inventory(provider_uuid, resource_class)
+  USING INDEX SEEK inv:Inventory(provider_uuid, resource_class)
   CREATE (c)-[:CONSUMES {used: u.used, resource_class: u.resource_class}]
          ->(inv)
 }
@@ -83,7 +83,7 @@ RETURN c.generation AS generation
 # One per instance, the last migration's.
 KEEP_MOVE = """
 MATCH (c:Consumer {uuid: $instance_uuid})
-USING INDEX c:Consumer(uuid)
+USING INDEX SEEK c:Consumer(uuid)
 SET c.move_request_id = $request_id, c.move_outcome = $generation
 """
 

@@ -146,7 +146,7 @@ RETURN rp.uuid AS uuid, old_azs, old_aggregates
 WRITE_NODE_SERVICES = """
 UNWIND $rows AS row
 MATCH (rp:ResourceProvider {uuid: %(uuid)s})
-USING INDEX rp:ResourceProvider(uuid)
+USING INDEX SEEK rp:ResourceProvider(uuid)
 WHERE rp.kind = 'compute'
 %(fresh_set)s
 WITH rp, row
@@ -157,7 +157,7 @@ WITH rp, row
 RENAME_NODES = """
 UNWIND $rows AS row
 MATCH (rp:ResourceProvider {uuid: row.uuid})
-USING INDEX rp:ResourceProvider(uuid)
+USING INDEX SEEK rp:ResourceProvider(uuid)
 WHERE rp.kind = 'compute' AND rp.name <> row.name
 SET rp.name = row.name, rp.generation = rp.generation + 1
 RETURN rp.uuid AS uuid
@@ -166,7 +166,7 @@ RETURN rp.uuid AS uuid
 DELETE_NODES = """
 UNWIND $uuids AS uuid
 MATCH (rp:ResourceProvider {uuid: uuid})
-USING INDEX rp:ResourceProvider(uuid)
+USING INDEX SEEK rp:ResourceProvider(uuid)
 WHERE rp.kind = 'compute'
 OPTIONAL MATCH (rp)-[:HAS_INVENTORY]->(inv:Inventory)
 OPTIONAL MATCH (inv)<-[:CONSUMES]-(c:Consumer)
@@ -185,7 +185,7 @@ RETURN uuid, consumers, azs, aggregates
 NODE_REGISTERS = """
 UNWIND $uuids AS uuid
 MATCH (rp:ResourceProvider {uuid: uuid})
-USING INDEX rp:ResourceProvider(uuid)
+USING INDEX SEEK rp:ResourceProvider(uuid)
 WHERE rp.kind = 'compute'
 RETURN rp.uuid AS uuid, rp.service_key AS service_key,
        rp.aggregates_at AS aggregates_at
@@ -196,7 +196,7 @@ RETURN rp.uuid AS uuid, rp.service_key AS service_key,
 SET_SERVICE_KEYS = """
 UNWIND $rows AS row
 MATCH (rp:ResourceProvider {uuid: row.uuid})
-USING INDEX rp:ResourceProvider(uuid)
+USING INDEX SEEK rp:ResourceProvider(uuid)
 WHERE rp.kind = 'compute'
 SET rp.service_key = row.key
 """

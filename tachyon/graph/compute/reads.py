@@ -45,13 +45,13 @@ RETURN CASE WHEN rp IS NULL THEN NULL ELSE %s END AS rp,
 
 GET_NODE_BY_UUID = """
 MATCH (rp:ResourceProvider {uuid: $uuid})
-USING INDEX rp:ResourceProvider(uuid)
+USING INDEX SEEK rp:ResourceProvider(uuid)
 WHERE rp.kind = 'compute'
 """ + NODE_PROJECTION
 
 GET_NODES_BY_NAME = """
 MATCH (rp:ResourceProvider {name: $name})
-USING INDEX rp:ResourceProvider(name)
+USING INDEX SEEK rp:ResourceProvider(name)
 WHERE rp.kind = 'compute'
 WITH rp ORDER BY rp.uuid LIMIT 1
 """ + NODE_PROJECTION
@@ -60,7 +60,7 @@ WITH rp ORDER BY rp.uuid LIMIT 1
 GET_NODES_OF_NAMES = """
 UNWIND $names AS name
 MATCH (rp:ResourceProvider {name: name})
-USING INDEX rp:ResourceProvider(name)
+USING INDEX SEEK rp:ResourceProvider(name)
 WHERE rp.kind = 'compute'
 WITH rp ORDER BY rp.uuid
 """ + NODE_PROJECTION
@@ -73,14 +73,14 @@ WITH rp ORDER BY rp.uuid
 GET_NODES = """
 UNWIND $uuids AS uuid
 MATCH (rp:ResourceProvider {uuid: uuid})
-USING INDEX rp:ResourceProvider(uuid)
+USING INDEX SEEK rp:ResourceProvider(uuid)
 WHERE rp.kind = 'compute'
 WITH rp ORDER BY rp.uuid
 """ + NODE_PROJECTION
 
 GET_NODE_OF_INSTANCE = """
 MATCH (c:Consumer {uuid: $uuid})
-USING INDEX c:Consumer(uuid)
+USING INDEX SEEK c:Consumer(uuid)
 WHERE c.type = 'instance'
 OPTIONAL MATCH (c)-[:CONSUMES {resource_class: 'VCPU'}]->(:Inventory)
       <-[:HAS_INVENTORY]-(rp:ResourceProvider)
@@ -89,7 +89,7 @@ WITH c, rp
 
 GET_INSTANCE = """
 MATCH (c:Consumer {uuid: $uuid})
-USING INDEX c:Consumer(uuid)
+USING INDEX SEEK c:Consumer(uuid)
 WHERE c.type = 'instance'
 OPTIONAL MATCH (c)-[:CONSUMES {resource_class: 'VCPU'}]->(:Inventory)
       <-[:HAS_INVENTORY]-(rp:ResourceProvider)
@@ -99,7 +99,7 @@ RETURN %s AS c, rp.uuid AS node_uuid, rp.name AS node_name
 GET_INSTANCES = """
 UNWIND $uuids AS uuid
 MATCH (c:Consumer {uuid: uuid})
-USING INDEX c:Consumer(uuid)
+USING INDEX SEEK c:Consumer(uuid)
 WHERE c.type = 'instance'
 OPTIONAL MATCH (c)-[:CONSUMES {resource_class: 'VCPU'}]->(:Inventory)
       <-[:HAS_INVENTORY]-(rp:ResourceProvider)
@@ -121,13 +121,13 @@ GET_INSTANCES_OF_NODES = """
 UNWIND $uuids AS uuid
 MATCH (inv:Inventory {provider_uuid: uuid, resource_class: 'VCPU'})
       <-[:CONSUMES]-(c:Consumer)
-USING INDEX inv:Inventory(provider_uuid, resource_class)
+USING INDEX SEEK inv:Inventory(provider_uuid, resource_class)
 RETURN uuid AS node_uuid, collect(%s) AS cs
 """ % INSTANCE_VALUES
 
 GET_NODE_INSTANCES = """
 MATCH (rp:ResourceProvider {uuid: $uuid})
-USING INDEX rp:ResourceProvider(uuid)
+USING INDEX SEEK rp:ResourceProvider(uuid)
 WHERE rp.kind = 'compute'
 OPTIONAL MATCH (rp)-[:HAS_INVENTORY]->(:Inventory {resource_class: 'VCPU'})
       <-[:CONSUMES]-(c:Consumer)

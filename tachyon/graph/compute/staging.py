@@ -123,7 +123,7 @@ class StagedTransaction(object):
 DROP_NODE_CLASHES = """
 MATCH (s:StagedResourceProvider)
 MATCH (rp:ResourceProvider {uuid: s.uuid})
-USING INDEX rp:ResourceProvider(uuid)
+USING INDEX SEEK rp:ResourceProvider(uuid)
 WHERE rp.kind <> 'compute'
 OPTIONAL MATCH (s)-[:HAS_INVENTORY]->(i:StagedInventory)
 DETACH DELETE i
@@ -134,7 +134,7 @@ RETURN count(s) AS n
 DROP_INSTANCE_CLASHES = """
 MATCH (s:StagedConsumer)
 MATCH (c:Consumer {uuid: s.uuid})
-USING INDEX c:Consumer(uuid)
+USING INDEX SEEK c:Consumer(uuid)
 WHERE c.type <> 'instance'
 DETACH DELETE s
 RETURN count(s) AS n
@@ -157,7 +157,7 @@ RETURN count(new) AS replaced,
 TAKE_OVER_NODES = """
 MATCH (new:StagedResourceProvider)
 MATCH (old:ResourceProvider {uuid: new.uuid})
-USING INDEX old:ResourceProvider(uuid)
+USING INDEX SEEK old:ResourceProvider(uuid)
 WITH new, old, old.fingerprint = new.fingerprint AS same
 WITH new, old, same, same AND %(old_used)s = %(new_used)s AS still
 """ % {'old_used': _USED % 'old', 'new_used': _USED % 'new'} + _TAKE_OVER
@@ -167,7 +167,7 @@ WITH new, old, same, same AND %(old_used)s = %(new_used)s AS still
 TAKE_OVER_INSTANCES = """
 MATCH (new:StagedConsumer)
 MATCH (old:Consumer {uuid: new.uuid})
-USING INDEX old:Consumer(uuid)
+USING INDEX SEEK old:Consumer(uuid)
 WITH new, old,
      old.fingerprint = new.fingerprint
      AND [(old)-[:CONSUMES {resource_class: 'VCPU'}]->(i) | i.provider_uuid]
@@ -211,7 +211,7 @@ REPOINT = (
 MATCH (old:RetiredConsumer)<-[r]-(x)
 WHERE %(not_retired)s
 MATCH (new:StagedConsumer {uuid: old.uuid})
-USING INDEX new:StagedConsumer(uuid)
+USING INDEX SEEK new:StagedConsumer(uuid)
 CREATE (x)-[moved:$(type(r))]->(new)
 SET moved = properties(r)
 DELETE r
@@ -221,7 +221,7 @@ MATCH (old:RetiredInventory)<-[r]-(x)
 WHERE %(not_retired)s
 MATCH (new:StagedInventory {provider_uuid: old.provider_uuid,
                             resource_class: old.resource_class})
-USING INDEX new:StagedInventory(provider_uuid, resource_class)
+USING INDEX SEEK new:StagedInventory(provider_uuid, resource_class)
 CREATE (x)-[moved:$(type(r))]->(new)
 SET moved = properties(r)
 DELETE r
@@ -230,7 +230,7 @@ DELETE r
 MATCH (old:RetiredResourceProvider)<-[r]-(x)
 WHERE %(not_retired)s
 MATCH (new:StagedResourceProvider {uuid: old.uuid})
-USING INDEX new:StagedResourceProvider(uuid)
+USING INDEX SEEK new:StagedResourceProvider(uuid)
 CREATE (x)-[moved:$(type(r))]->(new)
 SET moved = properties(r)
 DELETE r
@@ -253,7 +253,7 @@ RETURN collect(old.uuid) AS uuids
 REVIVE = """
 MATCH (new:%(label)s)
 MATCH (t:Tombstone {kind: $kind, uuid: new.uuid})
-USING INDEX t:Tombstone(kind, uuid)
+USING INDEX SEEK t:Tombstone(kind, uuid)
 DELETE t
 """
 REVIVE_NODES = REVIVE % {'label': 'StagedResourceProvider'}

@@ -46,7 +46,7 @@ def usage_of(rp, inv='inv'):
 
 GET_NODE_USAGE = """
 MATCH (rp:ResourceProvider {uuid: $uuid})
-USING INDEX rp:ResourceProvider(uuid)
+USING INDEX SEEK rp:ResourceProvider(uuid)
 WHERE rp.kind = 'compute'
 RETURN %s AS usage
 """ % usage_of('rp')

@@ -37,8 +37,8 @@ class TestStagedQuery(base.TestCase):
         query = instances.CLASSIFY_INSTANCES
         staged = staging.staged_query(query)
         self.assertIn('(c:StagedConsumer {uuid: row[0]})', staged)
-        self.assertIn('USING INDEX c:StagedConsumer(uuid)', staged)
-        self.assertIn('USING INDEX t:StagedTombstone(kind, uuid)', staged)
+        self.assertIn('USING INDEX SEEK c:StagedConsumer(uuid)', staged)
+        self.assertIn('USING INDEX SEEK t:StagedTombstone(kind, uuid)', staged)
         # Relationship types, properties and parameters are untouched.
         self.assertIn('[:CONSUMES {resource_class: ', staged)
         self.assertIn(':Project)', staged)
@@ -62,7 +62,7 @@ class TestStagedQuery(base.TestCase):
         hinted = set()
         for _name, query in _statements():
             hinted.update(re.findall(
-                r'USING INDEX \w+:(Staged\w+)\(([\w, ]+)\)',
+                r'USING INDEX SEEK \w+:(Staged\w+)\(([\w, ]+)\)',
                 staging.staged_query(query)))
         self.assertTrue(hinted)
         indexed = set()

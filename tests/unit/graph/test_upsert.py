@@ -112,7 +112,7 @@ class TestHelpers(base.TestCase):
     def test_lookups_carry_index_hints(self):
         for label, var in ((upsert.PROVIDER, 'rp'), (upsert.CONSUMER, 'c')):
             for statements in (upsert.CLASSIFY, upsert.TOUCH, upsert.BUMP):
-                self.assertIn('USING INDEX %s:%s(uuid)' % (var, label),
+                self.assertIn('USING INDEX SEEK %s:%s(uuid)' % (var, label),
                               statements[label])
-        self.assertIn('USING INDEX t:Tombstone(kind, uuid)',
+        self.assertIn('USING INDEX SEEK t:Tombstone(kind, uuid)',
                       upsert.CLASSIFY[upsert.PROVIDER])
