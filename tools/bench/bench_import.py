@@ -22,9 +22,10 @@ TACHYON_NEO4J_URI (as ``tools/devservices.py env`` exports it; the graph
 is WIPED, point it at a throw-away database) times:
 
 * the staged replacing import (``tachyon-manage model import --replace``)
-  into an empty graph, again with nothing changed, and again with a tenth
+  into an empty graph, again with nothing changed, again with a tenth
   of the instances moved to other nodes and a tenth replaced by new
-  ones;
+  ones, and last with every instance's state changed (the switch's
+  worst case: no instance stays live through it);
 * first, in the same run, as the baseline, the one-transaction import of
   the same cloud into an empty graph (what ``--replace`` did before),
   with no retry: on Neo4j's default 1 GB heap it is refused from about 5,000
@@ -76,6 +77,12 @@ def _changed(nodes, instances, seed):
     return changed
 
 
+def _all_changed(instances):
+    """The cloud with every instance's state flipped: nothing kept."""
+    return [dict(inst, state='stopped' if inst['state'] == 'active'
+                 else 'active') for inst in instances]
+
+
 def _phase(message, *args):
     print('    ' + message % args)
 
@@ -117,6 +124,8 @@ def run(graph, once, n_nodes, n_instances, args):
     changed = _changed(nodes, instances, args.seed)
     _kind, parsed_changed = watcher_xml.parse_model(
         cloud.document(nodes, changed), limits=limits)
+    _kind, parsed_all = watcher_xml.parse_model(
+        cloud.document(nodes, _all_changed(instances)), limits=limits)
 
     def staged(model):
         return lambda: compute.import_compute_model(
@@ -133,6 +142,7 @@ def run(graph, once, n_nodes, n_instances, args):
     _timed('staged import again, nothing changed', staged(parsed))
     _timed('staged import, a tenth moved, deleted, new',
            staged(parsed_changed))
+    _timed('staged import, every instance changed', staged(parsed_all))
     print('%-44s %8d' % ('staged or retired entities left',
                          staging.leftovers(graph)))
     graph.run_autocommit(WIPE)

@@ -40,8 +40,9 @@ def import_compute_model(graph, nodes, instances, replace=False, **staged):
     deleted too, and the import is staged in transactions of bounded size
     and switched to in one transaction
     (:mod:`tachyon.graph.compute.staging`): only that switch, a
-    relabelling, grows with the model. Without it, the records are merged
-    into the graph in one transaction, whose memory grows with the model.
+    relabelling, grows, with what the import changes. Without it, the
+    records are merged into the graph in one transaction, whose memory
+    grows with the model.
 
     ``staged`` (``chunk``, ``lease_ttl``, ``report``) tunes the staged
     import.

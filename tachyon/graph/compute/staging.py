@@ -23,18 +23,36 @@ never sees half of it:
    entity labels swapped for staging ones (:data:`STAGED`). Staged nodes
    carry no label any read of the model matches, so readers do not see
    them; they only share the vocabulary nodes (traits, resource classes,
-   zones, aggregates, projects, flavors) with the live model.
+   zones, aggregates, projects, flavors) with the live model. Every
+   compute node is staged; an instance is not when the live one already
+   is what the import would write (:data:`KEEPABLE_INSTANCES`: the same
+   record on the same node, one of the model's): it stays live.
 2. **Switch**, one transaction, whose changes are labels and a few
-   properties per entity: the live compute nodes, their inventories and
-   the instances are relabelled *retired*; each staged entity takes
-   over what its live namesake had that the import does not set (its
-   generation, the dates a notification ordered it by); the edges other
-   entities had onto the live ones (volumes ``ATTACHED_TO`` an instance,
-   reservation holds ``HOLDS`` an inventory) move onto the staged ones;
-   the entities the model lacks are tombstoned, those it revives lose
-   their tombstones; the staged entities are relabelled live.
+   properties per entity *the import changes*: a live node whose staged
+   copy is the same stays live (its copy is purged); the other live
+   compute nodes, their inventories, the live instances that were
+   staged and those the model lacks are relabelled *retired*; each
+   staged entity takes over what its live namesake had that the import
+   does not set (its generation, the dates a notification ordered it
+   by); the edges other entities had onto the retired ones (volumes
+   ``ATTACHED_TO`` an instance, reservation holds ``HOLDS`` an
+   inventory, a kept instance ``CONSUMES`` a replaced node's inventory)
+   move onto the staged ones, and the staged instances on a kept node
+   use its live inventories; the entities the model lacks are
+   tombstoned, those it revives lose their tombstones; the staged
+   entities are relabelled live. A kept instance that a writer changed
+   or deleted meanwhile (the global generation moved) is written again
+   as the import has it, by the live write path: the import wins, as a
+   single transaction committed after that writer would. A kept node's
+   generation moves when what its instances use of it does.
 3. **Purge.** The retired entities are deleted in chunks, and with them
    the projects, zones, flavors and aggregates nothing uses any more.
+
+So the switch grows with what the import changes, not with the model:
+a re-import of the same model relabels nothing but the node copies it
+drops, and one that changes a tenth of the instances relabels about a
+tenth of the model. Replacing a model by an entirely different one
+still relabels both.
 
 The end state is the one the single transaction left. A failure (or a
 ``kill -9``) before the switch commits leaves the live model whole: what
@@ -71,6 +89,9 @@ LEASE = 'compute-model-import'
 LEASE_TTL = 60.0
 #: Records staged per transaction, and entities purged per transaction.
 CHUNK = 5000
+# The CONSUMES edges of an instance (VCPU, MEMORY_MB, DISK_GB), to size
+# the chunks of nodes whose staged uses are copied.
+_USES_PER_INSTANCE = 3
 
 #: Live label -> the label it is staged under.
 STAGED = {
@@ -140,10 +161,11 @@ DETACH DELETE s
 RETURN count(s) AS n
 """
 
-# What a staged node takes over from its live namesake. Its generation
-# stays when neither the node nor its usage changed, and moves otherwise.
-_USED = ('reduce(total = 0.0, x IN [(%s)-[:HAS_INVENTORY]->()<-[u:CONSUMES]-()'
-         ' | u.used] | total + x)')
+# What a staged node takes over from its live namesake. The nodes taken
+# over are those the import replaces (:data:`KEPT_NODES` are not): their
+# record changed, so their generation moves.
+_USED = ('reduce(total = 0.0, x IN [(%s)-[:HAS_INVENTORY]->()'
+         '<-[u:CONSUMES]-(:Consumer) | u.used] | total + x)')
 # The take-over itself, once ``same`` (counted unchanged) and ``still``
 # (the generation stays) are known.
 _TAKE_OVER = """
@@ -156,11 +178,11 @@ RETURN count(new) AS replaced,
 """
 TAKE_OVER_NODES = """
 MATCH (new:StagedResourceProvider)
+WHERE NOT new.uuid IN $kept
 MATCH (old:ResourceProvider {uuid: new.uuid})
 USING INDEX SEEK old:ResourceProvider(uuid)
-WITH new, old, old.fingerprint = new.fingerprint AS same
-WITH new, old, same, same AND %(old_used)s = %(new_used)s AS still
-""" % {'old_used': _USED % 'old', 'new_used': _USED % 'new'} + _TAKE_OVER
+WITH new, old, false AS same, false AS still
+""" + _TAKE_OVER
 
 # ... and a staged instance from its live namesake: unchanged when its
 # record and its node are.
@@ -170,8 +192,10 @@ MATCH (old:Consumer {uuid: new.uuid})
 USING INDEX SEEK old:Consumer(uuid)
 WITH new, old,
      old.fingerprint = new.fingerprint
-     AND [(old)-[:CONSUMES {resource_class: 'VCPU'}]->(i) | i.provider_uuid]
-       = [(new)-[:CONSUMES {resource_class: 'VCPU'}]->(i) | i.provider_uuid]
+     AND [(old)-[:CONSUMES {resource_class: 'VCPU'}]->(i:Inventory)
+          | i.provider_uuid]
+       = [(new)-[:CONSUMES {resource_class: 'VCPU'}]->(i:StagedInventory)
+          | i.provider_uuid]
      AS same
 WITH new, old, same, same AS still
 """ + _TAKE_OVER
@@ -181,25 +205,89 @@ RETURN COUNT { (:StagedResourceProvider) } AS nodes,
        COUNT { (:StagedConsumer) } AS instances
 """
 
-# The live compute model, retired: its inventories first (found through
-# their nodes), then the nodes, then the instances.
+# Live compute nodes whose staged copy is the same (their fingerprint
+# covers their record, inventories, traits and aggregates): kept live,
+# their staged copies purged with the rest.
+KEPT_NODES = """
+MATCH (s:StagedResourceProvider)
+MATCH (rp:ResourceProvider {uuid: s.uuid})
+USING INDEX SEEK rp:ResourceProvider(uuid)
+WHERE rp.kind = 'compute' AND rp.fingerprint = s.fingerprint
+RETURN collect(rp.uuid) AS uuids
+"""
+
+# What each live compute node's instances use of it, summed: a kept
+# node's generation moves when that changes.
+NODE_USAGE = """
+MATCH (rp:ResourceProvider {kind: 'compute'})
+RETURN collect([rp.uuid, %s]) AS usage
+""" % (_USED % 'rp')
+
+# Instances left unstaged as they were (:func:`keepable`) that a writer
+# changed or deleted since ($kept: [uuid, generation] pairs).
+STALE_KEPT = """
+UNWIND $kept AS k
+OPTIONAL MATCH (c:Consumer {uuid: k[0]})
+WITH k, c
+WHERE c IS NULL OR c.type <> 'instance' OR c.generation <> k[1]
+RETURN collect(k[0]) AS uuids
+"""
+
+# Of the rows [uuid, node uuid (null: on no node), fingerprint], the
+# live instances the import would leave as they are: the same record on
+# the same node (or on none), with no date of its own a write of the
+# row would clear.
+KEEPABLE_INSTANCES = """
+UNWIND $rows AS row
+MATCH (c:Consumer {uuid: row[0]})
+USING INDEX SEEK c:Consumer(uuid)
+WITH row, c
+WHERE c.type = 'instance' AND c.fingerprint = row[2]
+  AND c.state_at IS NULL AND c.state_key IS NULL AND c.placed_at IS NULL
+  AND CASE WHEN row[1] IS NULL THEN NOT EXISTS { (c)-[:CONSUMES]->() }
+      ELSE [(c)-[:CONSUMES {resource_class: 'VCPU'}]->(i:Inventory)
+            | i.provider_uuid] = [row[1]] END
+RETURN collect([c.uuid, c.generation]) AS kept
+"""
+
+LIVE_INSTANCES = """
+MATCH (c:Consumer {type: 'instance'})
+RETURN collect(c.uuid) AS uuids
+"""
+
+# The live entities the import replaces or deletes, retired: the nodes'
+# inventories first (found through their nodes), then the nodes, then
+# the instances with a staged namesake, then those the model lacks.
 RETIRE = (
     """
-MATCH (:ResourceProvider {kind: 'compute'})-[:HAS_INVENTORY]->(i:Inventory)
+MATCH (rp:ResourceProvider {kind: 'compute'})-[:HAS_INVENTORY]->(i:Inventory)
+WHERE NOT rp.uuid IN $kept
 REMOVE i:Inventory
 SET i:RetiredInventory
 """,
     """
 MATCH (rp:ResourceProvider {kind: 'compute'})
+WHERE NOT rp.uuid IN $kept
 REMOVE rp:ResourceProvider
 SET rp:RetiredResourceProvider
 """,
     """
-MATCH (c:Consumer {type: 'instance'})
+MATCH (s:StagedConsumer)
+MATCH (c:Consumer {uuid: s.uuid})
+USING INDEX SEEK c:Consumer(uuid)
+WHERE c.type = 'instance'
 REMOVE c:Consumer
 SET c:RetiredConsumer
 """,
 )
+RETIRE_GONE = """
+UNWIND $uuids AS u
+MATCH (c:Consumer {uuid: u})
+USING INDEX SEEK c:Consumer(uuid)
+WHERE c.type = 'instance'
+REMOVE c:Consumer
+SET c:RetiredConsumer
+"""
 
 # The edges the rest of the graph had onto a retired entity move onto its
 # staged namesake, type and properties kept. (The retired entities' own
@@ -237,15 +325,33 @@ DELETE r
 """ % {'not_retired': _NOT_RETIRED},
 )
 
-# The uuids of the retired entities the model lacks: deleted.
+# A staged instance on a node that stays live uses the live node's
+# inventories, not its copy's: each of its uses of the copy is copied
+# onto the live inventory ($uuids: of such nodes). Before the switch
+# too, in chunks: no read sees these edges, since every read of the
+# instances on an inventory matches them as ``:Consumer``.
+COPY_USES_TO_KEPT = """
+UNWIND $uuids AS u
+MATCH (:StagedResourceProvider {uuid: u})-[:HAS_INVENTORY]->
+      (si:StagedInventory)
+MATCH (i:Inventory {provider_uuid: u, resource_class: si.resource_class})
+USING INDEX SEEK i:Inventory(provider_uuid, resource_class)
+MATCH (c:StagedConsumer)-[r:CONSUMES]->(si)
+CREATE (c)-[copy:CONSUMES]->(i)
+SET copy = properties(r)
+RETURN count(copy) AS n
+"""
+# The copies onto a node that was to stay live and is replaced after
+# all (a writer changed it since): the staged uses of its copy stand.
+DROP_COPIED_USES = """
+MATCH (:StagedConsumer)-[r:CONSUMES]->(:RetiredInventory)
+DELETE r
+"""
+
+# The uuids of the retired nodes the model lacks: deleted.
 GONE_NODES = """
 MATCH (old:RetiredResourceProvider)
 WHERE NOT EXISTS { MATCH (:StagedResourceProvider {uuid: old.uuid}) }
-RETURN collect(old.uuid) AS uuids
-"""
-GONE_INSTANCES = """
-MATCH (old:RetiredConsumer)
-WHERE NOT EXISTS { MATCH (:StagedConsumer {uuid: old.uuid}) }
 RETURN collect(old.uuid) AS uuids
 """
 
@@ -259,13 +365,26 @@ DELETE t
 REVIVE_NODES = REVIVE % {'label': 'StagedResourceProvider'}
 REVIVE_INSTANCES = REVIVE % {'label': 'StagedConsumer'}
 
-# The staged model, live.
-UNSTAGE = tuple("""
-MATCH (n:%(staged)s)
-REMOVE n:%(staged)s
-SET n:%(live)s
-""" % {'staged': STAGED[live], 'live': live}
-    for live in ('ResourceProvider', 'Inventory', 'Consumer'))
+# The staged model, live, but for the copies of kept nodes.
+UNSTAGE = (
+    """
+MATCH (n:StagedResourceProvider)-[:HAS_INVENTORY]->(i:StagedInventory)
+WHERE NOT n.uuid IN $kept
+REMOVE i:StagedInventory
+SET i:Inventory
+""",
+    """
+MATCH (n:StagedResourceProvider)
+WHERE NOT n.uuid IN $kept
+REMOVE n:StagedResourceProvider
+SET n:ResourceProvider
+""",
+    """
+MATCH (n:StagedConsumer)
+REMOVE n:StagedConsumer
+SET n:Consumer
+""",
+)
 
 # A chunk of retired (or abandoned staged) entities deleted, with the
 # keys of the vocabulary they used: the caller removes what nothing
@@ -353,30 +472,86 @@ def _single(tx, query, **params):
     return tx.run(query, **params).single()
 
 
-def _switch(tx, holder, now):
+def _keepable(tx, rows):
+    return dict(_single(tx, KEEPABLE_INSTANCES, rows=rows)['kept'])
+
+
+def _usage(tx):
+    return dict(_single(tx, NODE_USAGE)['usage'])
+
+
+class _Plan(object):
+    """What the switch needs of the rows staged, and of those not."""
+
+    def __init__(self, instance_rows):
+        self.rows = {row['uuid']: row for row in instance_rows}
+        #: {uuid: generation} of the live instances left unstaged.
+        self.kept = {}
+        #: The global generation before they were found.
+        self.generation = None
+        #: The nodes whose staged uses were copied onto the live node.
+        self.copied = ()
+
+
+def _take_over(tx, counts, query, own, total, kept=()):
+    taken = _single(tx, query, own=list(own), kept=list(kept))
+    counts.created += total - taken['replaced'] - len(kept)
+    counts.updated += taken['replaced'] - taken['unchanged']
+    counts.unchanged += taken['unchanged'] + len(kept)
+
+
+def _switch(tx, graph, holder, now, plan):
     leases.fence(tx, LEASE, holder)
     counts = common.SyncCounts()
     counts.skipped += _single(tx, DROP_NODE_CLASHES)['n']
     counts.skipped += _single(tx, DROP_INSTANCE_CLASHES)['n']
+    kept_nodes = _single(tx, KEPT_NODES)['uuids']
+    # A kept instance a writer changed since it was found is written
+    # again below, as the import has it: the import wins.
+    stale = []
+    if common.global_generation(tx) != plan.generation:
+        stale = _single(tx, STALE_KEPT,
+                        kept=[[u, g] for u, g in plan.kept.items()])['uuids']
+    used_before = _usage(tx)
+    gone = [u for u in _single(tx, LIVE_INSTANCES)['uuids']
+            if u not in plan.rows]
     staged = _single(tx, STAGED_COUNTS)
-    for query, own, total in ((TAKE_OVER_NODES, _NODE_OWN, staged['nodes']),
-                              (TAKE_OVER_INSTANCES, _INSTANCE_OWN,
-                               staged['instances'])):
-        taken = _single(tx, query, own=list(own))
-        counts.created += total - taken['replaced']
-        counts.updated += taken['replaced'] - taken['unchanged']
-        counts.unchanged += taken['unchanged']
-    for query in RETIRE + REPOINT:
+    _take_over(tx, counts, TAKE_OVER_NODES, _NODE_OWN, staged['nodes'],
+               kept_nodes)
+    _take_over(tx, counts, TAKE_OVER_INSTANCES, _INSTANCE_OWN,
+               staged['instances'])
+    counts.unchanged += len(plan.kept) - len(stale)
+    for query in RETIRE:
+        tx.run(query, kept=kept_nodes).consume()
+    tx.run(RETIRE_GONE, uuids=gone).consume()
+    # The retired instances' uses of kept nodes go with their purge (no
+    # read matches them); the staged ones' reach the kept nodes.
+    tx.run(DROP_COPIED_USES).consume()
+    late = sorted(set(kept_nodes) - set(plan.copied))
+    if late:
+        tx.run(COPY_USES_TO_KEPT, uuids=late).consume()
+    for query in REPOINT:
         tx.run(query).consume()
-    for query, kind in ((GONE_NODES, tombstones.KIND_COMPUTE_NODE),
-                        (GONE_INSTANCES, tombstones.KIND_INSTANCE)):
-        gone = _single(tx, query)['uuids']
-        counts.deleted += len(gone)
-        tombstones.record_tombstones(tx, kind, gone, now)
+    gone_nodes = _single(tx, GONE_NODES)['uuids']
+    for kind, uuids in ((tombstones.KIND_COMPUTE_NODE, gone_nodes),
+                        (tombstones.KIND_INSTANCE, gone)):
+        counts.deleted += len(uuids)
+        tombstones.record_tombstones(tx, kind, uuids, now)
     tx.run(REVIVE_NODES, kind=tombstones.KIND_COMPUTE_NODE).consume()
     tx.run(REVIVE_INSTANCES, kind=tombstones.KIND_INSTANCE).consume()
     for query in UNSTAGE:
-        tx.run(query).consume()
+        tx.run(query, kept=kept_nodes).consume()
+    if stale:
+        tombstones.remove_tombstones(tx, tombstones.KIND_INSTANCE, stale)
+        again = compute_instances.write_instance_rows(
+            tx, graph, [plan.rows[u] for u in stale], bump=False)
+        counts.add(again)
+    # A kept node's generation moves when what its instances use of it
+    # did (a replaced node's moved at the take-over).
+    used_after = _usage(tx)
+    kept = set(kept_nodes)
+    upsert.bump_providers(tx, [u for u in kept
+                               if used_before.get(u) != used_after.get(u)])
     # The instances a notification's state was kept for are not in the
     # model either.
     compute_instances.drop_pending_states(tx, _FOREVER)
@@ -439,6 +614,60 @@ class _Import(object):
         return purged
 
 
+def _placed_as_in_model(row, nodes, names):
+    """Whether ``row`` names a node of the model, or plainly none.
+
+    A row that names its node only by a name of the model's is resolved
+    by that name when it is written: it is staged, never kept.
+    """
+    if row['node_uuid'] is not None:
+        return row['node_uuid'] in nodes
+    return row['node_name'] is None or row['node_name'] not in names
+
+
+def _keep(run, plan, node_rows, instance_rows):
+    """The instance rows to stage; ``plan`` learns of the others.
+
+    An instance the import would leave as it is (:data:`KEEPABLE_INSTANCES`,
+    on one of the model's nodes) is not staged: it stays live through the
+    switch, which then only relabels what the import changes.
+    """
+    plan.generation = run.graph.read(common.global_generation)
+    nodes = {row['uuid'] for row in node_rows}
+    names = {row['name'] for row in node_rows}
+    staged = []
+    for start in range(0, len(instance_rows), run.chunk):
+        chunk = instance_rows[start:start + run.chunk]
+        kept = run.graph.read(_keepable, [
+            [row['uuid'], row['node_uuid'], row['props']['fingerprint']]
+            for row in chunk if _placed_as_in_model(row, nodes, names)])
+        plan.kept.update(kept)
+        staged.extend(row for row in chunk if row['uuid'] not in kept)
+        run.renew()
+    return staged
+
+
+def _copy_uses(run, staged, nodes):
+    """Copy the staged uses of the nodes that stay live onto them.
+
+    In transactions of about :attr:`_Import.chunk` edges, guessed from
+    the ``staged`` instances spread over the ``nodes``; the switch
+    copies those of any node found to stay only then.
+    :returns: the uuids of the nodes done.
+    """
+    kept = run.graph.read(_single, KEPT_NODES)['uuids']
+    per_node = _USES_PER_INSTANCE * staged // max(1, nodes) + 1
+    per = max(1, run.chunk // per_node)
+    for start in range(0, len(kept), per):
+        run.write(_copy_chunk, kept[start:start + per], run.holder)
+    return kept
+
+
+def _copy_chunk(tx, uuids, holder):
+    leases.fence(tx, LEASE, holder)
+    return _single(tx, COPY_USES_TO_KEPT, uuids=uuids)['n']
+
+
 def _quiet(message, *args):
     LOG.debug(message, *args)
 
@@ -465,18 +694,21 @@ def import_rows(graph, node_rows, instance_rows, chunk=None,
         if leftover:
             LOG.info('Purged %d entities an interrupted import left',
                      leftover)
+        plan = _Plan(instance_rows)
+        staged = _keep(run, plan, node_rows, instance_rows)
         # Every node first: the instances' statements find their node
         # among the staged ones.
         for work, rows in ((_stage_nodes, node_rows),
-                           (_stage_instances, instance_rows)):
+                           (_stage_instances, staged)):
             for start in range(0, len(rows), run.chunk):
                 run.write(work, graph, rows[start:start + run.chunk],
                           run.holder)
-        report('staged %d nodes and %d instances in %.2f s',
-               len(node_rows), len(instance_rows),
+        plan.copied = _copy_uses(run, len(staged), len(node_rows))
+        report('staged %d nodes and %d instances (%d left as they are) '
+               'in %.2f s', len(node_rows), len(staged), len(plan.kept),
                time.monotonic() - started)
         started = time.monotonic()
-        counts = run.write(_switch, run.holder, time.time())
+        counts = run.write(_switch, graph, run.holder, time.time(), plan)
         report('switched to the staged model in %.2f s',
                time.monotonic() - started)
         started = time.monotonic()

@@ -125,43 +125,177 @@ class TestStagedImport(base.ComputeTestCase):
         self.assertEqual(set([0]), set(self.staged_labels().values()))
         self.assertEqual(9, self.labels('Inventory'))
 
+    def test_changes_on_nodes_the_import_keeps(self):
+        # Every node the same, so each stays live through the switch: I1
+        # changes on N1, I2 moves from N1 to N4, I3 and I4 stay.
+        self.first_model()
+        before = {u: self.entity_generation(u)
+                  for u in (N1, N2, N3, N4, I1, I2, I3)}
+        counts = compute.import_compute_model(self.graph, [
+            node(N1), node(N2), node(N3), node(N4)], [
+            instance(I1, N1, vcpus=3), instance(I2, N4), instance(I3, N2),
+            instance(I4, N4)], replace=True)
+
+        self.assertEqual(common.SyncCounts(updated=2, unchanged=6), counts)
+        # I1's 3 VCPUs and the hold's 4 on N1; I2's 2 and I4's 2 on N4.
+        self.assertEqual(7, compute.get_node_used_resources(
+            self.graph, N1)['vcpu'])
+        self.assertEqual(4, compute.get_node_used_resources(
+            self.graph, N4)['vcpu'])
+        self.assertEqual(N4, compute.get_node_by_instance_uuid(
+            self.graph, I2).uuid)
+        # Each instance uses its node's three inventories, and only live
+        # instances use live inventories.
+        self.assertEqual(12, self.count(
+            'MATCH (:Consumer {type: "instance"})-[r:CONSUMES]->'
+            '(:Inventory) RETURN count(r) AS n'))
+        self.assertEqual(0, self.count(
+            'MATCH (c)-[r:CONSUMES]->(:Inventory) WHERE NOT c:Consumer '
+            'RETURN count(r) AS n'))
+        # The volume follows the replaced I1.
+        self.assertEqual(1, self.count(
+            'MATCH (:Consumer {uuid: $v})-[:ATTACHED_TO]->'
+            '(:Consumer {uuid: $s}) RETURN count(*) AS n', v=V1, s=I1))
+        # The nodes whose usage moved move their generation; the others,
+        # and the unchanged instances, keep theirs.
+        self.assertGreater(self.entity_generation(N1), before[N1])
+        self.assertGreater(self.entity_generation(N4), before[N4])
+        self.assertEqual(before[N2], self.entity_generation(N2))
+        self.assertEqual(before[N3], self.entity_generation(N3))
+        self.assertGreater(self.entity_generation(I1), before[I1])
+        self.assertGreater(self.entity_generation(I2), before[I2])
+        self.assertEqual(before[I3], self.entity_generation(I3))
+        self.assertEqual(0, staging.leftovers(self.graph))
+        self.assertEqual(12, self.labels('Inventory'))
+
+    def test_a_write_while_staging_loses_to_the_import(self):
+        # I3 and I4 are found unchanged, then a writer deletes I3 and
+        # moves I4 before the switch: the import wins, as it would had
+        # it run in one transaction after that writer.
+        self.first_model()
+        real = staging._stage_nodes
+        now = time.time()
+
+        def meanwhile(tx, *args):
+            if not meanwhile.done:
+                meanwhile.done = True
+                compute.delete_instances(self.graph, [I3], deleted_at=now)
+                compute.upsert_instances(self.graph, [
+                    instance(I4, N1, updated_at=now)])
+            return real(tx, *args)
+
+        meanwhile.done = False
+        self.useFixture(fixtures.MonkeyPatch(
+            'tachyon.graph.compute.staging._stage_nodes', meanwhile))
+        counts = compute.import_compute_model(self.graph, [
+            node(N1), node(N2), node(N3), node(N4)], [
+            instance(I1, N1), instance(I2, N1), instance(I3, N2),
+            instance(I4, N4)], replace=True)
+
+        self.assertTrue(meanwhile.done)
+        self.assertEqual(common.SyncCounts(created=1, updated=1,
+                                           unchanged=6), counts)
+        self.assertEqual(N2, compute.get_node_by_instance_uuid(
+            self.graph, I3).uuid)
+        self.assertEqual(N4, compute.get_node_by_instance_uuid(
+            self.graph, I4).uuid)
+        self.assertEqual({}, self.graph.read(
+            tombstones.get_tombstones, tombstones.KIND_INSTANCE, [I3]))
+        # I1, I2 and the hold on N1; I4 is back on N4.
+        self.assertEqual(8, compute.get_node_used_resources(
+            self.graph, N1)['vcpu'])
+        self.assertEqual(2, compute.get_node_used_resources(
+            self.graph, N4)['vcpu'])
+        self.assertEqual(0, staging.leftovers(self.graph))
+
+    def test_nodes_a_writer_changes_before_the_switch(self):
+        # N1 and N2 are the import's; their staged instances' uses are
+        # copied onto N1 (the same then) and not onto N2 (changed then).
+        # Before the switch a writer changes N1 and puts N2 back: the
+        # import replaces N1 and keeps N2 after all.
+        self.first_model()
+        real = staging._copy_uses
+        now = time.time()
+
+        def meanwhile(run, *args):
+            compute.upsert_compute_nodes(self.graph, [
+                node(N2, vcpus=32, updated_at=now)])
+            copied = real(run, *args)
+            compute.upsert_compute_nodes(self.graph, [
+                node(N1, vcpus=24, updated_at=now),
+                node(N2, updated_at=now + 1)])
+            return copied
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'tachyon.graph.compute.staging._copy_uses', meanwhile))
+        compute.import_compute_model(self.graph, [
+            node(N1), node(N2), node(N3), node(N4)], [
+            instance(I1, N1, vcpus=3), instance(I2, N1),
+            instance(I3, N2, vcpus=1), instance(I4, N4)], replace=True)
+
+        for uuid in (N1, N2):
+            self.assertEqual(16, compute.get_node_by_uuid(
+                self.graph, uuid).inventories['VCPU'].total)
+        # I1's 3, I2's 2 and the hold's 4 on N1; I3's 1 on N2.
+        self.assertEqual(9, compute.get_node_used_resources(
+            self.graph, N1)['vcpu'])
+        self.assertEqual(1, compute.get_node_used_resources(
+            self.graph, N2)['vcpu'])
+        self.assertEqual(12, self.count(
+            'MATCH (:Consumer {type: "instance"})-[r:CONSUMES]->(i) '
+            'RETURN count(r) AS n'))
+        self.assertEqual(12, self.count(
+            'MATCH (:Consumer {type: "instance"})-[r:CONSUMES]->'
+            '(:Inventory) RETURN count(r) AS n'))
+        self.assertEqual(0, staging.leftovers(self.graph))
+
     def test_same_model_again_changes_nothing(self):
         self.first_model()
         nodes, instances = self.second_model()
+        # And an instance on no node.
+        instances.append(instance(I2, None, host='gone'))
         compute.import_compute_model(self.graph, nodes, instances,
                                      replace=True)
         generation = self.generation()
-        counts = compute.import_compute_model(self.graph, nodes, instances,
-                                              replace=True)
-        self.assertEqual(common.SyncCounts(unchanged=7), counts)
+        before = {u: self.entity_generation(u) for u in (N1, N2, I1, I2)}
+        reports = []
+        counts = compute.import_compute_model(
+            self.graph, nodes, instances, replace=True,
+            report=lambda message, *args: reports.append(message % args))
+        self.assertEqual(common.SyncCounts(unchanged=8), counts)
         self.assertEqual(generation, self.generation())
+        self.assertEqual(before, {u: self.entity_generation(u)
+                                  for u in (N1, N2, I1, I2)})
+        # No instance was staged: each stayed live as it was.
+        self.assertIn('staged 3 nodes and 0 instances (5 left as they '
+                      'are)', reports[0])
+        self.assertRaises(exception.NotFound,
+                          compute.get_node_by_instance_uuid, self.graph, I2)
+        self.assertEqual(0, staging.leftovers(self.graph))
 
     def test_failure_while_staging_leaves_the_old_model_whole(self):
         self.first_model()
         old = compute.get_compute_model(self.graph)
         real = staging._stage_instances
-        calls = []
 
-        def fail_second(tx, *args):
-            calls.append(1)
-            if len(calls) == 2:
-                raise exception.GraphRefused(neo4j_code='Test.Failure',
-                                             reason='staging failed')
-            return real(tx, *args)
+        def fail(tx, *args):
+            # The nodes are staged by now; the instances are not.
+            raise exception.GraphRefused(neo4j_code='Test.Failure',
+                                         reason='staging failed')
 
         self.useFixture(fixtures.MonkeyPatch(
-            'tachyon.graph.compute.staging._stage_instances', fail_second))
+            'tachyon.graph.compute.staging._stage_instances', fail))
         nodes, instances = self.second_model()
         self.assertRaises(exception.GraphRefused,
                           compute.import_compute_model, self.graph, nodes,
-                          instances, replace=True, chunk=2)
+                          instances, replace=True, chunk=1)
         self.assertEqual(old, compute.get_compute_model(self.graph))
         # What was staged stays, invisible, until the next import.
         self.assertGreater(staging.leftovers(self.graph), 0)
         self.useFixture(fixtures.MonkeyPatch(
             'tachyon.graph.compute.staging._stage_instances', real))
         compute.import_compute_model(self.graph, nodes, instances,
-                                     replace=True, chunk=2)
+                                     replace=True, chunk=1)
         self.assertEqual({I1, I3, I4, I9}, {
             i.uuid for i in compute.get_compute_model(
                 self.graph)['instances']})

@@ -12,8 +12,11 @@
 
 """The staged import's statements: the live writes', labels swapped."""
 
+import ast
+import os
 import re
 
+from tachyon import graph
 from tachyon.graph.compute import instances
 from tachyon.graph.compute import nodes
 from tachyon.graph.compute import staging
@@ -73,3 +76,42 @@ class TestStagedQuery(base.TestCase):
             indexed.add((label, ', '.join(
                 p.strip().split('.')[-1] for p in props.split(','))))
         self.assertEqual(set(), hinted - indexed)
+
+
+# A pattern that reaches the instances using an inventory, with what it
+# says of them.
+_USERS = re.compile(r'<-\[[^\]]*:CONSUMES\b[^\]]*\]-\(([^)]*)\)')
+
+
+def _graph_constants():
+    """Every string constant of the graph layer's modules."""
+    root = os.path.dirname(os.path.abspath(graph.__file__))
+    for folder, _dirs, files in os.walk(root):
+        for name in sorted(files):
+            if not name.endswith('.py'):
+                continue
+            path = os.path.join(folder, name)
+            with open(path) as f:
+                tree = ast.parse(f.read(), path)
+            for node in ast.walk(tree):
+                if (isinstance(node, ast.Constant)
+                        and isinstance(node.value, str)):
+                    yield os.path.relpath(path, root), node.value
+
+
+class TestUsersOfAnInventory(base.TestCase):
+
+    def test_every_statement_names_the_consumer_label(self):
+        # While an import stages, and until its purge, an inventory may
+        # have CONSUMES edges from staged or retired instances
+        # (COPY_USES_TO_KEPT, the retired instances of a kept node): a
+        # statement that reaches an inventory's users must match them as
+        # Consumer (or, in the staging module, as StagedConsumer) to
+        # see only the live ones.
+        seen = 0
+        for path, text in _graph_constants():
+            for users in _USERS.findall(text):
+                seen += 1
+                self.assertRegex(users, r'^\w*:(Consumer|StagedConsumer)$',
+                                 '%s: %r' % (path, text[:200]))
+        self.assertGreater(seen, 5)
