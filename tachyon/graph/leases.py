@@ -86,6 +86,15 @@ SET l.fenced_at = CASE WHEN l.holder = $holder AND l.expires_at > $now
 RETURN l.holder = $holder AND l.expires_at > $now AS held
 """
 
+# The holder's lease, extended from inside a transaction that fenced it
+# (and so holds its lock since: no one took it meanwhile).
+EXTEND_FENCED_LEASE = """
+MATCH (l:Lease {name: $name})
+WHERE l.holder = $holder
+SET l.expires_at = $expires_at
+RETURN count(l) AS extended
+"""
+
 GET_LEASES = """
 MATCH (l:Lease)
 WHERE $name IS NULL OR l.name = $name
@@ -161,6 +170,17 @@ def fence(tx, name, holder, now=None):
             kind='lease', ident=name, state='lost',
             reason='%s no longer holds it (it ran out or another worker '
                    'took it); this write is refused' % holder)
+
+
+def extend_fenced(tx, name, holder, ttl):
+    """Extend by ``ttl`` from now the lease ``tx`` was fenced with.
+
+    For a long transaction: :func:`fence` locked the lease while it was
+    held, so it is still the holder's however long ``tx`` ran, and a
+    commit after its expiry keeps it rather than losing it.
+    """
+    tx.run(EXTEND_FENCED_LEASE, name=name, holder=holder,
+           expires_at=time.time() + float(ttl)).consume()
 
 
 def _get(tx, name):

@@ -223,8 +223,8 @@ MATCH (rp:ResourceProvider {kind: 'compute'})
 RETURN collect([rp.uuid, %s]) AS usage
 """ % (_USED % 'rp')
 
-# Instances left unstaged as they were (:func:`keepable`) that a writer
-# changed or deleted since ($kept: [uuid, generation] pairs).
+# Instances left unstaged as they were (:data:`KEEPABLE_INSTANCES`) that
+# a writer changed or deleted since ($kept: [uuid, generation] pairs).
 STALE_KEPT = """
 UNWIND $kept AS k
 OPTIONAL MATCH (c:Consumer {uuid: k[0]})
@@ -500,7 +500,7 @@ def _take_over(tx, counts, query, own, total, kept=()):
     counts.unchanged += taken['unchanged'] + len(kept)
 
 
-def _switch(tx, graph, holder, now, plan):
+def _switch(tx, graph, holder, now, plan, lease_ttl):
     leases.fence(tx, LEASE, holder)
     counts = common.SyncCounts()
     counts.skipped += _single(tx, DROP_NODE_CLASHES)['n']
@@ -557,6 +557,8 @@ def _switch(tx, graph, holder, now, plan):
     compute_instances.drop_pending_states(tx, _FOREVER)
     if counts.changed:
         common.bump_global_generation(tx)
+    # The switch may outlast the lease: it keeps it, and commits.
+    leases.extend_fenced(tx, LEASE, holder, lease_ttl)
     return counts
 
 
@@ -596,7 +598,8 @@ class _Import(object):
             raise exception.InvalidState(
                 kind='lease', ident=LEASE, state='lost',
                 reason='the import lost its lease (it ran out or was '
-                       'taken over); nothing was switched')
+                       'taken over); what it staged or retired is left '
+                       'for the next import to purge')
 
     def write(self, work, *args):
         answer = self.graph.write(work, *args)
@@ -629,8 +632,8 @@ def _keep(run, plan, node_rows, instance_rows):
     """The instance rows to stage; ``plan`` learns of the others.
 
     An instance the import would leave as it is (:data:`KEEPABLE_INSTANCES`,
-    on one of the model's nodes) is not staged: it stays live through the
-    switch, which then only relabels what the import changes.
+    on one of the model's nodes or on none) is not staged: it stays live
+    through the switch, which then only relabels what the import changes.
     """
     plan.generation = run.graph.read(common.global_generation)
     nodes = {row['uuid'] for row in node_rows}
@@ -708,7 +711,8 @@ def import_rows(graph, node_rows, instance_rows, chunk=None,
                'in %.2f s', len(node_rows), len(staged), len(plan.kept),
                time.monotonic() - started)
         started = time.monotonic()
-        counts = run.write(_switch, graph, run.holder, time.time(), plan)
+        counts = run.write(_switch, graph, run.holder, time.time(), plan,
+                           run.lease_ttl)
         report('switched to the staged model in %.2f s',
                time.monotonic() - started)
         started = time.monotonic()

@@ -301,6 +301,29 @@ class TestStagedImport(base.ComputeTestCase):
                 self.graph)['instances']})
         self.assertEqual(0, staging.leftovers(self.graph))
 
+    def test_a_switch_that_outlasts_its_lease_keeps_it(self):
+        # The switch holds the lease's lock from its fence on, so no one
+        # can take it; committing after its expiry must not lose it (the
+        # purge that follows needs it).
+        self.first_model()
+        real = staging.compute_instances.drop_pending_states
+
+        def slow(tx, before):
+            time.sleep(3.0)
+            return real(tx, before)
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'tachyon.graph.compute.instances.drop_pending_states', slow))
+        nodes, instances = self.second_model()
+        counts = compute.import_compute_model(
+            self.graph, nodes, instances, replace=True, lease_ttl=2.0)
+        self.assertEqual(common.SyncCounts(created=1, updated=1, deleted=2,
+                                           unchanged=5), counts)
+        self.assertEqual({I1, I3, I4, I9}, {
+            i.uuid for i in compute.get_compute_model(
+                self.graph)['instances']})
+        self.assertEqual(0, staging.leftovers(self.graph))
+
     def test_one_import_at_a_time(self):
         self.assertTrue(leases.acquire(self.graph, staging.LEASE, 'other',
                                        60))
