@@ -231,6 +231,19 @@ class GraphRefused(TachyonException):
     code = 422
 
 
+class GraphOutOfMemory(GraphRefused):
+    """Neo4j refused a transaction for the memory it needed.
+
+    Raised for the writes whose size is the caller's (an import, the
+    switch of a staged import): the same transaction would need the same
+    memory again, so it is not retried. ``limit`` names the Neo4j setting
+    the refusal came from, ``neo4j_code`` the server's status code.
+    """
+
+    msg_fmt = "Neo4j refused the change for memory (%(limit)s): %(reason)s"
+    code = 507
+
+
 class MessagingUnavailable(TachyonException):
     """The message broker of a transport URL cannot be reached."""
 

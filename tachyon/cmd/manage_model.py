@@ -120,6 +120,15 @@ def _parsed_summary(parsed):
                      for name in parsed._fields) or 'nothing'
 
 
+def _memory_advice(kind, replace):
+    """What an operator can do about an import Neo4j had no memory for."""
+    advice = 'give Neo4j a larger heap (server.memory.heap.max_size)'
+    if kind == xml_common.KIND_COMPUTE and not replace:
+        advice = ('import it with --replace (staged in transactions of '
+                  'bounded size) or ' + advice)
+    return advice
+
+
 class ModelCommands(object):
     """Watcher XML cluster models: import, export and inspection."""
 
@@ -138,6 +147,7 @@ class ModelCommands(object):
 
     def _import(self, file, model, replace, report):
         step = 'reading the configuration'
+        kind = model
         try:
             limits = _limits()
             data = _read(file, limits.max_document_size)
@@ -163,6 +173,11 @@ class ModelCommands(object):
                        else 'in one transaction',
                        time.monotonic() - started, _summary(counts))
                 return kind, counts
+        except exception.GraphOutOfMemory as exc:
+            raise exception.TachyonException(
+                'error while %s: %s; %s' % (
+                    step, xml_common.one_line(exc),
+                    _memory_advice(kind, replace)))
         except exception.GraphRefused as exc:
             # Neo4j refused what the checks let through (a value too large
             # for its index, say): the step, and the traceback at debug.

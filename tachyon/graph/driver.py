@@ -30,6 +30,7 @@ auto-commit transaction: one round trip instead of two.
 import contextlib
 import contextvars
 import functools
+import re
 import threading
 import urllib.parse
 
@@ -68,6 +69,16 @@ def _redact(uri):
 _RETRYABLE_REFUSALS = ('Transaction.TransactionTimedOut',
                        'Transaction.Terminated',
                        'Transaction.LockClientStopped')
+
+#: Neo4j's memory refusals, and the setting each comes from when its
+#: message does not name one: the pool of all transactions (a transient
+#: error, which the driver would retry) and one transaction's own limit.
+_OUT_OF_MEMORY = {
+    'General.MemoryPoolOutOfMemoryError': 'dbms.memory.transaction.total.max',
+    'General.TransactionOutOfMemoryError': 'db.memory.transaction.max',
+}
+
+_SETTING = re.compile(r'\b((?:db|dbms|server)(?:\.\w+)+)\b')
 
 
 #: The URI schemes of Neo4j's Bolt driver: bolt for one server, neo4j for
@@ -189,6 +200,37 @@ class _OneStatement(object):
                                  parameters, **kwparameters)
 
 
+def out_of_memory(exc):
+    """The GraphOutOfMemory of a Neo4j memory refusal, or None."""
+    code = getattr(exc, 'code', None) or ''
+    for part, setting in _OUT_OF_MEMORY.items():
+        if part in code:
+            reason = one_line(getattr(exc, 'message', None) or str(exc))
+            named = _SETTING.search(reason)
+            return exception.GraphOutOfMemory(
+                neo4j_code=code, reason=reason,
+                limit=named.group(1) if named else setting)
+    return None
+
+
+def _memory_is_final(work):
+    """``work``, its memory refusals raised as GraphOutOfMemory.
+
+    Raised from inside the transaction function, the typed error is not
+    one the driver retries: it rolls back and lets it through.
+    """
+    @functools.wraps(work)
+    def unit(tx, *args, **kwargs):
+        try:
+            return work(tx, *args, **kwargs)
+        except neo4j_exc.TransientError as exc:
+            memory = out_of_memory(exc)
+            if memory is None:
+                raise
+            raise memory from exc
+    return unit
+
+
 class Graph(object):
     """Tachyon's handle on Neo4j: one driver, many short sessions."""
 
@@ -304,6 +346,9 @@ class Graph(object):
         """
         code = getattr(exc, 'code', None) or None
         reason = getattr(exc, 'message', None) or str(exc)
+        memory = out_of_memory(exc)
+        if memory is not None:
+            return memory
         if code and any(part in code for part in _RETRYABLE_REFUSALS):
             return exception.GraphUnavailable(uri=self.safe_uri,
                                               reason=reason, answered=True)
@@ -395,6 +440,18 @@ class Graph(object):
         together or not at all.
         """
         return self._execute(True, work, args, kwargs)
+
+    @metrics.graph_work('write')
+    def write_whole(self, work, *args, **kwargs):
+        """:meth:`write` for a transaction whose size is the caller's.
+
+        An import, or the switch of a staged one: a memory refusal is not
+        retried (the same transaction would need the same memory again,
+        and a retry only spends the time the first attempt took) but
+        raised at once, as GraphOutOfMemory naming Neo4j's limit. Every
+        other transient failure is retried as :meth:`write` does.
+        """
+        return self._execute(True, _memory_is_final(work), args, kwargs)
 
     def run_autocommit(self, query, **params):
         """Run one statement outside a managed transaction.

@@ -89,7 +89,7 @@ def write(graph, parsed, replace=False):
         keep = {n.uuid for n in parsed.nodes}
         stale = [u for u in baremetal_graph.get_all_ironic_nodes(graph)
                  if u not in keep]
-    return graph.write(_write, graph, parsed, stale)
+    return graph.write_whole(_write, graph, parsed, stale)
 
 
 def export(graph):

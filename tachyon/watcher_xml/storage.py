@@ -182,7 +182,7 @@ def write(graph, parsed, replace=False):
                   if p.uuid not in keep_pools],
                  [n.uuid for n in current['nodes']
                   if n.uuid not in keep_nodes])
-    return graph.write(_write, graph, parsed, stale)
+    return graph.write_whole(_write, graph, parsed, stale)
 
 
 def _str(value):

@@ -55,4 +55,4 @@ def import_compute_model(graph, nodes, instances, replace=False, **staged):
                      for i in upsert.dedupe(instances)]
     if replace:
         return staging.import_rows(graph, node_rows, instance_rows, **staged)
-    return graph.write(_import, graph, node_rows, instance_rows)
+    return graph.write_whole(_import, graph, node_rows, instance_rows)

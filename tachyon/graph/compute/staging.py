@@ -606,6 +606,23 @@ class _Import(object):
         self.renew()
         return answer
 
+    def switch(self, *args):
+        """The switch: its memory is what the import changes.
+
+        Its memory refusal is final (GraphOutOfMemory): a retry would
+        need as much, and would find the lease run out meanwhile.
+        """
+        try:
+            answer = self.graph.write_whole(_switch, *args)
+        except exception.GraphOutOfMemory as exc:
+            raise exception.GraphOutOfMemory(
+                message='%s. The switch to the staged model was refused: '
+                        'the live model is as it was, and what this import '
+                        'staged is left for the next import to purge' % exc,
+                **exc.kwargs) from exc
+        self.renew()
+        return answer
+
     def purge(self):
         purged = 0
         for query in PURGES:
@@ -711,8 +728,8 @@ def import_rows(graph, node_rows, instance_rows, chunk=None,
                'in %.2f s', len(node_rows), len(staged), len(plan.kept),
                time.monotonic() - started)
         started = time.monotonic()
-        counts = run.write(_switch, graph, run.holder, time.time(), plan,
-                           run.lease_ttl)
+        counts = run.switch(graph, run.holder, time.time(), plan,
+                            run.lease_ttl)
         report('switched to the staged model in %.2f s',
                time.monotonic() - started)
         started = time.monotonic()

@@ -27,6 +27,7 @@ from tachyon.graph import reservations
 from tachyon.graph import storage
 from tachyon.graph import tombstones
 from tests.functional.graph import test_compute as base
+from tests.functional.graph import test_driver
 from tests.functional.graph import test_storage
 
 N1, N2, N3 = base.N1, base.N2, base.N3
@@ -319,6 +320,41 @@ class TestStagedImport(base.ComputeTestCase):
             self.graph, nodes, instances, replace=True, lease_ttl=2.0)
         self.assertEqual(common.SyncCounts(created=1, updated=1, deleted=2,
                                            unchanged=5), counts)
+        self.assertEqual({I1, I3, I4, I9}, {
+            i.uuid for i in compute.get_compute_model(
+                self.graph)['instances']})
+        self.assertEqual(0, staging.leftovers(self.graph))
+
+    def test_a_switch_refused_for_memory_is_not_retried(self):
+        # Neo4j's refusal is transient to the driver; retrying the switch
+        # would need as much memory, and would find the lease run out.
+        self.first_model()
+        old = compute.get_compute_model(self.graph)
+        limit = test_driver.pool_limit(self.graph)
+        real = staging.compute_instances.drop_pending_states
+        calls = []
+
+        def hungry(tx, before):
+            calls.append(1)
+            test_driver.exhaust_memory(tx, limit)
+            return real(tx, before)
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'tachyon.graph.compute.instances.drop_pending_states', hungry))
+        nodes, instances = self.second_model()
+        exc = self.assertRaises(exception.GraphOutOfMemory,
+                                compute.import_compute_model, self.graph,
+                                nodes, instances, replace=True)
+        self.assertEqual(1, len(calls))
+        self.assertIn('dbms.memory.transaction.total.max', str(exc))
+        self.assertIn('switch to the staged model was refused', str(exc))
+        self.assertEqual(old, compute.get_compute_model(self.graph))
+        self.assertGreater(staging.leftovers(self.graph), 0)
+        # The lease was released: the next import runs, and purges.
+        self.useFixture(fixtures.MonkeyPatch(
+            'tachyon.graph.compute.instances.drop_pending_states', real))
+        compute.import_compute_model(self.graph, nodes, instances,
+                                     replace=True)
         self.assertEqual({I1, I3, I4, I9}, {
             i.uuid for i in compute.get_compute_model(
                 self.graph)['instances']})

@@ -32,6 +32,7 @@ from tachyon.graph import schema
 from tachyon import watcher_xml
 from tests.fixtures import services
 from tests.functional import base
+from tests.functional.graph import test_driver
 from tests import watcher_models
 
 
@@ -221,14 +222,14 @@ class TestBadInput(base.FunctionalTestCase):
 
 class TestManageCommand(base.FunctionalTestCase):
 
-    def manage(self, *args):
+    def manage(self, *args, prelude=''):
         env = dict(os.environ,
                    OS_NEO4J__URI=self.neo4j.uri,
                    OS_NEO4J__USERNAME=self.neo4j.user,
                    OS_NEO4J__PASSWORD=self.neo4j.password)
         return subprocess.run(
             [sys.executable, '-c',
-             'import sys; from tachyon.cmd import manage; '
+             prelude + 'import sys; from tachyon.cmd import manage; '
              'sys.exit(manage.main(["tachyon-manage"] + sys.argv[1:]))']
             + list(args),
             env=env, capture_output=True, text=True, timeout=120)
@@ -251,6 +252,28 @@ class TestManageCommand(base.FunctionalTestCase):
         self.assertEqual(0, result.returncode, result.stderr)
         self.assertTrue(watcher_models.isomorphic(
             watcher_models.load_data('scenario_1.xml'), result.stdout))
+
+    def test_an_import_refused_for_memory_says_what_to_do(self):
+        # The one-transaction import, made to need more than Neo4j's pool
+        # of transaction memory: the real command, the real refusal.
+        prelude = (
+            'from tachyon.graph.compute import bulk\n'
+            'from tests.functional.graph import test_driver\n'
+            'real = bulk._import\n'
+            'def hungry(tx, *args):\n'
+            '    real(tx, *args)\n'
+            '    test_driver.exhaust_memory(tx, %d)\n'
+            'bulk._import = hungry\n'
+            % test_driver.pool_limit(self.graph))
+        path = os.path.join(watcher_models.DATA_DIR, 'scenario_1.xml')
+        result = self.manage('model', 'import', path, prelude=prelude)
+        self.assertEqual(1, result.returncode, result.stderr)
+        self.assertNotIn('Traceback', result.stderr)
+        self.assertIn('error while writing the compute model', result.stderr)
+        self.assertIn('refused the change for memory', result.stderr)
+        self.assertIn('--replace', result.stderr)
+        self.assertIn('server.memory.heap.max_size', result.stderr)
+        self.assertEqual({}, compute.get_all_compute_nodes(self.graph))
 
     def test_bad_file(self):
         bad = self.useFixture(__import__('fixtures').TempDir()).join('b.xml')
