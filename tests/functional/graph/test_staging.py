@@ -360,6 +360,75 @@ class TestStagedImport(base.ComputeTestCase):
                 self.graph)['instances']})
         self.assertEqual(0, staging.leftovers(self.graph))
 
+    def test_the_purge_deletes_a_kept_nodes_uses_in_chunks(self):
+        # Every node the same, so their staged copies are purged after
+        # the switch with the uses the staged instances gave them: those
+        # go a chunk of edges at a time, not with their inventory.
+        self.first_model()
+        real = staging._purge_chunk
+        done = []
+
+        def recorded(tx, query, limit, holder):
+            n = real(tx, query, limit, holder)
+            done.append((query, n))
+            return n
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'tachyon.graph.compute.staging._purge_chunk', recorded))
+        compute.import_compute_model(self.graph, [
+            node(N1), node(N2), node(N3), node(N4)], [
+            instance(I1, N1, vcpus=3), instance(I2, N4), instance(I3, N2),
+            instance(I4, N4)], replace=True, chunk=2)
+        uses = staging._PURGE_USES % 'StagedInventory'
+        # I1 and I2 were staged: three uses each, of kept N1 and N4.
+        self.assertEqual(6, sum(n for query, n in done if query == uses))
+        self.assertTrue(all(n <= 2 for _query, n in done), done)
+        self.assertEqual(0, staging.leftovers(self.graph))
+        self.assertEqual(12, self.count(
+            'MATCH ()-[r:CONSUMES]->() RETURN count(r) AS n'))
+
+    def test_a_purge_failing_after_the_switch_keeps_the_import(self):
+        # The switch is the import's commit: a purge that fails after it
+        # is logged, and the next import purges what is left.
+        self.first_model()
+        real_switch, real_purge = staging._switch, staging._purge_chunk
+        switched = []
+
+        def switch(*args):
+            answer = real_switch(*args)
+            switched.append(True)
+            return answer
+
+        def purge(tx, query, limit, holder):
+            if switched:
+                raise exception.GraphUnavailable(uri='bolt://test',
+                                                 reason='gone')
+            return real_purge(tx, query, limit, holder)
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'tachyon.graph.compute.staging._switch', switch))
+        self.useFixture(fixtures.MonkeyPatch(
+            'tachyon.graph.compute.staging._purge_chunk', purge))
+        log = self.useFixture(fixtures.FakeLogger(
+            name='tachyon.graph.compute.staging'))
+        nodes, instances = self.second_model()
+        counts = compute.import_compute_model(self.graph, nodes, instances,
+                                              replace=True)
+        self.assertEqual(common.SyncCounts(created=1, updated=1, deleted=2,
+                                           unchanged=5), counts)
+        self.assertEqual({I1, I3, I4, I9}, {
+            i.uuid for i in compute.get_compute_model(
+                self.graph)['instances']})
+        self.assertGreater(staging.leftovers(self.graph), 0)
+        self.assertIn('purging the old one failed', log.output)
+        self.assertIn('gone', log.output)
+        # The lease was released; the next import purges the rest.
+        self.useFixture(fixtures.MonkeyPatch(
+            'tachyon.graph.compute.staging._purge_chunk', real_purge))
+        compute.import_compute_model(self.graph, nodes, instances,
+                                     replace=True)
+        self.assertEqual(0, staging.leftovers(self.graph))
+
     def test_one_import_at_a_time(self):
         self.assertTrue(leases.acquire(self.graph, staging.LEASE, 'other',
                                        60))

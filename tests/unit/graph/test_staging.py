@@ -80,7 +80,7 @@ class TestStagedQuery(base.TestCase):
 
 # A pattern that reaches the instances using an inventory, with what it
 # says of them.
-_USERS = re.compile(r'<-\[[^\]]*:CONSUMES\b[^\]]*\]-\(([^)]*)\)')
+_USERS = re.compile(r'<-\[(\w*):CONSUMES\b[^\]]*\]-\(([^)]*)\)')
 
 
 def _graph_constants():
@@ -108,9 +108,14 @@ class TestUsersOfAnInventory(base.TestCase):
         # statement that reaches an inventory's users must match them as
         # Consumer (or, in the staging module, as StagedConsumer) to
         # see only the live ones.
+        # The one exception: the purge of an inventory's uses, which
+        # deletes every edge it matches and reads nothing of its user.
         seen = 0
         for path, text in _graph_constants():
-            for users in _USERS.findall(text):
+            for edge, users in _USERS.findall(text):
+                if not users and edge and re.search(
+                        r'\bDELETE %s\b' % edge, text):
+                    continue
                 seen += 1
                 self.assertRegex(users, r'^\w*:(Consumer|StagedConsumer)$',
                                  '%s: %r' % (path, text[:200]))
