@@ -25,8 +25,8 @@ CPU seconds the engine process and the Neo4j process spent per snapshot
 (the machine is shared: CPU seconds depend less on the load). Baselines
 measured in the same run: Watcher's own ``ModelRoot.from_xml`` of the
 same cloud, and the first cloud's figures (the growth ratio). The
-5,000 / 100,000 import is one transaction of about 1.5 GB: run Neo4j
-with TACHYON_NEO4J_HEAP=4g. Target: the 5,000 / 100,000 snapshot (call
+clouds are imported staged (``--replace``), so this runs on Neo4j's
+default 1 GB heap. Target: the 5,000 / 100,000 snapshot (call
 + build) under 3 s.
 """
 
