@@ -602,8 +602,18 @@ class _Import(object):
                        'running; try again when it has ended')
         return self
 
-    def __exit__(self, *exc_info):
-        leases.release(self.graph, LEASE, self.holder)
+    def __exit__(self, exc_type, exc, traceback):
+        # A lease not handed back runs out within its lifetime: that is
+        # no reason to fail an import that committed, nor to hide why
+        # one failed.
+        try:
+            leases.release(self.graph, LEASE, self.holder)
+        except exception.TachyonException as failed:
+            LOG.warning('Could not release the lease %(lease)s of %(holder)s '
+                        '(the next replacing import can run when it runs '
+                        'out, within %(ttl).0f s): %(err)s',
+                        {'lease': LEASE, 'holder': self.holder,
+                         'ttl': self.lease_ttl, 'err': failed})
 
     def renew(self):
         if not leases.renew(self.graph, LEASE, self.holder,

@@ -429,6 +429,59 @@ class TestStagedImport(base.ComputeTestCase):
                                      replace=True)
         self.assertEqual(0, staging.leftovers(self.graph))
 
+    def release_fails(self):
+        def release(graph, name, holder, keep_until=None, now=None):
+            raise exception.GraphUnavailable(uri='bolt://test',
+                                             reason='gone at the end')
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'tachyon.graph.leases.release', release))
+        return self.useFixture(fixtures.FakeLogger(
+            name='tachyon.graph.compute.staging'))
+
+    def test_a_lease_not_released_does_not_fail_the_import(self):
+        # Neo4j gone after the purge: the import committed, and says so;
+        # its lease runs out and the next import runs.
+        self.first_model()
+        log = self.release_fails()
+        nodes, instances = self.second_model()
+        counts = compute.import_compute_model(
+            self.graph, nodes, instances, replace=True, lease_ttl=1.0)
+        self.assertEqual(common.SyncCounts(created=1, updated=1, deleted=2,
+                                           unchanged=5), counts)
+        self.assertEqual({I1, I3, I4, I9}, {
+            i.uuid for i in compute.get_compute_model(
+                self.graph)['instances']})
+        self.assertIn('Could not release the lease %s' % staging.LEASE,
+                      log.output)
+        self.assertIn('gone at the end', log.output)
+        # Still held until it runs out.
+        self.assertRaises(exception.InvalidState,
+                          compute.import_compute_model, self.graph, nodes,
+                          instances, replace=True)
+        time.sleep(1.2)
+        compute.import_compute_model(self.graph, nodes, instances,
+                                     replace=True)
+        self.assertEqual(0, staging.leftovers(self.graph))
+
+    def test_a_lease_not_released_leaves_the_imports_own_error(self):
+        self.first_model()
+        old = compute.get_compute_model(self.graph)
+        self.release_fails()
+
+        def refuse(tx, graph, rows, holder):
+            raise exception.GraphRefused(neo4j_code='Neo.ClientError.Test',
+                                         reason='refused while staging')
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'tachyon.graph.compute.staging._stage_instances', refuse))
+        nodes, instances = self.second_model()
+        exc = self.assertRaises(exception.GraphRefused,
+                                compute.import_compute_model, self.graph,
+                                nodes, instances, replace=True)
+        self.assertIn('refused while staging', str(exc))
+        self.assertEqual(old, compute.get_compute_model(self.graph))
+
     def test_one_import_at_a_time(self):
         self.assertTrue(leases.acquire(self.graph, staging.LEASE, 'other',
                                        60))
