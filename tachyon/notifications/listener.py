@@ -256,6 +256,10 @@ class Processor(object):
                        'requeued': 0, 'dropped': 0, 'dead_lettered': 0,
                        'clamped': 0}
         self._lock = threading.Lock()
+        # One batch of this process writes at a time: the others wait
+        # here, parsed and completed, not on Neo4j's lock (the first
+        # statement of every batch), whose waiters spin.
+        self._writing = threading.Lock()
         self._retries = _Retries()
 
     def _count(self, what, notes=None):
@@ -362,8 +366,9 @@ class Processor(object):
         """Complete and write changes in one transaction."""
         if not change_list:
             return None
-        return events.apply_changes(self.graph,
-                                    self.enricher.complete(change_list))
+        completed = self.enricher.complete(change_list)
+        with self._writing:
+            return events.apply_changes(self.graph, completed)
 
     def process(self, notifications):
         """Handle notifications; returns ACK or REQUEUE. Never raises."""

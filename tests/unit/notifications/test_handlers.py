@@ -13,6 +13,10 @@
 """Handlers (payload -> changes) and the processor's failure handling."""
 
 import re
+import threading
+import time
+
+import fixtures
 
 from tachyon import exception
 from tachyon.model import changes
@@ -234,3 +238,33 @@ class TestProcessor(base.TestCase):
         self.assertIsNone(self.processor.route(note))
         self.assertIs(nova.NovaHandler, type(self.processor.route(
             p.note('instance.update', p.nova_instance(U1)))))
+
+
+class TestProcessorWrites(base.TestCase):
+    """The batches of one process write one at a time."""
+
+    def test_one_batch_of_a_process_writes_at_a_time(self):
+        state = {'writing': 0, 'most': 0}
+        lock = threading.Lock()
+
+        def apply_changes(graph, change_list):
+            with lock:
+                state['writing'] += 1
+                state['most'] = max(state['most'], state['writing'])
+            time.sleep(0.05)
+            with lock:
+                state['writing'] -= 1
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'tachyon.graph.events.apply_changes', apply_changes))
+        processor = listener.Processor(
+            self.conf, None, listener.load_handlers(self.conf),
+            FakeEnricher())
+        threads = [threading.Thread(target=processor.write,
+                                    args=(['change %d' % n],))
+                   for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertEqual(1, state['most'])
