@@ -39,10 +39,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-WIPE = """
-MATCH (n) WHERE NOT n:TachyonSchema
-CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS
-"""
+from tools.bench import bench_compute_model as cloudgen  # noqa: E402
 
 
 def serve_cloud(args, conn):
@@ -140,7 +137,7 @@ def main():
             return 0
         graph = _graph(conf)
         try:
-            graph.run_autocommit(WIPE)
+            cloudgen.wipe(graph)
             first = collector.sync(graph)
             _print('first sync (empty)', first)
             second = collector.sync(graph)

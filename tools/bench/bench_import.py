@@ -52,8 +52,6 @@ if HERE not in sys.path:
 
 import bench_compute_model as cloud  # noqa: E402
 
-WIPE = cloud.WIPE
-
 
 def _changed(nodes, instances, seed):
     """The cloud, a tenth of its instances moved, a tenth replaced."""
@@ -133,11 +131,11 @@ def run(graph, once, n_nodes, n_instances, args):
             chunk=args.chunk, report=_phase)
 
     if args.baseline:
-        graph.run_autocommit(WIPE)
+        cloud.wipe(graph)
         _timed('baseline: one transaction, empty graph',
                lambda: compute.import_compute_model(
                    once, parsed.nodes, parsed.instances))
-    graph.run_autocommit(WIPE)
+    cloud.wipe(graph)
     _timed('staged import, empty graph', staged(parsed))
     _timed('staged import again, nothing changed', staged(parsed))
     _timed('staged import, a tenth moved, deleted, new',
@@ -145,7 +143,7 @@ def run(graph, once, n_nodes, n_instances, args):
     _timed('staged import, every instance changed', staged(parsed_all))
     print('%-44s %8d' % ('staged or retired entities left',
                          staging.leftovers(graph)))
-    graph.run_autocommit(WIPE)
+    cloud.wipe(graph)
 
 
 def warm_up(graph, once):
@@ -156,10 +154,10 @@ def warm_up(graph, once):
     _kind, parsed = watcher_xml.parse_model(cloud.document(nodes,
                                                            instances))
     for target, replace in ((once, False), (graph, True)):
-        graph.run_autocommit(WIPE)
+        cloud.wipe(graph)
         compute.import_compute_model(target, parsed.nodes, parsed.instances,
                                      replace=replace)
-    graph.run_autocommit(WIPE)
+    cloud.wipe(graph)
 
 
 def main():

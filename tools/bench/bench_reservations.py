@@ -105,7 +105,7 @@ def run(graph, conf, n_nodes, n_instances, n_plans, n_moves, runs, seed):
     # one would log its conflict.
     logging.getLogger(reservations.__name__).setLevel(logging.ERROR)
     nodes, instances = cloudgen.generate(n_nodes, n_instances, seed)
-    graph.run_autocommit(cloudgen.WIPE)
+    cloudgen.wipe(graph)
     watcher_xml.import_model(graph, cloudgen.document(nodes, instances))
     mgr = manager.SessionManager(conf, graph)
     rnd = random.Random(seed)

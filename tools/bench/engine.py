@@ -22,9 +22,6 @@ import time
 
 from tools.bench import bench_compute_model as cloudgen
 
-WIPE = ('MATCH (n) WHERE NOT n:TachyonSchema CALL (n) { DETACH DELETE n } '
-        'IN TRANSACTIONS OF 10000 ROWS')
-
 
 def transport_url():
     url = os.environ.get('TACHYON_TRANSPORT_URL')
@@ -51,7 +48,7 @@ def load_cloud(n_nodes, n_instances, seed, settle=5.0):
                                max_attribute_length=4096)
     graph = cloudgen._graph()
     try:
-        graph.run_autocommit(WIPE)
+        cloudgen.wipe(graph)
         nodes, instances = cloudgen.generate(n_nodes, n_instances, seed)
         watcher_xml.import_model(graph, cloudgen.document(nodes, instances),
                                  replace=True, limits=limits)
