@@ -57,13 +57,24 @@ LOG = logging.getLogger(__name__)
 _MAX_MESSAGE = 500
 
 
-def _staging(kind, replace, report):
-    """The staged import's settings, for a replacing compute import."""
-    if not replace or kind != xml_common.KIND_COMPUTE:
+def _staging(kind, report):
+    """The staged import's settings, for a compute import."""
+    if kind != xml_common.KIND_COMPUTE:
         return {}
     group = manage.CONF.model_import
     return {'chunk': group.stage_chunk_size,
             'lease_ttl': group.stage_lease_ttl, 'report': report}
+
+
+def _records(parsed):
+    return len(parsed.nodes) + len(parsed.instances)
+
+
+def _is_staged(kind, parsed, replace):
+    """Whether a compute import is staged (every other one is not)."""
+    return kind == xml_common.KIND_COMPUTE and (
+        replace
+        or _records(parsed) > manage.CONF.model_import.stage_chunk_size)
 
 
 def _limits():
@@ -120,12 +131,13 @@ def _parsed_summary(parsed):
                      for name in parsed._fields) or 'nothing'
 
 
-def _memory_advice(kind, replace):
+def _memory_advice(kind, parsed=None, staged=True):
     """What an operator can do about an import Neo4j had no memory for."""
     advice = 'give Neo4j a larger heap (server.memory.heap.max_size)'
-    if kind == xml_common.KIND_COMPUTE and not replace:
-        advice = ('import it with --replace (staged in transactions of '
-                  'bounded size) or ' + advice)
+    if kind == xml_common.KIND_COMPUTE and not staged:
+        advice = ('set [model_import]/stage_chunk_size below its %d records '
+                  '(a larger model is staged in transactions of that many) '
+                  'or %s' % (_records(parsed), advice))
     return advice
 
 
@@ -148,6 +160,7 @@ class ModelCommands(object):
     def _import(self, file, model, replace, report):
         step = 'reading the configuration'
         kind = model
+        advice = _memory_advice(kind)
         try:
             limits = _limits()
             data = _read(file, limits.max_document_size)
@@ -165,19 +178,20 @@ class ModelCommands(object):
                 report('connected to %s; schema checked', graph.safe_uri)
                 step = 'writing the %s model' % kind
                 started = time.monotonic()
-                staging = _staging(kind, replace, report)
-                counts = watcher_xml.write_model(graph, kind, parsed,
-                                                 replace=replace, **staging)
+                staged = _is_staged(kind, parsed, replace)
+                advice = _memory_advice(kind, parsed, staged)
+                counts = watcher_xml.write_model(
+                    graph, kind, parsed, replace=replace,
+                    **_staging(kind, report))
                 report('wrote the %s model %s in %.2f s: %s', kind,
-                       'staged, then switched to' if staging
+                       'staged, then switched to' if staged
                        else 'in one transaction',
                        time.monotonic() - started, _summary(counts))
                 return kind, counts
         except exception.GraphOutOfMemory as exc:
             raise exception.TachyonException(
                 'error while %s: %s; %s' % (
-                    step, xml_common.one_line(exc),
-                    _memory_advice(kind, replace)))
+                    step, xml_common.one_line(exc), advice))
         except exception.GraphRefused as exc:
             # Neo4j refused what the checks let through (a value too large
             # for its index, say): the step, and the traceback at debug.

@@ -43,17 +43,20 @@ opts = [
     cfg.IntOpt('stage_chunk_size',
                default=5000,
                min=1,
-               help='Records a replacing import ("--replace") of a compute '
-                    'model stages per transaction. The import is staged '
-                    'in transactions of this size and switched to in one '
-                    'short transaction, so its memory in Neo4j is bounded '
-                    'by this, not by the size of the model.'),
+               help='Records a staged import of a compute model writes '
+                    'per transaction. A replacing import ("--replace"), '
+                    'and a merging one of more records (nodes and '
+                    'instances) than this, is staged in transactions of '
+                    'this size and switched to in one short transaction, '
+                    'so its memory in Neo4j is bounded by this and by '
+                    'what the import changes, not by the size of the '
+                    'model. A smaller merge is one transaction.'),
     cfg.IntOpt('stage_lease_ttl',
                default=60,
                min=3,
-               help='Seconds a replacing import of a compute model holds '
+               help='Seconds a staged import of a compute model holds '
                     'its lease without renewing it; it renews it after '
-                    'every transaction. Only one replacing import runs at '
+                    'every transaction. Only one staged import runs at '
                     'a time: after an import was killed, the next one may '
                     'start when this has passed.'),
 ]

@@ -29,6 +29,16 @@ def _import(tx, graph, node_rows, instance_rows):
     return counts
 
 
+def import_in_one_transaction(graph, node_rows, instance_rows):
+    """Merge these rows (:mod:`.rows`) into the model in one transaction.
+
+    Its memory grows with the rows: what :func:`import_compute_model`
+    does for a model of at most a chunk of records. A memory refusal is
+    final (GraphOutOfMemory).
+    """
+    return graph.write_whole(_import, graph, node_rows, instance_rows)
+
+
 def import_compute_model(graph, nodes, instances, replace=False, **staged):
     """Write a whole compute model (nodes, then instances) at once.
 
@@ -37,22 +47,27 @@ def import_compute_model(graph, nodes, instances, replace=False, **staged):
     (``updated_at`` None: unconditionally).
 
     With ``replace`` the compute nodes and instances not in the model are
-    deleted too, and the import is staged in transactions of bounded size
-    and switched to in one transaction
+    deleted too. Without it the records are merged into the graph: what
+    the model lacks stays. A model of more records (nodes and instances)
+    than a staging chunk, and every replacing import, is staged in
+    transactions of bounded size and switched to in one transaction
     (:mod:`tachyon.graph.compute.staging`): only that switch, a
-    relabelling, grows, with what the import changes. Without it, the
-    records are merged into the graph in one transaction, whose memory
-    grows with the model.
+    relabelling, grows, with what the import changes. A smaller merge is
+    one transaction, of at most a chunk's size.
 
     ``staged`` (``chunk``, ``lease_ttl``, ``report``) tunes the staged
     import.
 
     :returns: :class:`~tachyon.graph.common.SyncCounts` of both kinds.
-    :raises: InvalidState when another replacing import is running.
+    :raises: InvalidState when another staged import is running.
     """
     node_rows = [compute_rows.node_row(n) for n in upsert.dedupe(nodes)]
     instance_rows = [compute_rows.instance_row(i)
                      for i in upsert.dedupe(instances)]
+    chunk = staged.get('chunk') or staging.CHUNK
     if replace:
         return staging.import_rows(graph, node_rows, instance_rows, **staged)
-    return graph.write_whole(_import, graph, node_rows, instance_rows)
+    if len(node_rows) + len(instance_rows) > chunk:
+        return staging.import_rows(graph, node_rows, instance_rows,
+                                   merge=True, **staged)
+    return import_in_one_transaction(graph, node_rows, instance_rows)

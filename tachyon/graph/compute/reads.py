@@ -65,6 +65,14 @@ WHERE rp.kind = 'compute'
 WITH rp ORDER BY rp.uuid
 """ + NODE_PROJECTION
 
+GET_NODES_OF_UUIDS = """
+UNWIND $uuids AS uuid
+MATCH (rp:ResourceProvider {uuid: uuid})
+USING INDEX SEEK rp:ResourceProvider(uuid)
+WHERE rp.kind = 'compute'
+WITH rp ORDER BY rp.uuid
+""" + NODE_PROJECTION
+
 GET_ALL_NODES = """
 MATCH (rp:ResourceProvider {kind: 'compute'})
 WITH rp ORDER BY rp.uuid
@@ -160,6 +168,11 @@ def nodes_from(result):
 def nodes_by_name(tx, names):
     """Every compute node named in ``names``, by uuid, inside ``tx``."""
     return nodes_from(tx.run(GET_NODES_OF_NAMES, names=list(names)))
+
+
+def nodes_by_uuid(tx, uuids):
+    """The compute nodes of these uuids that the graph has, inside ``tx``."""
+    return nodes_from(tx.run(GET_NODES_OF_UUIDS, uuids=list(uuids)))
 
 
 def _all_nodes(tx):

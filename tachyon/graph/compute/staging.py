@@ -10,7 +10,7 @@
 # License for the specific language governing permissions and limitations
 # under the License.
 
-"""A replacing compute import staged in bounded transactions.
+"""A compute import staged in bounded transactions.
 
 A replacing import of a whole compute model used to be one transaction,
 whose memory grows with the model. Here it runs in three phases, so that
@@ -59,6 +59,15 @@ The end state is the one the single transaction left. A failure (or a
 was staged is invisible and purged by the next import; one after it
 leaves retired entities that are invisible too, purged likewise.
 
+A *merging* import (``merge``: a compute import without ``--replace``
+of more than a chunk) runs the same phases, but deletes nothing the
+model lacks: the switch retires only the nodes and instances it
+stages, and drops only the pending states of the instances it creates.
+The live nodes its instances are on and it does not list are staged
+with it, read back as they are, so that its instances find their node
+as a one-transaction merge would (:func:`_nodes_under`); their copies
+are the same, so they stay live, and they are not counted.
+
 Only one staged import runs at a time: it holds the lease
 :data:`LEASE` (:mod:`tachyon.graph.leases`) and every one of its
 transactions is fenced by it.
@@ -75,6 +84,7 @@ from tachyon import exception
 from tachyon.graph import common
 from tachyon.graph.compute import instances as compute_instances
 from tachyon.graph.compute import nodes as compute_nodes
+from tachyon.graph.compute import reads as compute_reads
 from tachyon.graph.compute import rows as compute_rows
 from tachyon.graph import leases
 from tachyon.graph import tombstones
@@ -280,6 +290,46 @@ REMOVE c:Consumer
 SET c:RetiredConsumer
 """,
 )
+# A merging import retires only the nodes it stages (a live node the
+# file does not name stays as it is): the inventories first, then the
+# nodes.
+RETIRE_STAGED_NODES = (
+    """
+MATCH (s:StagedResourceProvider)
+WHERE NOT s.uuid IN $kept
+MATCH (rp:ResourceProvider {uuid: s.uuid})
+USING INDEX SEEK rp:ResourceProvider(uuid)
+WHERE rp.kind = 'compute'
+MATCH (rp)-[:HAS_INVENTORY]->(i:Inventory)
+REMOVE i:Inventory
+SET i:RetiredInventory
+""",
+    """
+MATCH (s:StagedResourceProvider)
+WHERE NOT s.uuid IN $kept
+MATCH (rp:ResourceProvider {uuid: s.uuid})
+USING INDEX SEEK rp:ResourceProvider(uuid)
+WHERE rp.kind = 'compute'
+REMOVE rp:ResourceProvider
+SET rp:RetiredResourceProvider
+""",
+)
+
+# The pending states of the instances a merging import creates: taken
+# by the write that creates them, which an import's undated state
+# always wins (as a one-transaction import deletes them). Those of the
+# instances it does not name stay.
+CONSUME_PENDING_STATES = """
+MATCH (s:StagedConsumer)
+MATCH (p:PendingState {kind: $kind, uuid: s.uuid})
+USING INDEX SEEK p:PendingState(kind, uuid)
+WHERE NOT EXISTS {
+  MATCH (c:Consumer {uuid: s.uuid})
+  USING INDEX SEEK c:Consumer(uuid)
+}
+DELETE p
+"""
+
 RETIRE_GONE = """
 UNWIND $uuids AS u
 MATCH (c:Consumer {uuid: u})
@@ -504,6 +554,13 @@ class _Plan(object):
         self.generation = None
         #: The nodes whose staged uses were copied onto the live node.
         self.copied = ()
+        #: A merging import: what the model lacks stays.
+        self.merge = False
+        #: The uuids of the nodes staged.
+        self.staged_nodes = ()
+        #: The live nodes a merging import stages only because instances
+        #: of the file are on them (not counted).
+        self.extra = frozenset()
 
 
 def _take_over(tx, counts, query, own, total, kept=()):
@@ -526,17 +583,26 @@ def _switch(tx, graph, holder, now, plan, lease_ttl):
         stale = _single(tx, STALE_KEPT,
                         kept=[[u, g] for u, g in plan.kept.items()])['uuids']
     used_before = _usage(tx)
-    gone = [u for u in _single(tx, LIVE_INSTANCES)['uuids']
-            if u not in plan.rows]
+    gone = [] if plan.merge else [
+        u for u in _single(tx, LIVE_INSTANCES)['uuids']
+        if u not in plan.rows]
     staged = _single(tx, STAGED_COUNTS)
+    updated = counts.updated
     _take_over(tx, counts, TAKE_OVER_NODES, _NODE_OWN, staged['nodes'],
                kept_nodes)
+    _uncount_extra(counts, counts.updated - updated, plan.extra, kept_nodes)
     _take_over(tx, counts, TAKE_OVER_INSTANCES, _INSTANCE_OWN,
                staged['instances'])
     counts.unchanged += len(plan.kept) - len(stale)
-    for query in RETIRE:
-        tx.run(query, kept=kept_nodes).consume()
-    tx.run(RETIRE_GONE, uuids=gone).consume()
+    if plan.merge:
+        tx.run(CONSUME_PENDING_STATES,
+               kind=tombstones.KIND_INSTANCE).consume()
+        for query in RETIRE_STAGED_NODES + RETIRE[2:]:
+            tx.run(query, kept=kept_nodes).consume()
+    else:
+        for query in RETIRE:
+            tx.run(query, kept=kept_nodes).consume()
+        tx.run(RETIRE_GONE, uuids=gone).consume()
     # The retired instances' uses of kept nodes go with their purge (no
     # read matches them); the staged ones' reach the kept nodes.
     tx.run(DROP_COPIED_USES).consume()
@@ -563,16 +629,35 @@ def _switch(tx, graph, holder, now, plan, lease_ttl):
     # did (a replaced node's moved at the take-over).
     used_after = _usage(tx)
     kept = set(kept_nodes)
+    if plan.merge:
+        # So does a node the merge leaves live without staging it (an
+        # instance of the file left it).
+        kept.update(set(used_before) - set(plan.staged_nodes))
     upsert.bump_providers(tx, [u for u in kept
                                if used_before.get(u) != used_after.get(u)])
-    # The instances a notification's state was kept for are not in the
-    # model either.
-    compute_instances.drop_pending_states(tx, _FOREVER)
+    if not plan.merge:
+        # The instances a notification's state was kept for are not in
+        # the model either.
+        compute_instances.drop_pending_states(tx, _FOREVER)
     if counts.changed:
         common.bump_global_generation(tx)
     # The switch may outlast the lease: it keeps it, and commits.
     leases.extend_fenced(tx, LEASE, holder, lease_ttl)
     return counts
+
+
+def _uncount_extra(counts, replaced, extra, kept_nodes):
+    """Leave the extra nodes of a merge (:attr:`_Plan.extra`) uncounted.
+
+    A one-transaction merge never writes them; staged, they are kept
+    live (unchanged) or, when their copy differs after all, replaced by
+    it (updated).
+    """
+    if not extra:
+        return
+    kept = len(extra & set(kept_nodes))
+    counts.unchanged -= kept
+    counts.updated -= min(len(extra) - kept, replaced)
 
 
 def leftovers_in(tx):
@@ -598,7 +683,7 @@ class _Import(object):
                               self.lease_ttl):
             raise exception.InvalidState(
                 kind='lease', ident=LEASE, state='held',
-                reason='another replacing import of the compute model is '
+                reason='another staged import of the compute model is '
                        'running; try again when it has ended')
         return self
 
@@ -715,8 +800,30 @@ def _quiet(message, *args):
     LOG.debug(message, *args)
 
 
+def _nodes_under(tx, instance_rows, node_rows):
+    """Rows of the live nodes ``instance_rows`` name and ``node_rows`` not.
+
+    What a merging import stages besides the file's nodes, so that the
+    staged instances find the node a one-transaction write would find
+    them (by uuid, else by name: every live node of that name).
+    """
+    uuids = {row['uuid'] for row in node_rows}
+    names = {row['name'] for row in node_rows}
+    wanted = sorted({row['node_uuid'] for row in instance_rows
+                     if row['node_uuid'] is not None
+                     and row['node_uuid'] not in uuids})
+    found = {n.uuid: n for n in compute_reads.nodes_by_uuid(tx, wanted)}
+    by_name = sorted({
+        row['node_name'] for row in instance_rows
+        if row['node_name'] is not None and row['node_name'] not in names
+        and row['node_uuid'] not in uuids and row['node_uuid'] not in found})
+    for node in compute_reads.nodes_by_name(tx, by_name):
+        found.setdefault(node.uuid, node)
+    return [compute_rows.node_row(found[u]) for u in sorted(found)]
+
+
 def import_rows(graph, node_rows, instance_rows, chunk=None,
-                lease_ttl=None, report=None):
+                lease_ttl=None, report=None, merge=False):
     """Replace the compute model by these rows (:mod:`.rows`).
 
     Staged in transactions of ``chunk`` records, switched to in one
@@ -727,8 +834,15 @@ def import_rows(graph, node_rows, instance_rows, chunk=None,
     nodes and instances not in the model are deleted. ``report``
     (``report(message, *args)``) is told of each phase as it ends.
 
+    With ``merge`` the rows are merged into the model instead, as a
+    one-transaction import (:func:`tachyon.graph.compute.bulk.
+    import_in_one_transaction`) merges them: what the model lacks stays,
+    and the pending states of the instances it does not create too. The
+    live nodes the rows' instances are on and the rows do not name are
+    staged with them (read back as they are: kept live, uncounted).
+
     :returns: :class:`~tachyon.graph.common.SyncCounts` of both kinds.
-    :raises: InvalidState when another replacing import is running.
+    :raises: InvalidState when another staged import is running.
     """
     report = report or _quiet
     with _Import(graph, chunk or CHUNK, lease_ttl or LEASE_TTL) as run:
@@ -738,6 +852,12 @@ def import_rows(graph, node_rows, instance_rows, chunk=None,
             LOG.info('Purged %d entities an interrupted import left',
                      leftover)
         plan = _Plan(instance_rows)
+        if merge:
+            plan.merge = True
+            extra = graph.read(_nodes_under, instance_rows, node_rows)
+            plan.extra = frozenset(row['uuid'] for row in extra)
+            node_rows = list(node_rows) + extra
+        plan.staged_nodes = frozenset(row['uuid'] for row in node_rows)
         staged = _keep(run, plan, node_rows, instance_rows)
         # Every node first: the instances' statements find their node
         # among the staged ones.

@@ -312,7 +312,7 @@ class TestKilledImport(base.FunctionalTestCase):
                                     timeout=300)
             if result.returncode == 0:
                 break
-            self.assertIn(b'another replacing import', result.stderr)
+            self.assertIn(b'another staged import', result.stderr)
             self.assertLess(time.monotonic() - started, 30)
             time.sleep(1)
         self.assertIn(b'3060 created', result.stdout)

@@ -14,6 +14,7 @@
 ends in, what it keeps of the rest of the graph, and what a failure
 leaves."""
 
+import dataclasses
 import time
 
 import fixtures
@@ -29,12 +30,15 @@ from tachyon.graph import tombstones
 from tests.functional.graph import test_compute as base
 from tests.functional.graph import test_driver
 from tests.functional.graph import test_storage
+from tests.fixtures import services
 
 N1, N2, N3 = base.N1, base.N2, base.N3
 N4 = '44444444-4444-4444-8444-444444444444'
 I1, I2, I3 = base.I1, base.I2, base.I3
 I4 = 'aaaaaaaa-0000-4000-8000-000000000004'
 I9 = 'aaaaaaaa-0000-4000-8000-000000000009'
+I5 = 'aaaaaaaa-0000-4000-8000-000000000005'
+I6 = 'aaaaaaaa-0000-4000-8000-000000000006'
 V1 = test_storage.V1
 node, instance = base.node, base.instance
 
@@ -489,5 +493,113 @@ class TestStagedImport(base.ComputeTestCase):
                                 compute.import_compute_model, self.graph,
                                 [node(N1)], [], replace=True)
         self.assertIn(staging.LEASE, str(exc))
-        self.assertIn('another replacing import', str(exc))
+        self.assertIn('another staged import', str(exc))
         self.assertEqual(0, self.labels('ResourceProvider'))
+
+
+class TestStagedMerge(base.ComputeTestCase):
+    """A merge larger than a chunk is staged, and ends as one of it would.
+
+    Each scenario runs both ways on the same first model.
+    """
+
+    first_model = TestStagedImport.first_model
+
+    def pending(self, uuid, state, at):
+        self.graph.write(compute.instances.write_states, self.graph, [
+            compute.instances.StateChange(uuid=uuid, state=state, at=at,
+                                          key=None)])
+
+    def outcome(self, merge):
+        """The state a merge leaves, run one way, from the first model."""
+        self.graph.run_autocommit(services.WIPE)
+        self.first_model()
+        self.pending(I5, 'stopped', 100.0)
+        self.pending(I6, 'paused', 100.0)
+        generations = {u: self.entity_generation(u)
+                       for u in (N1, N2, N3, N4, I1, I2, I3, I4)}
+        counts = merge()
+        model = compute.get_compute_model(self.graph)
+        return {
+            'counts': counts,
+            # How far a generation moves may differ; whether it moves
+            # not (below).
+            'nodes': sorted((dataclasses.replace(n, generation=None)
+                             for n in model['nodes']),
+                            key=lambda n: n.uuid),
+            'instances': sorted(((i.uuid, i.state, i.vcpus) for i in
+                                 model['instances'])),
+            'placed': {i.uuid: compute.get_node_by_instance_uuid(
+                self.graph, i.uuid).uuid for i in model['instances']
+                if i.uuid != I6},
+            'used': {u: compute.get_node_used_resources(self.graph, u)
+                     for u in (N1, N2, N3, N4)},
+            'moved': {u: self.entity_generation(u) != g
+                      for u, g in generations.items()},
+            'tombstones': set(self.graph.read(
+                tombstones.get_tombstones, tombstones.KIND_INSTANCE,
+                [I2, I5, I9])),
+            'pending': sorted(r['uuid'] for r in self.graph.run_autocommit(
+                'MATCH (p:PendingState) RETURN p.uuid AS uuid')),
+            'attached': self.count(
+                'MATCH (:Consumer {uuid: $v})-[:ATTACHED_TO]->'
+                '(:Consumer {uuid: $s}) RETURN count(*) AS n', v=V1, s=I1),
+            'held': self.graph.read(reservations.all_held),
+            'leftovers': staging.leftovers(self.graph),
+        }
+
+    def both_ways(self, nodes, instances):
+        staged = []
+        real = staging.import_rows
+
+        def recorded(*args, **kwargs):
+            staged.append(kwargs.get('merge'))
+            return real(*args, **kwargs)
+
+        self.useFixture(fixtures.MonkeyPatch(
+            'tachyon.graph.compute.staging.import_rows', recorded))
+        one = self.outcome(lambda: compute.bulk.import_in_one_transaction(
+            self.graph, [compute.rows.node_row(n) for n in nodes],
+            [compute.rows.instance_row(i) for i in instances]))
+        self.assertEqual([], staged)
+        two = self.outcome(lambda: compute.import_compute_model(
+            self.graph, nodes, instances, chunk=1))
+        self.assertEqual([True], staged)
+        for key in one:
+            self.assertEqual(one[key], two[key], key)
+        return two
+
+    def test_a_merge_keeps_what_the_file_does_not_name(self):
+        # N2 changed; I1 moved onto N3 and I5 created on N4, neither
+        # node in the file; I3 the same; I9 back from its tombstone.
+        # N1, N3, N4, I2, I4 and I6's pending state are not named.
+        found = self.both_ways([node(N2, vcpus=32)], [
+            instance(I1, N3), instance(I3, N2), instance(I5, N4),
+            instance(I9, N2)])
+        self.assertEqual(common.SyncCounts(created=2, updated=2,
+                                           unchanged=1), found['counts'])
+        self.assertEqual([N1, N2, N3, N4],
+                         [n.uuid for n in found['nodes']])
+        self.assertEqual({I1: N3, I2: N1, I3: N2, I4: N4, I5: N4, I9: N2},
+                         found['placed'])
+        # I5's pending state went with its creation; I6's stays.
+        self.assertEqual([I6], found['pending'])
+        self.assertEqual({'VCPU': 4}, found['held'][N1])
+        self.assertEqual(1, found['attached'])
+        self.assertEqual(set(), found['tombstones'] & {I9})
+        self.assertEqual(0, found['leftovers'])
+
+    def test_a_merge_of_nodes_only_moves_no_instance(self):
+        # Every node the same but N4, whose instance stays on it.
+        found = self.both_ways([node(N1), node(N2), node(N4, vcpus=8)], [])
+        self.assertEqual({I1: N1, I2: N1, I3: N2, I4: N4},
+                         found['placed'])
+        self.assertEqual(8, found['nodes'][3].inventories['VCPU'].total)
+        self.assertEqual(sorted([I5, I6]), found['pending'])
+
+    def test_a_merge_naming_a_node_only_by_name(self):
+        # I5 names its node by hostname only: the live N3 of that name.
+        name = node(N3).hostname
+        found = self.both_ways([node(N2)], [
+            instance(I5, None, host=name, node_name=name)])
+        self.assertEqual(N3, found['placed'][I5])

@@ -29,6 +29,7 @@ from tachyon import exception
 from tachyon.graph import common
 from tachyon.graph import compute
 from tachyon.graph import schema
+from tachyon.model import records
 from tachyon import watcher_xml
 from tests.fixtures import services
 from tests.functional import base
@@ -253,6 +254,31 @@ class TestManageCommand(base.FunctionalTestCase):
         self.assertTrue(watcher_models.isomorphic(
             watcher_models.load_data('scenario_1.xml'), result.stdout))
 
+    def test_a_merge_larger_than_a_chunk_is_staged(self):
+        # The real command, as an operator sets the chunk: Watcher's
+        # scenario of 40 records merged in stages of 10, onto a model
+        # that already has a node the file does not name.
+        extra = '99999999-9999-4999-8999-999999999999'
+        compute.upsert_compute_nodes(self.graph, [records.ComputeNode(
+            uuid=extra, hostname='kept-host', inventories={})])
+        self.useFixture(__import__('fixtures').EnvironmentVariable(
+            'OS_MODEL_IMPORT__STAGE_CHUNK_SIZE', '10'))
+        path = os.path.join(watcher_models.DATA_DIR, 'scenario_1.xml')
+        result = self.manage('model', 'import', path, '--progress')
+        self.assertEqual(0, result.returncode, result.stderr)
+        self.assertIn('staged, then switched to', result.stderr)
+        # The staging's own phases, as it reports them.
+        self.assertRegex(result.stderr, r'staged \d+ nodes and \d+ '
+                                        r'instances \(0 left as they are\)')
+        self.assertIn('switched to the staged model', result.stderr)
+        self.assertIn('40 created', result.stdout)
+        self.assertIn(extra, compute.get_all_compute_nodes(self.graph))
+        compute.delete_compute_nodes(self.graph, [extra])
+        result = self.manage('model', 'export')
+        self.assertEqual(0, result.returncode, result.stderr)
+        self.assertTrue(watcher_models.isomorphic(
+            watcher_models.load_data('scenario_1.xml'), result.stdout))
+
     def test_an_import_refused_for_memory_says_what_to_do(self):
         # The one-transaction import, made to need more than Neo4j's pool
         # of transaction memory: the real command, the real refusal.
@@ -271,7 +297,8 @@ class TestManageCommand(base.FunctionalTestCase):
         self.assertNotIn('Traceback', result.stderr)
         self.assertIn('error while writing the compute model', result.stderr)
         self.assertIn('refused the change for memory', result.stderr)
-        self.assertIn('--replace', result.stderr)
+        self.assertIn('set [model_import]/stage_chunk_size below its 40 '
+                      'records', result.stderr)
         self.assertIn('server.memory.heap.max_size', result.stderr)
         self.assertEqual({}, compute.get_all_compute_nodes(self.graph))
 
