@@ -56,22 +56,18 @@ WHERE rp.kind = 'compute'
 WITH rp ORDER BY rp.uuid LIMIT 1
 """ + NODE_PROJECTION
 
-# Every node of each of several names, by uuid.
-GET_NODES_OF_NAMES = """
-UNWIND $names AS name
-MATCH (rp:ResourceProvider {name: name})
-USING INDEX SEEK rp:ResourceProvider(name)
+# The compute nodes whose indexed property (a name of this module's, never
+# input) is one of $keys, by uuid.
+_NODES_OF = """
+UNWIND $keys AS key
+MATCH (rp:ResourceProvider {%(prop)s: key})
+USING INDEX SEEK rp:ResourceProvider(%(prop)s)
 WHERE rp.kind = 'compute'
 WITH rp ORDER BY rp.uuid
-""" + NODE_PROJECTION
-
-GET_NODES_OF_UUIDS = """
-UNWIND $uuids AS uuid
-MATCH (rp:ResourceProvider {uuid: uuid})
-USING INDEX SEEK rp:ResourceProvider(uuid)
-WHERE rp.kind = 'compute'
-WITH rp ORDER BY rp.uuid
-""" + NODE_PROJECTION
+""" + NODE_PROJECTION.replace('%', '%%')
+# Every node of each of several names.
+GET_NODES_OF_NAMES = _NODES_OF % {'prop': 'name'}
+GET_NODES_OF_UUIDS = _NODES_OF % {'prop': 'uuid'}
 
 GET_ALL_NODES = """
 MATCH (rp:ResourceProvider {kind: 'compute'})
@@ -167,12 +163,12 @@ def nodes_from(result):
 
 def nodes_by_name(tx, names):
     """Every compute node named in ``names``, by uuid, inside ``tx``."""
-    return nodes_from(tx.run(GET_NODES_OF_NAMES, names=list(names)))
+    return nodes_from(tx.run(GET_NODES_OF_NAMES, keys=list(names)))
 
 
 def nodes_by_uuid(tx, uuids):
     """The compute nodes of these uuids that the graph has, inside ``tx``."""
-    return nodes_from(tx.run(GET_NODES_OF_UUIDS, uuids=list(uuids)))
+    return nodes_from(tx.run(GET_NODES_OF_UUIDS, keys=list(uuids)))
 
 
 def _all_nodes(tx):

@@ -77,6 +77,14 @@ class TestStagedImport(base.ComputeTestCase):
                 [instance(I1, N1), instance(I3, N2), instance(I4, N4),
                  instance(I9, N2)])
 
+    def assertSecondModel(self, counts):
+        """The second model imported over the first: counts, instances."""
+        self.assertEqual(common.SyncCounts(created=1, updated=1, deleted=2,
+                                           unchanged=5), counts)
+        self.assertEqual({I1, I3, I4, I9}, {
+            i.uuid for i in compute.get_compute_model(
+                self.graph)['instances']})
+
     def test_end_state_and_what_the_rest_of_the_graph_keeps(self):
         self.first_model()
         held = self.graph.read(reservations.all_held)
@@ -322,11 +330,7 @@ class TestStagedImport(base.ComputeTestCase):
         nodes, instances = self.second_model()
         counts = compute.import_compute_model(
             self.graph, nodes, instances, replace=True, lease_ttl=2.0)
-        self.assertEqual(common.SyncCounts(created=1, updated=1, deleted=2,
-                                           unchanged=5), counts)
-        self.assertEqual({I1, I3, I4, I9}, {
-            i.uuid for i in compute.get_compute_model(
-                self.graph)['instances']})
+        self.assertSecondModel(counts)
         self.assertEqual(0, staging.leftovers(self.graph))
 
     def test_a_switch_refused_for_memory_is_not_retried(self):
@@ -418,11 +422,7 @@ class TestStagedImport(base.ComputeTestCase):
         nodes, instances = self.second_model()
         counts = compute.import_compute_model(self.graph, nodes, instances,
                                               replace=True)
-        self.assertEqual(common.SyncCounts(created=1, updated=1, deleted=2,
-                                           unchanged=5), counts)
-        self.assertEqual({I1, I3, I4, I9}, {
-            i.uuid for i in compute.get_compute_model(
-                self.graph)['instances']})
+        self.assertSecondModel(counts)
         self.assertGreater(staging.leftovers(self.graph), 0)
         self.assertIn('purging the old one failed', log.output)
         self.assertIn('gone', log.output)
@@ -451,11 +451,7 @@ class TestStagedImport(base.ComputeTestCase):
         nodes, instances = self.second_model()
         counts = compute.import_compute_model(
             self.graph, nodes, instances, replace=True, lease_ttl=1.0)
-        self.assertEqual(common.SyncCounts(created=1, updated=1, deleted=2,
-                                           unchanged=5), counts)
-        self.assertEqual({I1, I3, I4, I9}, {
-            i.uuid for i in compute.get_compute_model(
-                self.graph)['instances']})
+        self.assertSecondModel(counts)
         self.assertIn('Could not release the lease %s' % staging.LEASE,
                       log.output)
         self.assertIn('gone at the end', log.output)
