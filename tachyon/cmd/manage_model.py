@@ -44,6 +44,7 @@ from oslo_log import log as logging
 from tachyon.cmd import formatters
 from tachyon.cmd import manage
 from tachyon import exception
+from tachyon.graph import compute as compute_graph
 from tachyon.graph import inspect
 from tachyon.graph import schema
 from tachyon.model import records
@@ -72,9 +73,8 @@ def _records(parsed):
 
 def _is_staged(kind, parsed, replace):
     """Whether a compute import is staged (every other one is not)."""
-    return kind == xml_common.KIND_COMPUTE and (
-        replace
-        or _records(parsed) > manage.CONF.model_import.stage_chunk_size)
+    return kind == xml_common.KIND_COMPUTE and compute_graph.import_is_staged(
+        _records(parsed), replace, manage.CONF.model_import.stage_chunk_size)
 
 
 def _limits():

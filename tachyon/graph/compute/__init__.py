@@ -56,6 +56,7 @@ of Tachyon calls.
 """
 
 from tachyon.graph.compute.bulk import import_compute_model
+from tachyon.graph.compute.bulk import import_is_staged
 from tachyon.graph.compute.instances import delete_instances
 from tachyon.graph.compute.instances import prune_instances
 from tachyon.graph.compute.instances import remove_instances
@@ -103,7 +104,8 @@ __all__ = [
     'get_instance_by_uuid', 'get_instances_by_node',
     'get_node_by_instance_uuid', 'get_node_by_name', 'get_node_by_uuid',
     'get_node_free_resources', 'get_node_instances',
-    'get_node_used_resources', 'import_compute_model', 'instance',
+    'get_node_used_resources', 'import_compute_model',
+    'import_is_staged', 'instance',
     'instances_by_uuid', 'map_instance', 'migrate_instance',
     'node_instances', 'node_usage', 'nodes_by_name', 'prune_compute_nodes',
     'prune_instances', 'remove_instances', 'remove_nodes', 'unmap_instance',

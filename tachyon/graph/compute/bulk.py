@@ -39,6 +39,15 @@ def import_in_one_transaction(graph, node_rows, instance_rows):
     return graph.write_whole(_import, graph, node_rows, instance_rows)
 
 
+def import_is_staged(records, replace, chunk=None):
+    """Whether an import of ``records`` (nodes and instances) is staged.
+
+    Every replacing import is, and a merge of more than a ``chunk``
+    (default :data:`~tachyon.graph.compute.staging.CHUNK`).
+    """
+    return replace or records > (chunk or staging.CHUNK)
+
+
 def import_compute_model(graph, nodes, instances, replace=False, **staged):
     """Write a whole compute model (nodes, then instances) at once.
 
@@ -64,10 +73,8 @@ def import_compute_model(graph, nodes, instances, replace=False, **staged):
     node_rows = [compute_rows.node_row(n) for n in upsert.dedupe(nodes)]
     instance_rows = [compute_rows.instance_row(i)
                      for i in upsert.dedupe(instances)]
-    chunk = staged.get('chunk') or staging.CHUNK
-    if replace:
-        return staging.import_rows(graph, node_rows, instance_rows, **staged)
-    if len(node_rows) + len(instance_rows) > chunk:
+    if import_is_staged(len(node_rows) + len(instance_rows), replace,
+                        staged.get('chunk')):
         return staging.import_rows(graph, node_rows, instance_rows,
-                                   merge=True, **staged)
+                                   merge=not replace, **staged)
     return import_in_one_transaction(graph, node_rows, instance_rows)
