@@ -257,8 +257,8 @@ class Processor(object):
                        'clamped': 0}
         self._lock = threading.Lock()
         # One batch of this process writes at a time: the others wait
-        # here, parsed and completed, not on Neo4j's lock (the first
-        # statement of every batch), whose waiters spin.
+        # here, parsed and completed, rather than as open transactions
+        # on Neo4j's lock (the first statement of every batch).
         self._writing = threading.Lock()
         self._retries = _Retries()
 
